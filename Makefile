@@ -1,0 +1,29 @@
+# The two quick-start commands are `make demo` and `make test`; both set up everything they need.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test lint clean
+
+$(UV):
+	python3.11 -m venv .venv-tools && .venv-tools/bin/pip install --quiet uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python 3.11
+	touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(VENV)/bin/drifting-etl demo
+
+test: setup
+	$(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy drifting_etl
+
+clean:
+	rm -rf $(VENV) .venv-tools .drifting .pytest_cache
