@@ -23,7 +23,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -237,7 +237,7 @@ class ArtifactStore:
             name=check_project_name(name),
             status=status,
             schedule=schedule,
-            updated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         entries[name] = entry
         self._write_index(entries)

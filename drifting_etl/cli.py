@@ -1,0 +1,327 @@
+"""The `drifting-etl` command line: storage and database set-up, the project registry, runs, backfills, the demo.
+
+Every command takes the artifact store from --storage / $DRIFTING_STORAGE_URL (default ./.drifting) and the
+metrics database from --database-url / $DRIFTING_DATABASE_URL (default <storage>/metrics.db when local).
+Errors print one clear message and exit 1; nothing here computes anything itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from drifting_etl.errors import DriftingError
+from drifting_etl.metrics_db import MetricsDatabase, database_url
+from drifting_etl.pipeline import RunOutcome, run_window
+from drifting_etl.storage import ArtifactStore
+from drifting_etl.window import Window, parse_instant, schedule_windows
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+class Context:
+    def __init__(self, storage: str | None, database: str | None) -> None:
+        self._storage, self._database = storage, database
+
+    @property
+    def store(self) -> ArtifactStore:
+        return ArtifactStore.from_env(self._storage)
+
+    def database(self) -> MetricsDatabase:
+        return MetricsDatabase(database_url(self.store, self._database))
+
+
+def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DriftingError as exc:
+            errors.print("[bold red]error:[/] " + escape(str(exc)), soft_wrap=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--storage", envvar="DRIFTING_STORAGE_URL", help="Artifact store URL (local path, s3://, gs://). [default: .drifting]")
+@click.option("--database-url", envvar="DRIFTING_DATABASE_URL", help="SQLAlchemy URL of the metrics database. [default: <storage>/metrics.db]")
+@click.version_option(package_name="drifting-etl")
+@click.pass_context
+def main(ctx: click.Context, storage: str | None, database_url: str | None) -> None:
+    """Batch ML monitoring: data drift, data quality and model performance from Parquet logs."""
+    ctx.obj = Context(storage, database_url)
+
+
+@main.command()
+@click.pass_obj
+@friendly_errors
+def init(obj: Context) -> None:
+    """Create the storage layout and migrate the metrics database (safe to run again)."""
+    store = obj.store
+    store.ensure_layout()
+    database = obj.database()
+    database.migrate()
+    console.print(f"storage  {store.url}")
+    console.print(f"database {database.display_url}  (migrated)")
+
+
+# ------------------------------------------------------------------------------------------------ projects
+
+
+@main.group()
+def project() -> None:
+    """Register, list, inspect, pause and resume monitored projects."""
+
+
+@project.command("register")
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--reference", required=True, help="Reference data (Parquet; local path or fsspec URL).")
+@click.pass_obj
+@friendly_errors
+def project_register(obj: Context, config: str, reference: str) -> None:
+    """Register (or update) a project from CONFIG.yaml and its reference data."""
+    from drifting_etl.projects import register
+
+    store = obj.store
+    project_config, profile = register(store, config, reference)
+    console.print(
+        f"registered [bold]{project_config.name}[/] ({project_config.task}, {project_config.schedule}): "
+        f"{len(project_config.features.all)} features, reference {profile.row_count} rows, version {profile.version}"
+    )
+
+
+@project.command("list")
+@click.pass_obj
+@friendly_errors
+def project_list(obj: Context) -> None:
+    """List registered projects."""
+    from drifting_etl.projects import list_projects
+
+    entries = list_projects(obj.store)
+    if not entries:
+        console.print("no projects registered; see `drifting-etl project register --help`")
+        return
+    table = Table("project", "status", "schedule", "updated")
+    for entry in entries:
+        table.add_row(entry.name, entry.status, entry.schedule, entry.updated_at)
+    console.print(table)
+
+
+@project.command("show")
+@click.argument("name")
+@click.pass_obj
+@friendly_errors
+def project_show(obj: Context, name: str) -> None:
+    """Show a project's configuration, reference and latest runs."""
+    from drifting_etl.config import dump_config
+    from drifting_etl.projects import load_config_of
+
+    store = obj.store
+    config = load_config_of(store, name)
+    entry = store.read_index()[name]
+    console.print(f"[bold]{name}[/]  status={entry.status}  schedule={entry.schedule}  updated={entry.updated_at}")
+    console.print(f"configuration  {store.display(store.configuration_path(name))}")
+    console.print(f"reference      {store.display(store.reference_path(name))}")
+    console.print(dump_config(config))
+    try:
+        runs = obj.database().runs(name)
+    except DriftingError:
+        runs = []
+    if runs:
+        table = Table("window start", "window end", "status", "rows", "labelled", "drift share", title="latest runs")
+        for run in runs[-10:]:
+            share = "" if run["drift_share"] is None else f"{run['drift_share']:.2f}"
+            table.add_row(str(run["window_start"]), str(run["window_end"]), run["status"], str(run["row_count"]),
+                          str(run["labelled_count"]), share)  # fmt: skip
+        console.print(table)
+
+
+def _set_status(obj: Context, name: str, status: Any) -> None:
+    from drifting_etl.projects import set_status
+
+    entry = set_status(obj.store, name, status)
+    console.print(f"{entry.name}: {entry.status}")
+
+
+@project.command("pause")
+@click.argument("name")
+@click.pass_obj
+@friendly_errors
+def project_pause(obj: Context, name: str) -> None:
+    """Stop scheduling a project (its data and metrics are kept)."""
+    _set_status(obj, name, "paused")
+
+
+@project.command("resume")
+@click.argument("name")
+@click.pass_obj
+@friendly_errors
+def project_resume(obj: Context, name: str) -> None:
+    """Schedule a paused project again."""
+    _set_status(obj, name, "active")
+
+
+# ------------------------------------------------------------------------------------------------ runs
+
+
+@main.command()
+@click.argument("project_name", metavar="PROJECT")
+@click.option("--start", required=True, help="Window start (ISO 8601, UTC unless an offset is given).")
+@click.option("--end", required=True, help="Window end, exclusive.")
+@click.pass_obj
+@friendly_errors
+def run(obj: Context, project_name: str, start: str, end: str) -> None:
+    """Monitor one window [START, END) of PROJECT: extract, compute, load, and print a summary."""
+    window = Window(parse_instant(start, field="--start"), parse_instant(end, field="--end"))
+    database = obj.database()
+    database.check_schema()
+    outcome = run_window(obj.store, database, project_name, window)
+    print_summary(outcome)
+
+
+@main.command()
+@click.argument("project_name", metavar="PROJECT")
+@click.option("--start", required=True, help="Start of the range (ISO 8601).")
+@click.option("--end", required=True, help="End of the range, exclusive.")
+@click.option("--stop-on-error", is_flag=True, help="Stop at the first failed window instead of going on.")
+@click.pass_obj
+@friendly_errors
+def backfill(obj: Context, project_name: str, start: str, end: str, stop_on_error: bool) -> None:
+    """Monitor every window of PROJECT's schedule that lies inside [START, END)."""
+    from drifting_etl.projects import load_config_of
+
+    store = obj.store
+    config = load_config_of(store, project_name)
+    windows = schedule_windows(config.schedule, parse_instant(start, field="--start"), parse_instant(end, field="--end"))
+    if not windows:
+        raise DriftingError(f"no whole {config.schedule} window lies inside [{start}, {end})", project=project_name)
+    database = obj.database()
+    database.check_schema()
+    outcomes, failures = backfill_windows(store, database, project_name, windows, stop_on_error=stop_on_error)
+    print_backfill(project_name, outcomes, failures)
+    if failures:
+        sys.exit(1)
+
+
+def backfill_windows(
+    store: ArtifactStore, database: MetricsDatabase, project_name: str, windows: list[Window], *, stop_on_error: bool = False
+) -> tuple[list[RunOutcome], list[tuple[Window, DriftingError]]]:
+    outcomes: list[RunOutcome] = []
+    failures: list[tuple[Window, DriftingError]] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=True) as progress:
+        task = progress.add_task(f"{project_name}", total=len(windows))
+        for window in windows:
+            progress.update(task, description=f"{project_name} {window.start:%Y-%m-%d %H:%M}")
+            try:
+                outcomes.append(run_window(store, database, project_name, window))
+            except DriftingError as exc:
+                failures.append((window, exc))
+                if stop_on_error or not _window_scoped(exc):
+                    break
+            finally:
+                progress.advance(task)
+    return outcomes, failures
+
+
+def _window_scoped(error: DriftingError) -> bool:
+    """Bad data in one window does not stop a backfill; a configuration or database problem does."""
+    from drifting_etl.errors import DataError
+
+    return isinstance(error, DataError)
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
+
+
+def print_summary(outcome: RunOutcome) -> None:
+    console.print(f"[bold]{outcome.project}[/] window {escape(str(outcome.window))}")
+    evaluation = outcome.evaluation
+    if evaluation is None:
+        console.print(f"  no data: no log rows in the window ({outcome.partitions} partitions) — recorded as no_data")
+        return
+    dataset = evaluation.dataset
+    verdict = "[bold red]DRIFT[/]" if dataset.drifted else "[green]no dataset drift[/]"
+    console.print(
+        f"  {evaluation.rows} rows, {evaluation.labelled} labelled ({evaluation.label_coverage:.0%}); "
+        f"{dataset.drifted_count}/{dataset.feature_count} features drifted "
+        f"(share {dataset.drift_share:.2f}, threshold {dataset.drift_share_threshold:.2f}) → {verdict}"
+    )
+    table = Table("column", "type", "method", "score", "threshold", "drift", box=None, pad_edge=False)
+    rows = list(evaluation.feature_drift)
+    if evaluation.prediction_drift is not None:
+        rows.append(evaluation.prediction_drift)
+    for drift in rows:
+        name = escape(drift.column) + (" (model output)" if drift is evaluation.prediction_drift else "")
+        flag = "[bold red]DRIFT[/]" if drift.drifted else "ok"
+        table.add_row(name, drift.column_type, drift.method + ("~" if drift.approximate else ""),
+                      _number(drift.score), _number(drift.threshold), flag)  # fmt: skip
+    console.print(table)
+    for feature in evaluation.undetermined:
+        console.print(f"  [yellow]{escape(feature)}: no usable values in the window, no drift verdict[/]")
+    problems = [
+        q for q in evaluation.quality
+        if q.missing_share > 0 or (q.out_of_range_share or 0) > 0 or (q.new_category_share or 0) > 0
+    ]  # fmt: skip
+    for q in problems:
+        parts = [f"missing {q.missing_share:.1%}"]
+        if q.out_of_range_share:
+            parts.append(f"out of reference range {q.out_of_range_share:.1%}")
+        if q.new_category_share:
+            parts.append(f"unseen categories {q.new_category_share:.1%}")
+        console.print(f"  quality {escape(q.feature)}: " + ", ".join(parts))
+    if evaluation.labelled:
+        cells = []
+        for p in evaluation.performance:
+            text = f"{p.metric}={_number(p.value)}"
+            if p.breached:
+                text = f"[bold red]{text} (limit {p.threshold_direction} {p.threshold})[/]"
+            cells.append(text)
+        console.print("  performance: " + "  ".join(cells))
+    else:
+        console.print("  performance: no labelled rows yet")
+
+
+def print_backfill(project: str, outcomes: list[RunOutcome], failures: list[tuple[Window, DriftingError]]) -> None:
+    table = Table("window", "status", "rows", "drifted features", title=f"{project}: {len(outcomes)} windows loaded")
+    for outcome in outcomes:
+        evaluation = outcome.evaluation
+        drifted = ", ".join(escape(d.column) for d in evaluation.feature_drift if d.drifted) if evaluation else ""
+        status = "DRIFT" if evaluation and evaluation.dataset.drifted else outcome.status
+        table.add_row(f"{outcome.window.start:%Y-%m-%d %H:%M} → {outcome.window.end:%m-%d %H:%M}", status,
+                      str(evaluation.rows if evaluation else 0), drifted or "-")  # fmt: skip
+    console.print(table)
+    for window, error in failures:
+        errors.print(f"[bold red]failed[/] {window}: " + escape(str(error)), soft_wrap=True)
+
+
+@main.command()
+@click.option("--days", default=7, show_default=True, help="Days of hourly logs to generate.")
+@click.option("--seed", default=7, show_default=True, help="Random seed (the demo is reproducible).")
+@click.pass_obj
+@friendly_errors
+def demo(obj: Context, days: int, seed: int) -> None:
+    """Generate demo projects with injected drift, register them, and backfill every window."""
+    from drifting_etl.demo import run_demo
+
+    run_demo(obj.store, obj.database(), days=days, seed=seed, console=console)
+
+
+if __name__ == "__main__":
+    main()

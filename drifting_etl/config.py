@@ -1,0 +1,271 @@
+"""Project configuration: the YAML a team writes for one monitored model, validated once into frozen objects.
+
+Validation errors name the file, the field and what is wrong. Unknown keys are rejected so that typos do not
+silently fall back to defaults. `examples/project.yaml` is the commented reference.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from drifting_etl.errors import ConfigError
+from drifting_etl.storage import PROJECT_NAME_PATTERN
+from drifting_etl.window import cron_expression
+
+Task = Literal["classification", "regression"]
+DriftMethodName = Literal["auto", "ks", "chisquare", "ztest", "psi", "wasserstein", "jensenshannon"]
+SendPolicy = Literal["always", "on_drift", "never"]
+RetrainReason = Literal["dataset_drift", "performance"]
+
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+REGRESSION_METRICS = ("mae", "rmse", "mape", "r2")
+DEFAULT_METRICS = {"classification": ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"],
+                   "regression": ["mae", "rmse", "mape", "r2"]}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'24h', '30m', '7d', '1w' or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration like '30m', '24h' or '7d'")
+    return timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Features(_Strict):
+    numerical: tuple[str, ...] = ()
+    """Columns compared as numbers (KS, Wasserstein, ...)."""
+    categorical: tuple[str, ...] = ()
+    """Columns compared as categories (chi-squared, Jensen-Shannon, ...)."""
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Features:
+        both = set(self.numerical) & set(self.categorical)
+        if both:
+            raise ValueError(f"{sorted(both)} listed as both numerical and categorical")
+        names = [*self.numerical, *self.categorical]
+        if len(names) != len(set(names)):
+            raise ValueError("a feature is listed twice")
+        if not names:
+            raise ValueError("declare at least one numerical or categorical feature")
+        return self
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (*self.numerical, *self.categorical)
+
+
+class Columns(_Strict):
+    """Names of the service's columns in the logs."""
+
+    request_id: str = "request_id"
+    timestamp: str = "timestamp"
+    model_version: str = "model_version"
+    prediction: str = "prediction"
+    prediction_proba: str | None = "prediction_proba"
+    """Probability of the positive class, for binary classifiers; null if the service does not log it."""
+    label: str = "label"
+
+
+class FeatureDrift(_Strict):
+    method: DriftMethodName = "auto"
+    threshold: float | None = None
+
+
+class Drift(_Strict):
+    method: DriftMethodName = "auto"
+    """auto follows Evidently's DataDriftPreset: the test depends on column type, reference size and unique values."""
+    threshold: float | None = None
+    """null = the method's default (0.05 p-value for ks/chisquare/ztest, 0.1 distance otherwise)."""
+    per_feature: dict[str, FeatureDrift] = Field(default_factory=dict)
+    dataset_drift_share: float = Field(0.5, gt=0, le=1)
+    """The dataset drifts when at least this share of features drift."""
+
+    def for_feature(self, feature: str) -> FeatureDrift:
+        override = self.per_feature.get(feature)
+        if override is None:
+            return FeatureDrift(method=self.method, threshold=self.threshold)
+        if override.method == "auto" and override.threshold is None:
+            return FeatureDrift(method=self.method, threshold=self.threshold)
+        return override
+
+
+class Bound(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Bound:
+        if (self.min is None) == (self.max is None):
+            raise ValueError("give exactly one of min or max")
+        return self
+
+
+class Performance(_Strict):
+    metrics: tuple[str, ...] | None = None
+    """Which metrics to compute; null = all for the task."""
+    thresholds: dict[str, Bound] = Field(default_factory=dict)
+    positive_label: str | int | bool | None = None
+    """Binary classifiers: the class `prediction_proba` is the probability of; null = 1 (or True), else the last class."""
+
+
+class Labels(_Strict):
+    max_delay: timedelta = timedelta(days=30)
+    """How long after a window ground truth may still arrive in labels/; label partitions up to this far are joined."""
+
+    @field_validator("max_delay", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+
+class Alerts(_Strict):
+    email: tuple[str, ...] = ()
+    send: SendPolicy = "on_drift"
+
+    @field_validator("email")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+
+class Retrain(_Strict):
+    dag_id: str | None = None
+    on: tuple[RetrainReason, ...] = ("dataset_drift", "performance")
+    cooldown: timedelta = timedelta(hours=24)
+
+    @field_validator("cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+
+class ProjectConfig(_Strict):
+    """One monitored model."""
+
+    name: str
+    task: Task
+    schedule: str = "@daily"
+    start_date: date
+    features: Features
+    columns: Columns = Field(default_factory=Columns)
+    drift: Drift = Field(default_factory=Drift)
+    performance: Performance = Field(default_factory=Performance)
+    labels: Labels = Field(default_factory=Labels)
+    alerts: Alerts = Field(default_factory=Alerts)
+    retrain: Retrain = Field(default_factory=Retrain)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not PROJECT_NAME_PATTERN.fullmatch(value):
+            raise ValueError("must be a slug: lowercase letters, digits, '-' and '_', starting with a letter or digit")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        try:
+            cron_expression(value)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProjectConfig:
+        features = set(self.features.all)
+        unknown = sorted(set(self.drift.per_feature) - features)
+        if unknown:
+            raise ValueError(f"drift.per_feature names {unknown}, which are not declared features")
+        allowed = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
+        for metric in [*(self.performance.metrics or ()), *self.performance.thresholds]:
+            if metric not in allowed:
+                raise ValueError(f"performance metric {metric!r} is not one of {', '.join(allowed)} for {self.task}")
+        reserved = {self.columns.request_id, self.columns.timestamp, self.columns.prediction, self.columns.label}
+        clash = sorted(features & reserved)
+        if clash:
+            raise ValueError(f"features {clash} clash with the request id/timestamp/prediction/label columns")
+        for feature, override in self.drift.per_feature.items():
+            kind = "numerical" if feature in self.features.numerical else "categorical"
+            if kind == "categorical" and override.method in ("ks", "wasserstein"):
+                raise ValueError(f"drift method {override.method!r} needs a numerical feature; {feature!r} is categorical")
+        return self
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return self.performance.metrics or tuple(DEFAULT_METRICS[self.task])
+
+    @property
+    def retrain_dag_id(self) -> str:
+        return self.retrain.dag_id or f"retrain__{self.name}"
+
+    def column_type(self, feature: str) -> Literal["numerical", "categorical"]:
+        return "numerical" if feature in self.features.numerical else "categorical"
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 would read the key `on:` (retrain.on) as True."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_YamlLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def parse_config(text: str, *, source: str) -> ProjectConfig:
+    """Validate YAML text; `source` (a file name) goes into every error message."""
+    try:
+        raw = yaml.load(text, Loader=_YamlLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}", path=source) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of configuration keys at the top level", path=source)
+    try:
+        return ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            problems.append(f"  {field}: {error['msg']}")
+        raise ConfigError(
+            f"{source}: invalid project configuration\n" + "\n".join(problems),
+            path=source,
+            hint="see examples/project.yaml for every key and its meaning",
+        ) from None
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read project configuration {path}: {exc.strerror}", path=str(path)) from exc
+    return parse_config(text, source=str(path))
+
+
+def dump_config(config: ProjectConfig) -> str:
+    """YAML for storing a validated configuration (durations as '<n>s', dates ISO)."""
+    data = config.model_dump(mode="json", exclude_none=False)
+    data["labels"]["max_delay"] = f"{int(config.labels.max_delay.total_seconds())}s"
+    data["retrain"]["cooldown"] = f"{int(config.retrain.cooldown.total_seconds())}s"
+    return yaml.safe_dump(data, sort_keys=False)

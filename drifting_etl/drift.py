@@ -1,0 +1,302 @@
+"""Drift of each monitored column between the reference and a window, and the dataset-level verdict.
+
+`auto` reproduces Evidently's DataDriftPreset defaults (evidently 0.7, `_get_default_stattest`):
+
+    reference rows <= 1000:  numerical with > 5 unique values -> ks;  else > 2 unique -> chisquare;  else ztest
+    reference rows  > 1000:  numerical with > 5 unique values -> wasserstein;  else jensenshannon
+
+where "rows" are the reference's non-missing finite values and "unique" counts the union of reference and window.
+Thresholds default as there: p-value 0.05 for ks / chisquare / ztest (drift when p is below it; ks: at or below),
+distance 0.1 for wasserstein (normed by the reference's std) / psi / jensenshannon (drift at or above it).
+PSI and Jensen-Shannon bin numerical columns with more than 20 reference values on Sturges bins over the
+combined range, and compare value frequencies otherwise, as Evidently does.
+
+A window that kept its values (`NumericalProfile.values`) is computed exactly as scipy does. A larger window
+is computed from its cell counts; the result says `approximate=True` (see profiles.py for the error sources).
+Pure computation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+from scipy.spatial import distance
+
+from drifting_etl.profiles import (
+    TAIL_BINS,
+    CategoricalProfile,
+    CategoricalReference,
+    ColumnProfile,
+    ColumnReference,
+    NumericalProfile,
+    NumericalReference,
+    ReferenceProfile,
+    WindowProfile,
+    tail_width,
+)
+
+Method = Literal["ks", "chisquare", "ztest", "psi", "wasserstein", "jensenshannon"]
+METHODS: tuple[Method, ...] = ("ks", "chisquare", "ztest", "psi", "wasserstein", "jensenshannon")
+DEFAULT_THRESHOLDS: dict[Method, float] = {
+    "ks": 0.05, "chisquare": 0.05, "ztest": 0.05, "psi": 0.1, "wasserstein": 0.1, "jensenshannon": 0.1,
+}  # fmt: skip
+P_VALUE_METHODS = frozenset({"ks", "chisquare", "ztest"})
+SMALL_REFERENCE_ROWS = 1000
+BINNED_MIN_DISTINCT = 20  # Evidently bins a numerical column for PSI / Jensen-Shannon above this many reference values
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    column: str
+    column_type: Literal["numerical", "categorical"]
+    method: Method
+    score: float
+    """The value compared with the threshold: a p-value for ks / chisquare / ztest, else a distance."""
+    statistic: float | None
+    """The test statistic where there is one (KS D, chi-squared, z)."""
+    threshold: float
+    drifted: bool
+    approximate: bool
+    reference_rows: int
+    current_rows: int
+
+
+@dataclass(frozen=True)
+class DatasetDrift:
+    drifted_count: int
+    feature_count: int
+    drift_share: float
+    drift_share_threshold: float
+    drifted: bool
+
+
+def auto_method(reference: ColumnReference, current: ColumnProfile) -> Method:
+    unique = union_distinct(reference, current)
+    if reference.count <= SMALL_REFERENCE_ROWS:
+        if reference.column_type == "numerical" and unique > 5:
+            return "ks"
+        return "chisquare" if unique > 2 else "ztest"
+    if reference.column_type == "numerical" and unique > 5:
+        return "wasserstein"
+    return "jensenshannon"
+
+
+def union_distinct(reference: ColumnReference, current: ColumnProfile) -> int:
+    """Distinct non-missing values of reference and window together (exact up to a few dozen, then 'many')."""
+    if isinstance(reference, CategoricalReference):
+        assert isinstance(current, CategoricalProfile)
+        return len(reference.counts.keys() | current.counts.keys())
+    assert isinstance(current, NumericalProfile)
+    if reference.small_counts is None or current.small_counts is None:
+        return max(reference.distinct, 10**9)
+    return len(reference.small_counts.keys() | current.small_counts.keys())
+
+
+def column_drift(
+    name: str, reference: ColumnReference, current: ColumnProfile, method: str = "auto", threshold: float | None = None
+) -> ColumnDrift | None:
+    """Drift of one column; None when the window has no usable value in it (reported as data quality instead)."""
+    if current.count == 0 or reference.count == 0:
+        return None
+    chosen: Method = auto_method(reference, current) if method == "auto" else method  # type: ignore[assignment]
+    limit = DEFAULT_THRESHOLDS[chosen] if threshold is None else threshold
+    approximate = False
+    statistic: float | None = None
+    if chosen == "ks":
+        assert isinstance(reference, NumericalReference) and isinstance(current, NumericalProfile)
+        statistic, score, approximate = _ks(reference, current)
+    elif chosen == "wasserstein":
+        assert isinstance(reference, NumericalReference) and isinstance(current, NumericalProfile)
+        score, approximate = _wasserstein(reference, current)
+    else:
+        ref_freq, cur_freq, approximate = _frequencies(reference, current)
+        if chosen == "chisquare":
+            statistic, score = _chisquare(ref_freq, cur_freq, current.count)
+        elif chosen == "ztest":
+            statistic, score = _ztest(reference, current, ref_freq, cur_freq)
+        elif chosen == "psi":
+            score = _psi(ref_freq, cur_freq)
+        else:
+            score = float(distance.jensenshannon(ref_freq, cur_freq))
+    if chosen in P_VALUE_METHODS:
+        drifted = score <= limit if chosen == "ks" else score < limit
+    else:
+        drifted = score >= limit
+    return ColumnDrift(
+        column=name, column_type=reference.column_type, method=chosen, score=float(score),
+        statistic=None if statistic is None or not math.isfinite(statistic) else float(statistic),
+        threshold=float(limit), drifted=bool(drifted), approximate=approximate,
+        reference_rows=reference.count, current_rows=current.count,
+    )  # fmt: skip
+
+
+def dataset_drift(drifts: Iterable[ColumnDrift], share_threshold: float) -> DatasetDrift:
+    results = list(drifts)
+    drifted = sum(result.drifted for result in results)
+    share = drifted / len(results) if results else 0.0
+    return DatasetDrift(drifted, len(results), share, share_threshold, bool(results) and share >= share_threshold)
+
+
+def window_drift(
+    reference: ReferenceProfile, window: WindowProfile, methods: Mapping[str, tuple[str, float | None]]
+) -> dict[str, ColumnDrift | None]:
+    """Drift of every column in `methods` (column -> (method, threshold))."""
+    return {
+        name: column_drift(name, reference.columns[name], window.columns[name], method, threshold)
+        for name, (method, threshold) in methods.items()
+    }
+
+
+# ---------------------------------------------------------------------------------------------------- methods
+
+
+def _ks(reference: NumericalReference, current: NumericalProfile) -> tuple[float, float, bool]:
+    if current.values is not None and reference.values is not None:
+        result = stats.ks_2samp(reference.values, current.values)
+        return float(result.statistic), float(result.pvalue), False
+    # The reference CDF is a step function on its edges; between two edges the window CDF is monotone, so the
+    # supremum is reached at an edge or at the end of a gap. Exact when the edges are every reference value.
+    n1, n2 = reference.count, current.count
+    ref_cum = np.cumsum(reference.cell_counts)
+    cur_cum = np.cumsum(current.cell_counts)
+    diffs = ref_cum / n1 - cur_cum / n2
+    d = float(max(np.clip(-diffs.min(), 0, 1), diffs.max()))
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    p = float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+    return d, p, not reference.exact_edges
+
+
+def _wasserstein(reference: NumericalReference, current: NumericalProfile) -> tuple[float, bool]:
+    assert reference.values is not None
+    norm = max(float(np.std(reference.values)), 0.001)
+    if current.values is not None:
+        return float(stats.wasserstein_distance(reference.values, current.values)) / norm, False
+    # Each cell's values are moved to their mean: exact on the tails and on any gap where the CDFs do not cross.
+    ref_atoms, ref_weights = _cell_atoms(reference.cell_counts, reference.cell_sums)
+    cur_atoms, cur_weights = _cell_atoms(current.cell_counts, current.cell_sums)
+    return float(stats.wasserstein_distance(ref_atoms, cur_atoms, ref_weights, cur_weights)) / norm, True
+
+
+def _cell_atoms(counts: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    occupied = counts > 0
+    return sums[occupied] / counts[occupied], counts[occupied].astype(np.float64)
+
+
+def _frequencies(reference: ColumnReference, current: ColumnProfile) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Reference and window shares over common bins (Evidently's `get_binned_data` without zero filling)."""
+    if isinstance(reference, CategoricalReference):
+        assert isinstance(current, CategoricalProfile)
+        return (*_count_shares(reference.counts, reference.count, current.counts, current.count), False)
+    assert isinstance(current, NumericalProfile)
+    if reference.distinct > BINNED_MIN_DISTINCT:
+        return _sturges_shares(reference, current)
+    if current.small_counts is not None and reference.small_counts is not None:
+        return (*_count_shares(reference.small_counts, reference.count, current.small_counts, current.count), False)
+    # Many distinct window values against a low-cardinality reference: values off the reference set are pooled.
+    assert reference.small_counts is not None
+    points = current.cell_counts[1::2]
+    ref_counts: dict[float | str, int] = dict(reference.small_counts)
+    cur_counts: dict[float | str, int] = {float(edge): int(n) for edge, n in zip(reference.edges, points, strict=True)}
+    ref_counts["off-reference"] = 0
+    cur_counts["off-reference"] = current.count - int(points.sum())
+    return (*_count_shares(ref_counts, reference.count, cur_counts, current.count), True)
+
+
+def _count_shares(ref: Mapping, ref_total: int, cur: Mapping, cur_total: int) -> tuple[np.ndarray, np.ndarray]:
+    keys = list(ref.keys() | cur.keys())
+    return (
+        np.array([ref.get(key, 0) / ref_total for key in keys]),
+        np.array([cur.get(key, 0) / cur_total for key in keys]),
+    )
+
+
+def _sturges_shares(reference: NumericalReference, current: NumericalProfile) -> tuple[np.ndarray, np.ndarray, bool]:
+    assert reference.values is not None
+    if current.values is not None:
+        bins = np.histogram_bin_edges(np.concatenate([reference.values, current.values]), bins="sturges")
+        cur_counts = np.histogram(current.values, bins)[0]
+        approximate = False
+    else:
+        low, high = min(reference.minimum, current.minimum), max(reference.maximum, current.maximum)
+        total = reference.count + current.count
+        # np.histogram_bin_edges(..., "sturges") on the combined data, from its size and range alone
+        bins = np.histogram_bin_edges(np.array([low, high]), bins=int(np.ceil(np.log2(total) + 1)), range=(low, high))
+        cur_counts = _spread_cells(current, reference.edges, bins)
+        approximate = True
+    ref_counts = np.histogram(reference.values, bins)[0]
+    return ref_counts / reference.count, cur_counts / current.count, approximate
+
+
+def _spread_cells(current: NumericalProfile, edges: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """Window counts per histogram bin. Edge values are placed exactly; the values inside a gap between edges get
+    the linear density on the gap that has their mean; tail sub-bins (narrow) are spread evenly."""
+    result = np.histogram(edges, bins, weights=current.cell_counts[1::2].astype(np.float64))[0]
+    gap_counts = current.cell_counts[2:-1:2].astype(np.float64)
+    gap_means = np.divide(current.cell_sums[2:-1:2], gap_counts, out=np.zeros_like(gap_counts), where=gap_counts > 0)
+    width = tail_width(edges)
+    steps = np.arange(TAIL_BINS, dtype=np.float64)
+    below_high, above_low = edges[0] - steps * width, edges[-1] + steps * width
+    low = np.concatenate([edges[:-1], np.maximum(np.append(below_high[1:], current.minimum), current.minimum), above_low])
+    high = np.concatenate([edges[1:], below_high, np.minimum(np.append(above_low[1:], current.maximum), current.maximum)])
+    mass = np.concatenate([gap_counts, current.tail_counts[0], current.tail_counts[1]]).astype(np.float64)
+    mean = np.concatenate([gap_means, (low + high)[edges.size - 1 :] / 2])
+    occupied = mass > 0
+    low, high, mass, mean = low[occupied], high[occupied], mass[occupied], mean[occupied]
+    degenerate = high <= low
+    if degenerate.any():
+        result += np.histogram(np.clip(low[degenerate], bins[0], bins[-1]), bins, weights=mass[degenerate])[0]
+    low, high, mass, mean = low[~degenerate], high[~degenerate], mass[~degenerate], mean[~degenerate]
+    span = high - low
+    # density (1 + s(2u - 1)) / span on u = (x - low) / span has mean low + span (1/2 + s/6); its CDF is u + s(u^2 - u)
+    slope = np.clip(6 * ((mean - low) / span - 0.5), -1, 1)[:, None]
+    u_low = np.clip((bins[None, :-1] - low[:, None]) / span[:, None], 0, 1)
+    u_high = np.clip((bins[None, 1:] - low[:, None]) / span[:, None], 0, 1)
+    cdf_high = u_high + slope * (u_high**2 - u_high)
+    cdf_low = u_low + slope * (u_low**2 - u_low)
+    return result + (mass[:, None] * (cdf_high - cdf_low)).sum(axis=0)
+
+
+def _chisquare(ref_freq: np.ndarray, cur_freq: np.ndarray, current_count: int) -> tuple[float, float]:
+    # Evidently: observed = window counts, expected = reference counts scaled to the window's size.
+    observed, expected = np.round(cur_freq * current_count), ref_freq * current_count
+    if np.any((expected == 0) & (observed > 0)):
+        return math.inf, 0.0  # a category the reference never had: infinitely unlikely under the reference
+    keep = expected > 0
+    result = stats.chisquare(observed[keep], expected[keep])
+    return float(result.statistic), float(result.pvalue)
+
+
+def _ztest(
+    reference: ColumnReference, current: ColumnProfile, ref_freq: np.ndarray, cur_freq: np.ndarray
+) -> tuple[float | None, float]:
+    ref_values = reference.counts if isinstance(reference, CategoricalReference) else reference.small_counts or {}
+    cur_values = current.counts if isinstance(current, CategoricalProfile) else current.small_counts or {}
+    ref_present = [key for key, n in ref_values.items() if n]
+    cur_present = [key for key, n in cur_values.items() if n]
+    if len(ref_present) == 1 and len(cur_present) == 1 and ref_present[0] == cur_present[0]:
+        return None, 1.0
+    first = sorted(set(ref_present) | set(cur_present))[0]
+    n1, n2 = reference.count, current.count
+    p1 = (n1 - ref_values.get(first, 0)) / n1  # share of rows that are not the first value, as Evidently codes it
+    p2 = (n2 - cur_values.get(first, 0)) / n2
+    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+    z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
+    return float(z), float(2 * (1 - stats.norm.cdf(np.abs(z))))
+
+
+def _psi(ref_freq: np.ndarray, cur_freq: np.ndarray) -> float:
+    ref_freq, cur_freq = _fill_zeroes(ref_freq), _fill_zeroes(cur_freq)
+    return float(np.sum((ref_freq - cur_freq) * np.log(ref_freq / cur_freq)))
+
+
+def _fill_zeroes(shares: np.ndarray) -> np.ndarray:
+    """Evidently's zero filling for PSI: empty bins get a tiny share so the logarithm is finite."""
+    shares = shares.astype(np.float64).copy()
+    smallest = shares[shares != 0].min()
+    shares[shares == 0] = smallest / 10**6 if smallest <= 0.0001 else 0.0001
+    return shares

@@ -1,0 +1,146 @@
+"""The monitoring pipeline for one window: extract -> compute -> load, and a backfill over a schedule's windows.
+
+This is the one place that strings the stages together; the CLI and the Airflow tasks call it. A failed window
+is recorded in `monitoring_run` (status failed, with the error) and the error is raised again, so callers can
+exit non-zero or let Airflow retry. A window without rows is recorded as `no_data`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Literal
+
+from drifting_etl.compute import WindowEvaluation, WindowSummary, evaluate, positive_label, summarize
+from drifting_etl.errors import DriftingError
+from drifting_etl.extract import Partition, load_labels, read_partition, window_partitions
+from drifting_etl.metrics_db import (
+    DataQualityRow,
+    DatasetDriftRow,
+    FeatureDriftRow,
+    MetricsDatabase,
+    PerformanceRow,
+    RunRow,
+)
+from drifting_etl.projects import Project, load_project
+from drifting_etl.storage import ArtifactStore
+from drifting_etl.window import Window
+
+Progress = Callable[[Partition], None]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    project: str
+    window: Window
+    status: Literal["success", "no_data"]
+    evaluation: WindowEvaluation | None
+    partitions: int
+    reference_version: str
+
+
+def summarize_window(
+    store: ArtifactStore, project: Project, window: Window, *, on_partition: Progress | None = None
+) -> tuple[WindowSummary, int]:
+    """Stream every partition of the window into one summary. Returns it and the number of partitions read."""
+    config, reference = project.config, project.reference
+    positive = positive_label(config, reference)
+    labels = load_labels(store, config, window)
+    summary = WindowSummary.empty(config, reference)
+    partitions = window_partitions(store, config.name, window)
+    for partition in partitions:
+        for batch in read_partition(store, config, window, partition, labels):
+            if batch.num_rows:
+                summary = summary.merge(summarize(batch, config, reference, positive))
+        if on_partition is not None:
+            on_partition(partition)
+    return summary, len(partitions)
+
+
+def run_window(
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    project_name: str,
+    window: Window,
+    *,
+    on_partition: Progress | None = None,
+    airflow_run_id: str | None = None,
+) -> RunOutcome:
+    """Compute and load one window. Raises DriftingError (after recording the failure) when the window fails."""
+    project = load_project(store, project_name)
+    started_at = datetime.now(timezone.utc)
+    try:
+        summary, partitions = summarize_window(store, project, window, on_partition=on_partition)
+        if summary.rows == 0:
+            evaluation = None
+            rows = empty_window_rows(project, window, started_at, airflow_run_id)
+        else:
+            evaluation = evaluate(project.config, project.reference, summary, positive_label(project.config, project.reference))
+            rows = metric_rows(project, window, evaluation, started_at, airflow_run_id)
+        database.replace_window(*rows)
+    except DriftingError as exc:
+        database.record_failure(
+            project=project_name,
+            window_start=window.start,
+            window_end=window.end,
+            started_at=started_at,
+            finished_at=datetime.now(timezone.utc),
+            error=str(exc),
+        )
+        raise
+    status: Literal["success", "no_data"] = "no_data" if evaluation is None else "success"
+    return RunOutcome(project_name, window, status, evaluation, partitions, project.reference.version)
+
+
+def empty_window_rows(project: Project, window: Window, started_at: datetime, airflow_run_id: str | None) -> tuple:
+    run = RunRow(
+        project=project.config.name, window_start=window.start, window_end=window.end, status="no_data",
+        row_count=0, labelled_count=0, started_at=started_at, finished_at=datetime.now(timezone.utc),
+        reference_version=project.reference.version, airflow_run_id=airflow_run_id,
+    )  # fmt: skip
+    return run, [], None, [], []
+
+
+def metric_rows(
+    project: Project, window: Window, evaluation: WindowEvaluation, started_at: datetime, airflow_run_id: str | None
+) -> tuple[RunRow, list[FeatureDriftRow], DatasetDriftRow, list[DataQualityRow], list[PerformanceRow]]:
+    name = project.config.name
+    key = {"project": name, "window_start": window.start, "window_end": window.end}
+    drifts: Iterable = [*(("feature", d) for d in evaluation.feature_drift)]
+    if evaluation.prediction_drift is not None:
+        drifts = [*drifts, ("prediction", evaluation.prediction_drift)]
+    feature_rows = [
+        FeatureDriftRow(
+            **key, feature=drift.column, feature_kind=kind, column_type=drift.column_type, method=drift.method,
+            score=drift.score, statistic=drift.statistic, threshold=drift.threshold, drifted=drift.drifted,
+            reference_rows=drift.reference_rows, current_rows=drift.current_rows, approximate=drift.approximate,
+        )  # fmt: skip
+        for kind, drift in drifts
+    ]
+    dataset = evaluation.dataset
+    dataset_row = DatasetDriftRow(
+        **key, drifted_count=dataset.drifted_count, feature_count=dataset.feature_count, drift_share=dataset.drift_share,
+        drift_share_threshold=dataset.drift_share_threshold, drifted=dataset.drifted,
+    )  # fmt: skip
+    quality_rows = [
+        DataQualityRow(
+            **key, feature=q.feature, column_type=q.column_type, row_count=q.row_count, missing_count=q.missing_count,
+            missing_share=q.missing_share, out_of_range_share=q.out_of_range_share, new_category_share=q.new_category_share,
+        )  # fmt: skip
+        for q in evaluation.quality
+    ]
+    performance_rows = [
+        PerformanceRow(
+            **key, metric=p.metric, value=p.value, labelled_count=evaluation.labelled,
+            label_coverage=evaluation.label_coverage, threshold=p.threshold, threshold_direction=p.threshold_direction,
+            breached=p.breached,
+        )  # fmt: skip
+        for p in evaluation.performance
+    ]
+    run = RunRow(
+        **key, status="success", row_count=evaluation.rows, labelled_count=evaluation.labelled, started_at=started_at,
+        finished_at=datetime.now(timezone.utc), drifted=dataset.drifted, drift_share=dataset.drift_share,
+        reference_version=project.reference.version, airflow_run_id=airflow_run_id,
+    )  # fmt: skip
+    return run, feature_rows, dataset_row, quality_rows, performance_rows

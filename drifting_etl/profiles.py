@@ -1,0 +1,435 @@
+"""Mergeable column profiles: the statistics of a set of rows that drift, quality and volume are computed from.
+
+A `ReferenceProfile` is fitted once from the project's reference data and fixes the binning ("edges") for each
+numerical column. A `WindowProfile` summarises any set of log rows against that binning; two window profiles
+merge into a new one (associative, commutative, `WindowProfile.empty()` is the identity), so a window's profile
+is the merge of its partitions' profiles and memory does not grow with the window.
+
+Numerical columns keep, per cell of the reference binning (below the first edge, each edge value, each gap
+between edges, above the last edge), the count and the sum of the values that fell there. With edges at the
+reference's distinct values (up to `EDGE_LIMIT` of them) that is enough for an exact Kolmogorov-Smirnov statistic
+and a Wasserstein distance that is exact unless the two CDFs cross inside one gap. Up to `EXACT_VALUES_LIMIT`
+values per column are also kept verbatim, so small windows are computed exactly, exactly as scipy does.
+
+This module is pure computation: no storage, no database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+ColumnType = Literal["numerical", "categorical"]
+
+EDGE_LIMIT = 2048
+"""Most bin edges per numerical column; a reference with more distinct values is binned at its quantiles."""
+EXACT_VALUES_LIMIT = 200_000
+"""Windows with at most this many values in a column keep them, and their drift is computed exactly."""
+EXACT_TAIL_EDGES = 256
+"""With quantile edges, the most extreme distinct reference values at each end are edges too."""
+TAIL_BINS = 1024
+"""Sub-bins beyond each end of the reference range, each 1/128 of the range wide (the last one open-ended)."""
+SMALL_COUNTS_LIMIT = 64
+"""Distinct numerical values counted exactly (enough to pick a test by unique-value count, and for value-count tests)."""
+CATEGORY_LIMIT = 10_000
+"""Distinct categories counted per column; rarer ones beyond this are pooled in `OTHER_CATEGORY`."""
+OTHER_CATEGORY = "\x00other"
+
+
+def numeric_array(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A column as float64 numpy, nulls as NaN. Booleans count as 0/1."""
+    if pa.types.is_boolean(column.type):
+        column = pc.cast(column, pa.int8())
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type) if isinstance(column, pa.Array) else pc.cast(column, column.type.value_type)
+    array = pc.cast(column, pa.float64(), safe=False)
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def category_keys(column: pa.Array | pa.ChunkedArray) -> tuple[list[str], np.ndarray, int]:
+    """(distinct values as strings, their counts, null count) of a column."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    missing = column.null_count
+    counts = pc.value_counts(column.drop_null()) if len(column) - missing else pa.array([], pa.struct([("values", column.type), ("counts", pa.int64())]))
+    if len(counts) == 0:
+        return [], np.zeros(0, dtype=np.int64), missing
+    values = counts.field("values")
+    keys = [category_key(value) for value in values.to_pylist()]
+    return keys, np.asarray(counts.field("counts").to_numpy(), dtype=np.int64), missing
+
+
+def category_key(value: Any) -> str:
+    """The text a category value is compared as (logs and reference may store it as int, bool or string)."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# ====================================================================== reference
+
+
+@dataclass(frozen=True)
+class NumericalReference:
+    """A reference column, with its values kept in memory for exact computations (they are not serialised)."""
+
+    count: int
+    missing: int
+    distinct: int
+    minimum: float
+    maximum: float
+    mean: float
+    std: float
+    edges: np.ndarray
+    exact_edges: bool
+    cell_counts: np.ndarray
+    cell_sums: np.ndarray
+    small_counts: dict[float, int] | None
+    values: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    column_type: ColumnType = "numerical"
+
+    @classmethod
+    def fit(cls, raw: np.ndarray) -> NumericalReference:
+        missing = int(np.count_nonzero(~np.isfinite(raw)))
+        values = np.sort(raw[np.isfinite(raw)])
+        if values.size == 0:
+            raise ValueError("no finite values")
+        distinct_values = np.unique(values)
+        if distinct_values.size <= EDGE_LIMIT:
+            edges, exact = distinct_values, True
+        else:  # quantiles in the body, every distinct value in the tails, where distributions are sparse
+            body = np.quantile(values, np.linspace(0.0, 1.0, EDGE_LIMIT - 2 * EXACT_TAIL_EDGES))
+            tails = np.concatenate([distinct_values[:EXACT_TAIL_EDGES], distinct_values[-EXACT_TAIL_EDGES:]])
+            edges, exact = np.unique(np.concatenate([body, tails])), False
+        counts, sums = cell_statistics(values, edges)
+        small: dict[float, int] | None = None
+        if distinct_values.size <= SMALL_COUNTS_LIMIT:
+            uniques, unique_counts = np.unique(values, return_counts=True)
+            small = {float(v): int(c) for v, c in zip(uniques, unique_counts, strict=True)}
+        return cls(
+            count=int(values.size),
+            missing=missing,
+            distinct=int(distinct_values.size),
+            minimum=float(values[0]),
+            maximum=float(values[-1]),
+            mean=float(values.mean()),
+            std=float(values.std()),
+            edges=edges,
+            exact_edges=exact,
+            cell_counts=counts,
+            cell_sums=sums,
+            small_counts=small,
+            values=values,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "numerical", "count": self.count, "missing": self.missing, "distinct": self.distinct,
+            "min": self.minimum, "max": self.maximum, "mean": self.mean, "std": self.std,
+            "exact_edges": self.exact_edges, "edges": self.edges.tolist(),
+            "cell_counts": self.cell_counts.tolist(), "cell_sums": self.cell_sums.tolist(),
+            "small_counts": None if self.small_counts is None else [[v, c] for v, c in self.small_counts.items()],
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NumericalReference:
+        small = data["small_counts"]
+        return cls(
+            count=data["count"], missing=data["missing"], distinct=data["distinct"], minimum=data["min"],
+            maximum=data["max"], mean=data["mean"], std=data["std"], edges=np.asarray(data["edges"], dtype=np.float64),
+            exact_edges=data["exact_edges"], cell_counts=np.asarray(data["cell_counts"], dtype=np.int64),
+            cell_sums=np.asarray(data["cell_sums"], dtype=np.float64),
+            small_counts=None if small is None else {float(v): int(c) for v, c in small},
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CategoricalReference:
+    count: int
+    missing: int
+    counts: dict[str, int]
+
+    column_type: ColumnType = "categorical"
+
+    @property
+    def distinct(self) -> int:
+        return len(self.counts)
+
+    @classmethod
+    def fit(cls, column: pa.Array | pa.ChunkedArray) -> CategoricalReference:
+        keys, counts, missing = category_keys(column)
+        if not keys:
+            raise ValueError("no non-missing values")
+        return cls(count=int(counts.sum()), missing=missing, counts=dict(zip(keys, counts.tolist(), strict=True)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "categorical", "count": self.count, "missing": self.missing, "counts": self.counts}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CategoricalReference:
+        return cls(count=data["count"], missing=data["missing"], counts=dict(data["counts"]))
+
+
+ColumnReference = NumericalReference | CategoricalReference
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """Fitted statistics of the reference data: one entry per monitored column (features and prediction)."""
+
+    version: str
+    row_count: int
+    columns: dict[str, ColumnReference]
+
+    def to_json(self) -> str:
+        body = {
+            "format": 1, "version": self.version, "row_count": self.row_count,
+            "columns": {name: column.to_json() for name, column in self.columns.items()},
+        }  # fmt: skip
+        return json.dumps(body, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> ReferenceProfile:
+        data = json.loads(text)
+        columns: dict[str, ColumnReference] = {}
+        for name, column in data["columns"].items():
+            columns[name] = (NumericalReference if column["type"] == "numerical" else CategoricalReference).from_json(column)
+        return cls(version=data["version"], row_count=data["row_count"], columns=columns)
+
+    def with_values(self, table: pa.Table) -> ReferenceProfile:
+        """Attach the reference's numerical values (for exact computations) from the reference table."""
+        columns: dict[str, ColumnReference] = {}
+        for name, column in self.columns.items():
+            if isinstance(column, NumericalReference):
+                raw = numeric_array(table.column(name))
+                column = replace(column, values=np.sort(raw[np.isfinite(raw)]))
+            columns[name] = column
+        return replace(self, columns=columns)
+
+
+def fit_reference(table: pa.Table, column_types: dict[str, ColumnType], *, source_digest: str) -> ReferenceProfile:
+    """Fit the reference profile of the given columns. Raises ValueError naming the column on unusable data."""
+    columns: dict[str, ColumnReference] = {}
+    for name, kind in column_types.items():
+        try:
+            if kind == "numerical":
+                columns[name] = NumericalReference.fit(numeric_array(table.column(name)))
+            else:
+                columns[name] = CategoricalReference.fit(table.column(name))
+        except (ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ValueError(f"column {name!r}: {exc}") from exc
+    digest = hashlib.sha256(source_digest.encode())
+    digest.update(json.dumps(sorted(column_types.items())).encode())
+    return ReferenceProfile(version=digest.hexdigest()[:16], row_count=table.num_rows, columns=columns)
+
+
+# ====================================================================== window
+
+
+def cell_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Cell of each finite value: 0 below edges[0], 2i+1 equal to edges[i], 2i+2 between edges[i] and edges[i+1],
+    2m above the last of m edges."""
+    left = np.searchsorted(edges, values, side="left")
+    right = np.searchsorted(edges, values, side="right")
+    return np.where(right > left, 2 * left + 1, 2 * left)
+
+
+def cell_statistics(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    cells = cell_index(values, edges)
+    size = 2 * edges.size + 1
+    counts = np.bincount(cells, minlength=size).astype(np.int64)
+    sums = np.bincount(cells, weights=values, minlength=size)
+    return counts, sums
+
+
+def tail_width(edges: np.ndarray) -> float:
+    span = float(edges[-1] - edges[0])
+    return span / 128 if span > 0 else max(abs(float(edges[0])), 1.0) / 128
+
+
+def tail_statistics(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts of the values below and above the reference range in `TAIL_BINS` sub-bins per side: shape (2, TAIL_BINS)."""
+    width = tail_width(edges)
+    counts = np.zeros((2, TAIL_BINS), dtype=np.int64)
+    for side, distance in enumerate((edges[0] - values[values < edges[0]], values[values > edges[-1]] - edges[-1])):
+        if distance.size:
+            bins = np.minimum((distance / width).astype(np.int64), TAIL_BINS - 1)
+            counts[side] = np.bincount(bins, minlength=TAIL_BINS)
+    return counts
+
+
+@dataclass(frozen=True)
+class NumericalProfile:
+    rows: int
+    missing: int
+    non_finite: int
+    count: int
+    minimum: float
+    maximum: float
+    mean: float
+    m2: float
+    cell_counts: np.ndarray
+    cell_sums: np.ndarray
+    tail_counts: np.ndarray
+    small_counts: dict[float, int] | None
+    values: np.ndarray | None
+
+    column_type: ColumnType = "numerical"
+
+    @classmethod
+    def empty(cls, edges: np.ndarray) -> NumericalProfile:
+        size = 2 * edges.size + 1
+        return cls(0, 0, 0, 0, math.inf, -math.inf, 0.0, 0.0, np.zeros(size, np.int64), np.zeros(size),
+                   np.zeros((2, TAIL_BINS), np.int64), {}, np.zeros(0))  # fmt: skip
+
+    @classmethod
+    def of(cls, raw: np.ndarray, edges: np.ndarray) -> NumericalProfile:
+        finite_mask = np.isfinite(raw)
+        values = raw[finite_mask]
+        nan = int(np.count_nonzero(np.isnan(raw)))
+        counts, sums = cell_statistics(values, edges)
+        small: dict[float, int] | None = None
+        uniques = np.unique(values[: SMALL_COUNTS_LIMIT * 64]) if values.size else values
+        if uniques.size <= SMALL_COUNTS_LIMIT:
+            uniques, unique_counts = np.unique(values, return_counts=True)
+            if uniques.size <= SMALL_COUNTS_LIMIT:
+                small = {float(v): int(c) for v, c in zip(uniques, unique_counts, strict=True)}
+        return cls(
+            rows=int(raw.size),
+            missing=nan,
+            non_finite=int(raw.size - values.size - nan),
+            count=int(values.size),
+            minimum=float(values.min()) if values.size else math.inf,
+            maximum=float(values.max()) if values.size else -math.inf,
+            mean=float(values.mean()) if values.size else 0.0,
+            m2=float(((values - values.mean()) ** 2).sum()) if values.size else 0.0,
+            cell_counts=counts,
+            cell_sums=sums,
+            tail_counts=tail_statistics(values, edges),
+            small_counts=small,
+            values=values.copy() if values.size <= EXACT_VALUES_LIMIT else None,
+        )
+
+    def merge(self, other: NumericalProfile) -> NumericalProfile:
+        count = self.count + other.count
+        delta = other.mean - self.mean
+        mean = self.mean + delta * other.count / count if count else 0.0
+        m2 = self.m2 + other.m2 + (delta * delta * self.count * other.count / count if count else 0.0)
+        small: dict[float, int] | None = None
+        if self.small_counts is not None and other.small_counts is not None:
+            small = dict(self.small_counts)
+            for value, n in other.small_counts.items():
+                small[value] = small.get(value, 0) + n
+            if len(small) > SMALL_COUNTS_LIMIT:
+                small = None
+        values = None
+        if self.values is not None and other.values is not None and count <= EXACT_VALUES_LIMIT:
+            values = np.concatenate([self.values, other.values])
+        return NumericalProfile(
+            rows=self.rows + other.rows,
+            missing=self.missing + other.missing,
+            non_finite=self.non_finite + other.non_finite,
+            count=count,
+            minimum=min(self.minimum, other.minimum),
+            maximum=max(self.maximum, other.maximum),
+            mean=mean,
+            m2=m2,
+            cell_counts=self.cell_counts + other.cell_counts,
+            cell_sums=self.cell_sums + other.cell_sums,
+            tail_counts=self.tail_counts + other.tail_counts,
+            small_counts=small,
+            values=values,
+        )
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.m2 / self.count) if self.count else math.nan
+
+    def below_above(self) -> tuple[int, int]:
+        """Values under the reference minimum and over its maximum."""
+        return int(self.cell_counts[0]), int(self.cell_counts[-1])
+
+
+@dataclass(frozen=True)
+class CategoricalProfile:
+    rows: int
+    missing: int
+    counts: dict[str, int]
+
+    column_type: ColumnType = "categorical"
+
+    @classmethod
+    def empty(cls) -> CategoricalProfile:
+        return cls(0, 0, {})
+
+    @classmethod
+    def of(cls, column: pa.Array | pa.ChunkedArray) -> CategoricalProfile:
+        keys, counts, missing = category_keys(column)
+        return cls(rows=len(column), missing=missing, counts=_capped(dict(zip(keys, counts.tolist(), strict=True))))
+
+    @property
+    def count(self) -> int:
+        return self.rows - self.missing
+
+    def merge(self, other: CategoricalProfile) -> CategoricalProfile:
+        counts = dict(self.counts)
+        for key, n in other.counts.items():
+            counts[key] = counts.get(key, 0) + n
+        return CategoricalProfile(self.rows + other.rows, self.missing + other.missing, _capped(counts))
+
+
+def _capped(counts: dict[str, int]) -> dict[str, int]:
+    if len(counts) <= CATEGORY_LIMIT:
+        return counts
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    kept = dict(ranked[: CATEGORY_LIMIT - 1])
+    kept[OTHER_CATEGORY] = kept.get(OTHER_CATEGORY, 0) + sum(n for _, n in ranked[CATEGORY_LIMIT - 1 :])
+    return kept
+
+
+ColumnProfile = NumericalProfile | CategoricalProfile
+
+
+@dataclass(frozen=True)
+class WindowProfile:
+    """Profiles of every monitored column over some set of rows, against one reference profile version."""
+
+    reference_version: str
+    rows: int
+    columns: dict[str, ColumnProfile]
+
+    @classmethod
+    def empty(cls, reference: ReferenceProfile) -> WindowProfile:
+        columns: dict[str, ColumnProfile] = {}
+        for name, column in reference.columns.items():
+            columns[name] = NumericalProfile.empty(column.edges) if isinstance(column, NumericalReference) else CategoricalProfile.empty()
+        return cls(reference.version, 0, columns)
+
+    @classmethod
+    def of(cls, table: pa.Table | pa.RecordBatch, reference: ReferenceProfile) -> WindowProfile:
+        columns: dict[str, ColumnProfile] = {}
+        for name, column_reference in reference.columns.items():
+            column = table.column(name)
+            if isinstance(column_reference, NumericalReference):
+                columns[name] = NumericalProfile.of(numeric_array(column), column_reference.edges)
+            else:
+                columns[name] = CategoricalProfile.of(column)
+        return cls(reference.version, table.num_rows, columns)
+
+    def merge(self, other: WindowProfile) -> WindowProfile:
+        if self.reference_version != other.reference_version:
+            raise ValueError("cannot merge profiles fitted against different reference versions")
+        merged = {name: column.merge(other.columns[name]) for name, column in self.columns.items()}  # type: ignore[arg-type]
+        return WindowProfile(self.reference_version, self.rows + other.rows, merged)
