@@ -1,0 +1,218 @@
+"""Drift scores and verdicts against Evidently 0.7 (DataDriftPreset, computed independently in the test) and scipy."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from evidently_reference import evidently_drift
+from scipy import stats
+
+import drifting_etl.profiles as profiles
+from drifting_etl.drift import column_drift, dataset_drift
+from drifting_etl.profiles import ReferenceProfile, WindowProfile, fit_reference
+
+
+def profile_of(reference: pd.DataFrame, current: pd.DataFrame, kinds: dict[str, str], parts: int = 3
+               ) -> tuple[ReferenceProfile, WindowProfile]:  # fmt: skip
+    """Our profiles, the window built as the merge of `parts` partitions (as the pipeline does)."""
+    reference_table = pa.Table.from_pandas(reference, preserve_index=False)
+    fitted = fit_reference(reference_table, kinds, source_digest="test").with_values(reference_table)
+    window = WindowProfile.empty(fitted)
+    for chunk in np.array_split(np.arange(len(current)), parts):
+        window = window.merge(WindowProfile.of(pa.Table.from_pandas(current.iloc[chunk], preserve_index=False), fitted))
+    return fitted, window
+
+
+def _numeric(rng: np.random.Generator, n: int, shift: float) -> np.ndarray:
+    return rng.normal(shift, 1.0, n)
+
+
+def _column(kind: str, rng: np.random.Generator, n: int, shifted: bool) -> np.ndarray:
+    if kind == "continuous":
+        return rng.normal(0.4 if shifted else 0.0, 1.0, n)
+    if kind == "skewed":
+        return rng.lognormal(0.3 if shifted else 0.0, 0.8, n).round(3)
+    if kind == "integers":  # few distinct numbers: value-count tests
+        return rng.choice([1.0, 2.0, 3.0, 4.0], n, p=[0.4, 0.3, 0.2, 0.1] if shifted else [0.25] * 4)
+    if kind == "binary number":
+        return rng.choice([0.0, 1.0], n, p=[0.35, 0.65] if shifted else [0.5, 0.5])
+    if kind == "categorical":
+        return rng.choice(list("abcde"), n, p=[0.4, 0.2, 0.2, 0.1, 0.1] if shifted else [0.2] * 5)
+    if kind == "binary category":
+        return rng.choice(["yes", "no"], n, p=[0.62, 0.38] if shifted else [0.5, 0.5])
+    raise AssertionError(kind)
+
+
+KINDS = {"continuous": "numerical", "skewed": "numerical", "integers": "numerical", "binary number": "numerical",
+         "categorical": "categorical", "binary category": "categorical"}  # fmt: skip
+METHODS_FOR = {"numerical": [None, "ks", "wasserstein", "psi", "jensenshannon"],
+               "categorical": [None, "chisquare", "psi", "jensenshannon"]}  # fmt: skip
+CASES = [
+    pytest.param(kind, sizes, shifted, method, id=f"{kind}-{sizes[0]}x{sizes[1]}-{'shifted' if shifted else 'same'}-{method or 'auto'}")
+    for kind in KINDS
+    for sizes in [(600, 400), (4000, 2500)]
+    for shifted in (False, True)
+    for method in METHODS_FOR[KINDS[kind]]
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "sizes", "shifted", "method"), CASES)
+def test_column_drift_given_matrix_case_should_match_evidently(kind: str, sizes: tuple[int, int], shifted: bool,
+                                                                method: str | None) -> None:  # fmt: skip
+    rng = np.random.default_rng(zlib.crc32(f"{kind}{sizes}{shifted}".encode()))
+    reference = pd.DataFrame({"x": _column(kind, rng, sizes[0], False)})
+    current = pd.DataFrame({"x": _column(kind, rng, sizes[1], shifted)})
+    column_type = KINDS[kind]
+    expected = evidently_drift(reference, current, {"x": column_type}, method)
+    fitted, window = profile_of(reference, current, {"x": column_type})
+
+    ours = column_drift("x", fitted.columns["x"], window.columns["x"], method or "auto")
+
+    assert ours is not None
+    expected_method, expected_score = expected["columns"]["x"]
+    assert ours.method == expected_method
+    assert ours.score == pytest.approx(expected_score, rel=1e-9, abs=1e-12)
+    assert ours.drifted == (expected["count"] == 1)
+    assert not ours.approximate
+
+
+def test_column_drift_given_clear_shift_should_flag_it_and_leave_stable_columns() -> None:
+    rng = np.random.default_rng(3)
+    reference = pd.DataFrame({"x": rng.normal(0, 1, 3000), "c": rng.choice(list("abc"), 3000)})
+    current = pd.DataFrame({"x": rng.normal(1.0, 1, 2000), "c": rng.choice(list("abc"), 2000)})
+    fitted, window = profile_of(reference, current, {"x": "numerical", "c": "categorical"})
+    x = column_drift("x", fitted.columns["x"], window.columns["x"])
+    c = column_drift("c", fitted.columns["c"], window.columns["c"])
+    assert x is not None and c is not None
+    assert x.drifted and not c.drifted
+
+
+def test_dataset_drift_given_three_of_five_drifted_should_match_evidently_share() -> None:
+    rng = np.random.default_rng(11)
+    kinds = {"a": "numerical", "b": "numerical", "c": "numerical", "d": "categorical", "e": "categorical"}
+    reference = pd.DataFrame({
+        "a": rng.normal(0, 1, 3000), "b": rng.gamma(2, 2, 3000), "c": rng.normal(5, 2, 3000),
+        "d": rng.choice(list("pqrs"), 3000), "e": rng.choice(list("xyz"), 3000),
+    })  # fmt: skip
+    current = pd.DataFrame({
+        "a": rng.normal(0.8, 1, 1500), "b": rng.gamma(2, 2, 1500), "c": rng.normal(6.5, 2, 1500),
+        "d": rng.choice(list("pqrs"), 1500, p=[0.7, 0.1, 0.1, 0.1]), "e": rng.choice(list("xyz"), 1500),
+    })  # fmt: skip
+    expected = evidently_drift(reference, current, kinds)
+    fitted, window = profile_of(reference, current, kinds)
+
+    drifts = [column_drift(name, fitted.columns[name], window.columns[name]) for name in kinds]
+    result = dataset_drift([d for d in drifts if d is not None], 0.5)
+
+    assert result.drifted_count == expected["count"] == 3
+    assert result.drift_share == pytest.approx(expected["share"])
+    assert result.drifted
+    assert {d.column for d in drifts if d and d.drifted} == {"a", "c", "d"}
+
+
+def test_ks_given_small_samples_should_equal_scipy_exact_p_value() -> None:
+    rng = np.random.default_rng(5)
+    reference, current = rng.normal(0, 1, 300), rng.normal(0.25, 1, 120)
+    fitted, window = profile_of(pd.DataFrame({"x": reference}), pd.DataFrame({"x": current}), {"x": "numerical"})
+    ours = column_drift("x", fitted.columns["x"], window.columns["x"], "ks")
+    expected = stats.ks_2samp(reference, current)
+    assert ours is not None
+    assert ours.statistic == expected.statistic
+    assert ours.score == expected.pvalue
+
+
+def test_chisquare_given_small_samples_should_equal_scipy() -> None:
+    rng = np.random.default_rng(6)
+    reference = rng.choice(list("abc"), 500, p=[0.5, 0.3, 0.2])
+    current = rng.choice(list("abc"), 200, p=[0.4, 0.3, 0.3])
+    fitted, window = profile_of(pd.DataFrame({"x": reference}), pd.DataFrame({"x": current}), {"x": "categorical"})
+    ours = column_drift("x", fitted.columns["x"], window.columns["x"], "chisquare")
+    keys = ["a", "b", "c"]
+    observed = [int((current == k).sum()) for k in keys]
+    expected_counts = [(reference == k).sum() * len(current) / len(reference) for k in keys]
+    expected = stats.chisquare(observed, expected_counts)
+    assert ours is not None
+    assert ours.statistic == pytest.approx(expected.statistic, rel=1e-12)
+    assert ours.score == pytest.approx(expected.pvalue, rel=1e-12)
+
+
+def test_chisquare_given_category_unseen_in_reference_should_report_certain_drift() -> None:
+    reference = pd.DataFrame({"x": ["a"] * 300 + ["b"] * 200})
+    current = pd.DataFrame({"x": ["a"] * 100 + ["b"] * 80 + ["new"] * 20})
+    fitted, window = profile_of(reference, current, {"x": "categorical"})
+    ours = column_drift("x", fitted.columns["x"], window.columns["x"], "chisquare")
+    assert ours is not None
+    assert ours.score == 0.0 and ours.drifted and ours.statistic is None
+
+
+def test_column_drift_given_missing_and_infinite_values_should_ignore_them_like_evidently() -> None:
+    rng = np.random.default_rng(8)
+    ref_values = rng.normal(0, 1, 800)
+    cur_values = rng.normal(0.3, 1, 500)
+    ref_values[::17] = np.nan
+    cur_values[::13] = np.inf
+    cur_values[::11] = np.nan
+    reference, current = pd.DataFrame({"x": ref_values}), pd.DataFrame({"x": cur_values})
+    expected = evidently_drift(reference, current, {"x": "numerical"})
+    fitted, window = profile_of(reference, current, {"x": "numerical"})
+    ours = column_drift("x", fitted.columns["x"], window.columns["x"])
+    assert ours is not None
+    assert (ours.method, ours.score) == (expected["columns"]["x"][0], pytest.approx(expected["columns"]["x"][1], rel=1e-9))
+
+
+def test_column_drift_given_window_without_values_should_give_no_verdict() -> None:
+    reference = pd.DataFrame({"x": np.arange(50, dtype=float)})
+    current = pd.DataFrame({"x": [np.nan] * 10})
+    fitted, window = profile_of(reference, current, {"x": "numerical"}, parts=1)
+    assert column_drift("x", fitted.columns["x"], window.columns["x"]) is None
+
+
+# ------------------------------------------------------------------------------ approximations on large windows
+
+LARGE_CASES = {
+    "normal shifted": (lambda r: r.normal(0, 1, 60_000), lambda r: r.normal(0.1, 1.1, 200_000)),
+    "normal same": (lambda r: r.normal(0, 1, 60_000), lambda r: r.normal(0, 1, 200_000)),
+    "lognormal beyond range": (lambda r: r.lognormal(0, 1, 60_000), lambda r: r.lognormal(0.5, 1.2, 200_000)),
+    "rounded": (lambda r: np.round(r.normal(50, 10, 60_000)), lambda r: np.round(r.normal(52, 10, 200_000))),
+    "few distinct in reference": (lambda r: r.integers(0, 500, 900).astype(float), lambda r: r.integers(0, 520, 200_000).astype(float)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(LARGE_CASES))
+def test_column_drift_given_window_beyond_exact_limit_should_stay_within_error_bounds(case: str, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    rng = np.random.default_rng(21)
+    make_reference, make_current = LARGE_CASES[case]
+    reference, current = pd.DataFrame({"x": make_reference(rng)}), pd.DataFrame({"x": make_current(rng)})
+    fitted, exact_window = profile_of(reference, current, {"x": "numerical"}, parts=4)
+    monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 1000)
+    _, summarised_window = profile_of(reference, current, {"x": "numerical"}, parts=4)
+    assert summarised_window.columns["x"].values is None  # type: ignore[union-attr]
+
+    for method in ("ks", "wasserstein", "psi", "jensenshannon"):
+        exact = column_drift("x", fitted.columns["x"], exact_window.columns["x"], method)
+        approx = column_drift("x", fitted.columns["x"], summarised_window.columns["x"], method)
+        assert exact is not None and approx is not None
+        assert approx.drifted == exact.drifted, method
+        if method == "ks":
+            assert approx.statistic == pytest.approx(exact.statistic, abs=0.005)
+        elif method == "wasserstein":
+            assert approx.score == pytest.approx(exact.score, rel=0.02)
+        else:  # binned on Sturges bins: values inside a bin boundary's gap are interpolated
+            assert approx.score == pytest.approx(exact.score, rel=0.05, abs=2e-4), method
+
+
+def test_ks_given_reference_edges_at_every_value_should_be_exact_from_summaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(4)
+    reference = pd.DataFrame({"x": np.round(rng.normal(0, 1, 5000), 2)})
+    current = pd.DataFrame({"x": np.round(rng.normal(0.05, 1, 40_000), 3)})
+    monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 100)
+    fitted, window = profile_of(reference, current, {"x": "numerical"})
+    ours = column_drift("x", fitted.columns["x"], window.columns["x"], "ks")
+    expected = stats.ks_2samp(reference["x"], current["x"])
+    assert ours is not None and fitted.columns["x"].exact_edges  # type: ignore[union-attr]
+    assert ours.statistic == pytest.approx(expected.statistic, abs=1e-12)
+    assert ours.score == pytest.approx(expected.pvalue, rel=1e-6)
