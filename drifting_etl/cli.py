@@ -53,8 +53,16 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--storage", envvar="DRIFTING_STORAGE_URL", help="Artifact store URL (local path, s3://, gs://). [default: .drifting]")
-@click.option("--database-url", envvar="DRIFTING_DATABASE_URL", help="SQLAlchemy URL of the metrics database. [default: <storage>/metrics.db]")
+@click.option(
+    "--storage",
+    envvar="DRIFTING_STORAGE_URL",
+    help="Artifact store URL (local path, s3://, gs://). [default: .drifting]",
+)
+@click.option(
+    "--database-url",
+    envvar="DRIFTING_DATABASE_URL",
+    help="SQLAlchemy URL of the metrics database. [default: <storage>/metrics.db]",
+)
 @click.version_option(package_name="drifting-etl")
 @click.pass_context
 def main(ctx: click.Context, storage: str | None, database_url: str | None) -> None:
@@ -141,8 +149,14 @@ def project_show(obj: Context, name: str) -> None:
         table = Table("window start", "window end", "status", "rows", "labelled", "drift share", title="latest runs")
         for run in runs[-10:]:
             share = "" if run["drift_share"] is None else f"{run['drift_share']:.2f}"
-            table.add_row(str(run["window_start"]), str(run["window_end"]), run["status"], str(run["row_count"]),
-                          str(run["labelled_count"]), share)  # fmt: skip
+            table.add_row(
+                str(run["window_start"]),
+                str(run["window_end"]),
+                run["status"],
+                str(run["row_count"]),
+                str(run["labelled_count"]),
+                share,
+            )
         console.print(table)
 
 
@@ -202,7 +216,9 @@ def backfill(obj: Context, project_name: str, start: str, end: str, stop_on_erro
 
     store = obj.store
     config = load_config_of(store, project_name)
-    windows = schedule_windows(config.schedule, parse_instant(start, field="--start"), parse_instant(end, field="--end"))
+    windows = schedule_windows(
+        config.schedule, parse_instant(start, field="--start"), parse_instant(end, field="--end")
+    )
     if not windows:
         raise DriftingError(f"no whole {config.schedule} window lies inside [{start}, {end})", project=project_name)
     database = obj.database()
@@ -214,7 +230,12 @@ def backfill(obj: Context, project_name: str, start: str, end: str, stop_on_erro
 
 
 def backfill_windows(
-    store: ArtifactStore, database: MetricsDatabase, project_name: str, windows: list[Window], *, stop_on_error: bool = False
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    project_name: str,
+    windows: list[Window],
+    *,
+    stop_on_error: bool = False,
 ) -> tuple[list[RunOutcome], list[tuple[Window, DriftingError]]]:
     outcomes: list[RunOutcome] = []
     failures: list[tuple[Window, DriftingError]] = []
@@ -270,15 +291,22 @@ def print_summary(outcome: RunOutcome) -> None:
     for drift in rows:
         name = escape(drift.column) + (" (model output)" if drift is evaluation.prediction_drift else "")
         flag = "[bold red]DRIFT[/]" if drift.drifted else "ok"
-        table.add_row(name, drift.column_type, drift.method + ("~" if drift.approximate else ""),
-                      _number(drift.score), _number(drift.threshold), flag)  # fmt: skip
+        table.add_row(
+            name,
+            drift.column_type,
+            drift.method + ("~" if drift.approximate else ""),
+            _number(drift.score),
+            _number(drift.threshold),
+            flag,
+        )
     console.print(table)
     for feature in evaluation.undetermined:
         console.print(f"  [yellow]{escape(feature)}: no usable values in the window, no drift verdict[/]")
     problems = [
-        q for q in evaluation.quality
+        q
+        for q in evaluation.quality
         if q.missing_share > 0 or (q.out_of_range_share or 0) > 0 or (q.new_category_share or 0) > 0
-    ]  # fmt: skip
+    ]
     for q in problems:
         parts = [f"missing {q.missing_share:.1%}"]
         if q.out_of_range_share:
@@ -304,8 +332,12 @@ def print_backfill(project: str, outcomes: list[RunOutcome], failures: list[tupl
         evaluation = outcome.evaluation
         drifted = ", ".join(escape(d.column) for d in evaluation.feature_drift if d.drifted) if evaluation else ""
         status = "DRIFT" if evaluation and evaluation.dataset.drifted else outcome.status
-        table.add_row(f"{outcome.window.start:%Y-%m-%d %H:%M} → {outcome.window.end:%m-%d %H:%M}", status,
-                      str(evaluation.rows if evaluation else 0), drifted or "-")  # fmt: skip
+        table.add_row(
+            f"{outcome.window.start:%Y-%m-%d %H:%M} → {outcome.window.end:%m-%d %H:%M}",
+            status,
+            str(evaluation.rows if evaluation else 0),
+            drifted or "-",
+        )
     console.print(table)
     for window, error in failures:
         errors.print(f"[bold red]failed[/] {window}: " + escape(str(error)), soft_wrap=True)

@@ -59,7 +59,9 @@ class WindowSummary:
 
     @classmethod
     def empty(cls, config: ProjectConfig, reference: ReferenceProfile) -> WindowSummary:
-        performance: PerformanceSummary = ClassificationSummary() if config.task == "classification" else RegressionSummary()
+        performance: PerformanceSummary = (
+            ClassificationSummary() if config.task == "classification" else RegressionSummary()
+        )
         return cls(WindowProfile.empty(reference), performance)
 
     def merge(self, other: WindowSummary) -> WindowSummary:
@@ -71,7 +73,9 @@ class WindowSummary:
         )
 
 
-def summarize(batch: pa.RecordBatch, config: ProjectConfig, reference: ReferenceProfile, positive: str) -> WindowSummary:
+def summarize(
+    batch: pa.RecordBatch, config: ProjectConfig, reference: ReferenceProfile, positive: str
+) -> WindowSummary:
     """The summary of one batch of extracted rows (see extract.read_partition)."""
     profile = WindowProfile.of(batch, reference)
     labels = batch.column(LABEL)
@@ -85,7 +89,10 @@ def summarize(batch: pa.RecordBatch, config: ProjectConfig, reference: Reference
         if proba_column and proba_column in labelled_batch.schema.names:
             proba = numeric_array(labelled_batch.column(proba_column))
         performance = ClassificationSummary.of(
-            labelled_batch.column(LABEL).to_pylist(), labelled_batch.column(config.columns.prediction).to_pylist(), proba, positive
+            labelled_batch.column(LABEL).to_pylist(),
+            labelled_batch.column(config.columns.prediction).to_pylist(),
+            proba,
+            positive,
         )
     else:
         truth = numeric_array(labelled_batch.column(LABEL))
@@ -140,7 +147,9 @@ class WindowEvaluation:
         return [result for result in self.performance if result.breached]
 
 
-def evaluate(config: ProjectConfig, reference: ReferenceProfile, summary: WindowSummary, positive: str) -> WindowEvaluation:
+def evaluate(
+    config: ProjectConfig, reference: ReferenceProfile, summary: WindowSummary, positive: str
+) -> WindowEvaluation:
     drifts: list[ColumnDrift] = []
     undetermined: list[str] = []
     for feature in config.features.all:
@@ -154,7 +163,11 @@ def evaluate(config: ProjectConfig, reference: ReferenceProfile, summary: Window
             drifts.append(result)
     prediction = config.columns.prediction
     prediction_drift = column_drift(
-        prediction, reference.columns[prediction], summary.profile.columns[prediction], config.drift.method, config.drift.threshold
+        prediction,
+        reference.columns[prediction],
+        summary.profile.columns[prediction],
+        config.drift.method,
+        config.drift.threshold,
     )
     return WindowEvaluation(
         rows=summary.rows,
@@ -175,18 +188,28 @@ def _quality(name: str, reference: ReferenceProfile, profile: WindowProfile) -> 
     if isinstance(column, NumericalProfile):
         below, above = column.below_above()
         return QualityResult(
-            name, "numerical", rows, column.missing, missing_share,
+            name,
+            "numerical",
+            rows,
+            column.missing,
+            missing_share,
             out_of_range_share=(below + above) / column.count if column.count else None,
-            new_category_share=None, non_finite_count=column.non_finite,
-        )  # fmt: skip
+            new_category_share=None,
+            non_finite_count=column.non_finite,
+        )
     assert isinstance(column, CategoricalProfile)
     known = reference.columns[name]
     assert isinstance(known, CategoricalReference)
     unseen = sum(n for key, n in column.counts.items() if key not in known.counts)
     return QualityResult(
-        name, "categorical", rows, column.missing, missing_share,
-        out_of_range_share=None, new_category_share=unseen / column.count if column.count else None,
-    )  # fmt: skip
+        name,
+        "categorical",
+        rows,
+        column.missing,
+        missing_share,
+        out_of_range_share=None,
+        new_category_share=unseen / column.count if column.count else None,
+    )
 
 
 def _performance(config: ProjectConfig, summary: WindowSummary, positive: str) -> list[PerformanceResult]:
@@ -203,5 +226,3 @@ def _performance(config: ProjectConfig, summary: WindowSummary, positive: str) -
                 breached = value < threshold if direction == "min" else value > threshold
         results.append(PerformanceResult(metric, value, threshold, direction, breached))  # type: ignore[arg-type]
     return results
-
-

@@ -25,8 +25,10 @@ RetrainReason = Literal["dataset_drift", "performance"]
 
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 REGRESSION_METRICS = ("mae", "rmse", "mape", "r2")
-DEFAULT_METRICS = {"classification": ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"],
-                   "regression": ["mae", "rmse", "mape", "r2"]}
+DEFAULT_METRICS = {
+    "classification": ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"],
+    "regression": ["mae", "rmse", "mape", "r2"],
+}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -93,7 +95,7 @@ class Drift(_Strict):
     threshold: float | None = None
     """null = the method's default (0.05 p-value for ks/chisquare/ztest, 0.1 distance otherwise)."""
     per_feature: dict[str, FeatureDrift] = Field(default_factory=dict)
-    dataset_drift_share: float = Field(0.5, gt=0, le=1)
+    dataset_drift_share: float = Field(default=0.5, gt=0, le=1)
     """The dataset drifts when at least this share of features drift."""
 
     def for_feature(self, feature: str) -> FeatureDrift:
@@ -166,12 +168,12 @@ class ProjectConfig(_Strict):
     schedule: str = "@daily"
     start_date: date
     features: Features
-    columns: Columns = Field(default_factory=Columns)
-    drift: Drift = Field(default_factory=Drift)
-    performance: Performance = Field(default_factory=Performance)
-    labels: Labels = Field(default_factory=Labels)
-    alerts: Alerts = Field(default_factory=Alerts)
-    retrain: Retrain = Field(default_factory=Retrain)
+    columns: Columns = Field(default_factory=lambda: Columns())
+    drift: Drift = Field(default_factory=lambda: Drift())
+    performance: Performance = Field(default_factory=lambda: Performance())
+    labels: Labels = Field(default_factory=lambda: Labels())
+    alerts: Alerts = Field(default_factory=lambda: Alerts())
+    retrain: Retrain = Field(default_factory=lambda: Retrain())
 
     @field_validator("name")
     @classmethod
@@ -206,7 +208,9 @@ class ProjectConfig(_Strict):
         for feature, override in self.drift.per_feature.items():
             kind = "numerical" if feature in self.features.numerical else "categorical"
             if kind == "categorical" and override.method in ("ks", "wasserstein"):
-                raise ValueError(f"drift method {override.method!r} needs a numerical feature; {feature!r} is categorical")
+                raise ValueError(
+                    f"drift method {override.method!r} needs a numerical feature; {feature!r} is categorical"
+                )
         return self
 
     @property
@@ -229,7 +233,9 @@ _YamlLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_YamlLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def parse_config(text: str, *, source: str) -> ProjectConfig:

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -91,12 +91,22 @@ def _credit_rows(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFram
     region = rng.choice(REGIONS, n, p=[0.1, 0.2, 0.3, 0.4] if drifted else [0.4, 0.3, 0.2, 0.1])
     employment = rng.choice(EMPLOYMENT, n, p=[0.6, 0.2, 0.08, 0.12])
     risk = (
-        -0.4 + 9 * (debt_ratio - 0.29) - 1.8 * (np.log(income) - 10.8) / 0.45 + 0.04 * (45 - age)
+        -0.4
+        + 9 * (debt_ratio - 0.29)
+        - 1.8 * (np.log(income) - 10.8) / 0.45
+        + 0.04 * (45 - age)
         + 1.5 * (employment == "unemployed")
-    )  # fmt: skip
+    )
     label = rng.random(n) < 1 / (1 + np.exp(-risk))
-    frame = pd.DataFrame({"age": age, "income": income.round(2), "debt_ratio": debt_ratio.round(4),
-                          "region": region, "employment": employment})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "age": age,
+            "income": income.round(2),
+            "debt_ratio": debt_ratio.round(4),
+            "region": region,
+            "employment": employment,
+        }
+    )
     frame["label"] = label.astype(int)
     return frame
 
@@ -109,16 +119,19 @@ def _eta_rows(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFrame:
     vehicle = rng.choice(VEHICLES, n, p=[0.5, 0.3, 0.2])
     speed = np.select([vehicle == "bike", vehicle == "scooter"], [14.0, 22.0], 28.0)
     minutes = 8 + 60 * distance / speed * (1 + traffic / 100) + 0.8 * items + rng.normal(0, 3, n)
-    frame = pd.DataFrame({"distance_km": distance, "items": items, "traffic_index": traffic, "city": city,
-                          "vehicle": vehicle})  # fmt: skip
+    frame = pd.DataFrame(
+        {"distance_km": distance, "items": items, "traffic_index": traffic, "city": city, "vehicle": vehicle}
+    )
     frame["label"] = minutes.round(1)
     return frame
 
 
 def _design(frame: pd.DataFrame, numerical: list[str], categorical: dict[str, list[str]]) -> np.ndarray:
     parts = [frame[numerical].to_numpy(dtype=float)]
-    parts += [(frame[column].to_numpy()[:, None] == np.array(values)[None, :]).astype(float)
-              for column, values in categorical.items()]  # fmt: skip
+    parts += [
+        (frame[column].to_numpy()[:, None] == np.array(values)[None, :]).astype(float)
+        for column, values in categorical.items()
+    ]
     return np.hstack(parts)
 
 
@@ -131,7 +144,9 @@ def _fit_credit(reference: pd.DataFrame) -> Callable[[pd.DataFrame], pd.DataFram
         logged = frame.assign(income=np.log(frame["income"]))
         return _design(logged, ["age", "income", "debt_ratio"], {"region": REGIONS, "employment": EMPLOYMENT})
 
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(design(reference), reference["label"])
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(
+        design(reference), reference["label"]
+    )
 
     def predict(frame: pd.DataFrame) -> pd.DataFrame:
         proba = model.predict_proba(design(frame))[:, 1]
@@ -156,14 +171,32 @@ def _fit_eta(reference: pd.DataFrame) -> Callable[[pd.DataFrame], pd.DataFrame]:
 
 def demo_projects(start: datetime) -> list[DemoProject]:
     return [
-        DemoProject("credit-default", CREDIT_CONFIG.format(start=start.date()), start + timedelta(days=3),
-                    ("income", "debt_ratio", "region"), _credit_rows, _fit_credit, labels_inline=False, label_share=0.6),
-        DemoProject("delivery-eta", ETA_CONFIG.format(start=start.date()), start + timedelta(days=4),
-                    ("traffic_index",), _eta_rows, _fit_eta, labels_inline=True, label_share=0.5),
-    ]  # fmt: skip
+        DemoProject(
+            "credit-default",
+            CREDIT_CONFIG.format(start=start.date()),
+            start + timedelta(days=3),
+            ("income", "debt_ratio", "region"),
+            _credit_rows,
+            _fit_credit,
+            labels_inline=False,
+            label_share=0.6,
+        ),
+        DemoProject(
+            "delivery-eta",
+            ETA_CONFIG.format(start=start.date()),
+            start + timedelta(days=4),
+            ("traffic_index",),
+            _eta_rows,
+            _fit_eta,
+            labels_inline=True,
+            label_share=0.5,
+        ),
+    ]
 
 
-def generate(store: ArtifactStore, project: DemoProject, start: datetime, days: int, rng: np.random.Generator, workdir: Path) -> Path:
+def generate(
+    store: ArtifactStore, project: DemoProject, start: datetime, days: int, rng: np.random.Generator, workdir: Path
+) -> Path:
     """Write the project's reference and configuration to `workdir` and its logs and labels to the store."""
     reference = project.generate(rng, 5000, False)
     predict = project.fit(reference)
@@ -182,14 +215,18 @@ def generate(store: ArtifactStore, project: DemoProject, start: datetime, days: 
             moment = start + timedelta(hours=hour)
             rows = int(rng.poisson(100 * (1 + 0.4 * np.sin((moment.hour - 9) / 24 * 2 * np.pi))))
             frame = predict(project.generate(rng, rows, moment >= project.drift_start))
-            frame.insert(0, "timestamp", [moment + timedelta(seconds=float(s)) for s in np.sort(rng.uniform(0, 3600, rows))])
+            frame.insert(
+                0, "timestamp", [moment + timedelta(seconds=float(s)) for s in np.sort(rng.uniform(0, 3600, rows))]
+            )
             known = rng.random(rows) < project.label_share
             truth = frame.pop("label")
             if project.labels_inline:
                 frame["label"] = truth.where(known, None)
             request_ids = logs.log_frame(frame)
             if not project.labels_inline:
-                for request_id, value, delay in zip(np.array(request_ids)[known], truth[known], rng.uniform(1, 30, known.sum()), strict=True):
+                for request_id, value, delay in zip(
+                    np.array(request_ids)[known], truth[known], rng.uniform(1, 30, known.sum()), strict=True
+                ):
                     labels.label(str(request_id), int(value), moment + timedelta(hours=float(delay)))
             logs.flush()
     return reference_path
@@ -199,7 +236,7 @@ def run_demo(store: ArtifactStore, database: MetricsDatabase, *, days: int, seed
     from drifting_etl.cli import backfill_windows, print_backfill
     from drifting_etl.projects import register
 
-    end = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days)
     rng = np.random.default_rng(seed)
     store.ensure_layout()
@@ -214,13 +251,19 @@ def run_demo(store: ArtifactStore, database: MetricsDatabase, *, days: int, seed
             windows = schedule_windows(config_schedule, start, end)
             outcomes, failures = backfill_windows(store, database, project.name, windows)
             print_backfill(project.name, outcomes, failures)
-            flagged = sorted({d.column for o in outcomes if o.evaluation for d in o.evaluation.feature_drift if d.drifted})
+            flagged = sorted(
+                {d.column for o in outcomes if o.evaluation for d in o.evaluation.feature_drift if d.drifted}
+            )
             verdict = "[green]matches[/]" if flagged == sorted(project.drifted_features) else "[red]differs from[/]"
-            console.print(f"  drift flagged on {', '.join(flagged) or 'nothing'} — {verdict} the injected "
-                          f"{', '.join(project.drifted_features)} (from {project.drift_start:%Y-%m-%d %H:%M} UTC)\n")  # fmt: skip
+            console.print(
+                f"  drift flagged on {', '.join(flagged) or 'nothing'} — {verdict} the injected "
+                f"{', '.join(project.drifted_features)} (from {project.drift_start:%Y-%m-%d %H:%M} UTC)\n"
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     console.print(f"artifact store   {store.url}")
     console.print(f"metrics database {database.display_url}")
-    console.print("next: `drifting-etl project list`, `drifting-etl project show credit-default`, or query the tables "
-                  "monitoring_run, feature_drift, dataset_drift, data_quality, performance_metric")  # fmt: skip
+    console.print(
+        "next: `drifting-etl project list`, `drifting-etl project show credit-default`, or query the tables "
+        "monitoring_run, feature_drift, dataset_drift, data_quality, performance_metric"
+    )

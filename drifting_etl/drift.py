@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -43,8 +43,13 @@ from drifting_etl.profiles import (
 Method = Literal["ks", "chisquare", "ztest", "psi", "wasserstein", "jensenshannon"]
 METHODS: tuple[Method, ...] = ("ks", "chisquare", "ztest", "psi", "wasserstein", "jensenshannon")
 DEFAULT_THRESHOLDS: dict[Method, float] = {
-    "ks": 0.05, "chisquare": 0.05, "ztest": 0.05, "psi": 0.1, "wasserstein": 0.1, "jensenshannon": 0.1,
-}  # fmt: skip
+    "ks": 0.05,
+    "chisquare": 0.05,
+    "ztest": 0.05,
+    "psi": 0.1,
+    "wasserstein": 0.1,
+    "jensenshannon": 0.1,
+}
 P_VALUE_METHODS = frozenset({"ks", "chisquare", "ztest"})
 SMALL_REFERENCE_ROWS = 1000
 BINNED_MIN_DISTINCT = 20  # Evidently bins a numerical column for PSI / Jensen-Shannon above this many reference values
@@ -123,16 +128,28 @@ def column_drift(
             score = _psi(ref_freq, cur_freq)
         else:
             score = float(distance.jensenshannon(ref_freq, cur_freq))
-    if chosen in P_VALUE_METHODS:
-        drifted = score <= limit if chosen == "ks" else score < limit
-    else:
-        drifted = score >= limit
+    drifted = is_drift(chosen, score, limit)
     return ColumnDrift(
-        column=name, column_type=reference.column_type, method=chosen, score=float(score),
+        column=name,
+        column_type=reference.column_type,
+        method=chosen,
+        score=float(score),
         statistic=None if statistic is None or not math.isfinite(statistic) else float(statistic),
-        threshold=float(limit), drifted=bool(drifted), approximate=approximate,
-        reference_rows=reference.count, current_rows=current.count,
-    )  # fmt: skip
+        threshold=float(limit),
+        drifted=bool(drifted),
+        approximate=approximate,
+        reference_rows=reference.count,
+        current_rows=current.count,
+    )
+
+
+def is_drift(method: Method, score: float, threshold: float) -> bool:
+    """Evidently's verdicts: p <= threshold for KS, p < threshold for the other tests, distance >= threshold."""
+    if method == "ks":
+        return score <= threshold
+    if method in P_VALUE_METHODS:
+        return score < threshold
+    return score >= threshold
 
 
 def dataset_drift(drifts: Iterable[ColumnDrift], share_threshold: float) -> DatasetDrift:
@@ -200,7 +217,7 @@ def _frequencies(reference: ColumnReference, current: ColumnProfile) -> tuple[np
     # Many distinct window values against a low-cardinality reference: values off the reference set are pooled.
     assert reference.small_counts is not None
     points = current.cell_counts[1::2]
-    ref_counts: dict[float | str, int] = dict(reference.small_counts)
+    ref_counts: dict[float | str, int] = {value: n for value, n in reference.small_counts.items()}
     cur_counts: dict[float | str, int] = {float(edge): int(n) for edge, n in zip(reference.edges, points, strict=True)}
     ref_counts["off-reference"] = 0
     cur_counts["off-reference"] = current.count - int(points.sum())
@@ -241,8 +258,12 @@ def _spread_cells(current: NumericalProfile, edges: np.ndarray, bins: np.ndarray
     width = tail_width(edges)
     steps = np.arange(TAIL_BINS, dtype=np.float64)
     below_high, above_low = edges[0] - steps * width, edges[-1] + steps * width
-    low = np.concatenate([edges[:-1], np.maximum(np.append(below_high[1:], current.minimum), current.minimum), above_low])
-    high = np.concatenate([edges[1:], below_high, np.minimum(np.append(above_low[1:], current.maximum), current.maximum)])
+    low = np.concatenate(
+        [edges[:-1], np.maximum(np.append(below_high[1:], current.minimum), current.minimum), above_low]
+    )
+    high = np.concatenate(
+        [edges[1:], below_high, np.minimum(np.append(above_low[1:], current.maximum), current.maximum)]
+    )
     mass = np.concatenate([gap_counts, current.tail_counts[0], current.tail_counts[1]]).astype(np.float64)
     mean = np.concatenate([gap_means, (low + high)[edges.size - 1 :] / 2])
     occupied = mass > 0
@@ -274,8 +295,12 @@ def _chisquare(ref_freq: np.ndarray, cur_freq: np.ndarray, current_count: int) -
 def _ztest(
     reference: ColumnReference, current: ColumnProfile, ref_freq: np.ndarray, cur_freq: np.ndarray
 ) -> tuple[float | None, float]:
-    ref_values = reference.counts if isinstance(reference, CategoricalReference) else reference.small_counts or {}
-    cur_values = current.counts if isinstance(current, CategoricalProfile) else current.small_counts or {}
+    ref_values: Mapping[Any, int] = (
+        reference.counts if isinstance(reference, CategoricalReference) else reference.small_counts or {}
+    )
+    cur_values: Mapping[Any, int] = (
+        current.counts if isinstance(current, CategoricalProfile) else current.small_counts or {}
+    )
     ref_present = [key for key, n in ref_values.items() if n]
     cur_present = [key for key, n in cur_values.items() if n]
     if len(ref_present) == 1 and len(cur_present) == 1 and ref_present[0] == cur_present[0]:

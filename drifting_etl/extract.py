@@ -83,7 +83,9 @@ def _read_file(
         try:
             parquet = pq.ParquetFile(handle)
         except Exception as exc:
-            raise DataError(f"unreadable Parquet file: {exc}", hint="move or delete the file, then re-run", **where) from exc
+            raise DataError(
+                f"unreadable Parquet file: {exc}", hint="move or delete the file, then re-run", **where
+            ) from exc
         present = set(parquet.schema_arrow.names)
         required = log_columns(config, with_request_id=labels is not None)
         missing = [name for name in required if name not in present]
@@ -93,14 +95,18 @@ def _read_file(
                 hint="the service must log every column the project configuration declares (see columns: and features:)",
                 **where,
             )
-        optional = [name for name in (config.columns.prediction_proba, config.columns.label) if name and name in present]
+        optional = [
+            name for name in (config.columns.prediction_proba, config.columns.label) if name and name in present
+        ]
         try:
             for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=[*required, *optional]):
                 yield _prepare(batch, config, window, labels, where)
         except DataError:
             raise
         except Exception as exc:
-            raise DataError(f"unreadable Parquet data: {exc}", hint="move or delete the file, then re-run", **where) from exc
+            raise DataError(
+                f"unreadable Parquet data: {exc}", hint="move or delete the file, then re-run", **where
+            ) from exc
 
 
 def _prepare(
@@ -108,7 +114,9 @@ def _prepare(
 ) -> pa.RecordBatch:
     timestamps = batch.column(config.columns.timestamp)
     if not pa.types.is_timestamp(timestamps.type):
-        raise DataError(f"column {config.columns.timestamp!r} has type {timestamps.type}, expected a timestamp", **where)
+        raise DataError(
+            f"column {config.columns.timestamp!r} has type {timestamps.type}, expected a timestamp", **where
+        )
     if timestamps.type.tz is None:  # naive timestamps are UTC by contract
         timestamps = pc.assume_timezone(timestamps, "UTC")
     start = pa.scalar(window.start, type=pa.timestamp("us", tz="UTC"))
@@ -162,9 +170,20 @@ def load_labels(store: ArtifactStore, config: ProjectConfig, window: Window) -> 
                 with store.fs.open(stored.path, "rb") as handle:
                     table = pq.read_table(handle, columns=["request_id", "label", "labelled_at"])
             except (pa.ArrowInvalid, KeyError, OSError) as exc:
-                raise DataError(f"unreadable label file: {exc}", hint="label files need request_id, label, labelled_at", **where) from exc
-            tables.append(table.cast(pa.schema([("request_id", pa.string()), ("label", table.schema.field("label").type),
-                                                ("labelled_at", pa.timestamp("us", tz="UTC"))])))  # fmt: skip
+                raise DataError(
+                    f"unreadable label file: {exc}", hint="label files need request_id, label, labelled_at", **where
+                ) from exc
+            tables.append(
+                table.cast(
+                    pa.schema(
+                        [
+                            ("request_id", pa.string()),
+                            ("label", table.schema.field("label").type),
+                            ("labelled_at", pa.timestamp("us", tz="UTC")),
+                        ]
+                    )
+                )
+            )
     if not tables and not store.list_dirs(store.labels_dir(config.name)):
         return None
     if not tables:
@@ -172,7 +191,9 @@ def load_labels(store: ArtifactStore, config: ProjectConfig, window: Window) -> 
     try:
         table = pa.concat_tables(tables, promote_options="permissive")
     except pa.ArrowInvalid as exc:
-        raise DataError(f"label files disagree on the label's type: {exc}", project=config.name, window=str(window)) from exc
+        raise DataError(
+            f"label files disagree on the label's type: {exc}", project=config.name, window=str(window)
+        ) from exc
     # the latest label per request id wins (a correction overrides an earlier label)
     latest = (
         table.sort_by([("labelled_at", "ascending")])

@@ -36,7 +36,9 @@ class ClassificationSummary:
     negative_histogram: np.ndarray = field(default_factory=lambda: np.zeros(PROBA_BINS, np.int64))
 
     @classmethod
-    def of(cls, labels: list[Any], predictions: list[Any], proba: np.ndarray | None, positive: str) -> ClassificationSummary:
+    def of(
+        cls, labels: list[Any], predictions: list[Any], proba: np.ndarray | None, positive: str
+    ) -> ClassificationSummary:
         """Summary of labelled rows (labels without None); `proba` is P(positive) per row or None."""
         confusion: dict[tuple[str, str], int] = {}
         truth = [category_key(label) for label in labels]
@@ -76,8 +78,8 @@ class ClassificationSummary:
             confusion=confusion,
             proba_rows=self.proba_rows + other.proba_rows,
             log_loss_sum=self.log_loss_sum + other.log_loss_sum,
-            probabilities=np.concatenate([self.probabilities, other.probabilities]) if keep else None,  # type: ignore[list-item]
-            positives=np.concatenate([self.positives, other.positives]) if keep else None,  # type: ignore[list-item]
+            probabilities=np.concatenate([self.probabilities, other.probabilities]) if keep else None,
+            positives=np.concatenate([self.positives, other.positives]) if keep else None,
             positive_histogram=self.positive_histogram + other.positive_histogram,
             negative_histogram=self.negative_histogram + other.negative_histogram,
         )

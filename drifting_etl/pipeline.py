@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from drifting_etl.compute import WindowEvaluation, WindowSummary, evaluate, positive_label, summarize
 from drifting_etl.errors import DriftingError
@@ -69,14 +69,16 @@ def run_window(
 ) -> RunOutcome:
     """Compute and load one window. Raises DriftingError (after recording the failure) when the window fails."""
     project = load_project(store, project_name)
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     try:
         summary, partitions = summarize_window(store, project, window, on_partition=on_partition)
         if summary.rows == 0:
             evaluation = None
             rows = empty_window_rows(project, window, started_at, airflow_run_id)
         else:
-            evaluation = evaluate(project.config, project.reference, summary, positive_label(project.config, project.reference))
+            evaluation = evaluate(
+                project.config, project.reference, summary, positive_label(project.config, project.reference)
+            )
             rows = metric_rows(project, window, evaluation, started_at, airflow_run_id)
         database.replace_window(*rows)
     except DriftingError as exc:
@@ -85,7 +87,7 @@ def run_window(
             window_start=window.start,
             window_end=window.end,
             started_at=started_at,
-            finished_at=datetime.now(timezone.utc),
+            finished_at=datetime.now(UTC),
             error=str(exc),
         )
         raise
@@ -95,10 +97,17 @@ def run_window(
 
 def empty_window_rows(project: Project, window: Window, started_at: datetime, airflow_run_id: str | None) -> tuple:
     run = RunRow(
-        project=project.config.name, window_start=window.start, window_end=window.end, status="no_data",
-        row_count=0, labelled_count=0, started_at=started_at, finished_at=datetime.now(timezone.utc),
-        reference_version=project.reference.version, airflow_run_id=airflow_run_id,
-    )  # fmt: skip
+        project=project.config.name,
+        window_start=window.start,
+        window_end=window.end,
+        status="no_data",
+        row_count=0,
+        labelled_count=0,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        reference_version=project.reference.version,
+        airflow_run_id=airflow_run_id,
+    )
     return run, [], None, [], []
 
 
@@ -106,41 +115,72 @@ def metric_rows(
     project: Project, window: Window, evaluation: WindowEvaluation, started_at: datetime, airflow_run_id: str | None
 ) -> tuple[RunRow, list[FeatureDriftRow], DatasetDriftRow, list[DataQualityRow], list[PerformanceRow]]:
     name = project.config.name
-    key = {"project": name, "window_start": window.start, "window_end": window.end}
+    key: dict[str, Any] = {"project": name, "window_start": window.start, "window_end": window.end}
     drifts: Iterable = [*(("feature", d) for d in evaluation.feature_drift)]
     if evaluation.prediction_drift is not None:
         drifts = [*drifts, ("prediction", evaluation.prediction_drift)]
     feature_rows = [
         FeatureDriftRow(
-            **key, feature=drift.column, feature_kind=kind, column_type=drift.column_type, method=drift.method,
-            score=drift.score, statistic=drift.statistic, threshold=drift.threshold, drifted=drift.drifted,
-            reference_rows=drift.reference_rows, current_rows=drift.current_rows, approximate=drift.approximate,
-        )  # fmt: skip
+            **key,
+            feature=drift.column,
+            feature_kind=kind,
+            column_type=drift.column_type,
+            method=drift.method,
+            score=drift.score,
+            statistic=drift.statistic,
+            threshold=drift.threshold,
+            drifted=drift.drifted,
+            reference_rows=drift.reference_rows,
+            current_rows=drift.current_rows,
+            approximate=drift.approximate,
+        )
         for kind, drift in drifts
     ]
     dataset = evaluation.dataset
     dataset_row = DatasetDriftRow(
-        **key, drifted_count=dataset.drifted_count, feature_count=dataset.feature_count, drift_share=dataset.drift_share,
-        drift_share_threshold=dataset.drift_share_threshold, drifted=dataset.drifted,
-    )  # fmt: skip
+        **key,
+        drifted_count=dataset.drifted_count,
+        feature_count=dataset.feature_count,
+        drift_share=dataset.drift_share,
+        drift_share_threshold=dataset.drift_share_threshold,
+        drifted=dataset.drifted,
+    )
     quality_rows = [
         DataQualityRow(
-            **key, feature=q.feature, column_type=q.column_type, row_count=q.row_count, missing_count=q.missing_count,
-            missing_share=q.missing_share, out_of_range_share=q.out_of_range_share, new_category_share=q.new_category_share,
-        )  # fmt: skip
+            **key,
+            feature=q.feature,
+            column_type=q.column_type,
+            row_count=q.row_count,
+            missing_count=q.missing_count,
+            missing_share=q.missing_share,
+            out_of_range_share=q.out_of_range_share,
+            new_category_share=q.new_category_share,
+        )
         for q in evaluation.quality
     ]
     performance_rows = [
         PerformanceRow(
-            **key, metric=p.metric, value=p.value, labelled_count=evaluation.labelled,
-            label_coverage=evaluation.label_coverage, threshold=p.threshold, threshold_direction=p.threshold_direction,
+            **key,
+            metric=p.metric,
+            value=p.value,
+            labelled_count=evaluation.labelled,
+            label_coverage=evaluation.label_coverage,
+            threshold=p.threshold,
+            threshold_direction=p.threshold_direction,
             breached=p.breached,
-        )  # fmt: skip
+        )
         for p in evaluation.performance
     ]
     run = RunRow(
-        **key, status="success", row_count=evaluation.rows, labelled_count=evaluation.labelled, started_at=started_at,
-        finished_at=datetime.now(timezone.utc), drifted=dataset.drifted, drift_share=dataset.drift_share,
-        reference_version=project.reference.version, airflow_run_id=airflow_run_id,
-    )  # fmt: skip
+        **key,
+        status="success",
+        row_count=evaluation.rows,
+        labelled_count=evaluation.labelled,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        drifted=dataset.drifted,
+        drift_share=dataset.drift_share,
+        reference_version=project.reference.version,
+        airflow_run_id=airflow_run_id,
+    )
     return run, feature_rows, dataset_row, quality_rows, performance_rows

@@ -48,7 +48,11 @@ def numeric_array(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_boolean(column.type):
         column = pc.cast(column, pa.int8())
     if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type) if isinstance(column, pa.Array) else pc.cast(column, column.type.value_type)
+        column = (
+            column.cast(column.type.value_type)
+            if isinstance(column, pa.Array)
+            else pc.cast(column, column.type.value_type)
+        )
     array = pc.cast(column, pa.float64(), safe=False)
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
 
@@ -60,7 +64,11 @@ def category_keys(column: pa.Array | pa.ChunkedArray) -> tuple[list[str], np.nda
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     missing = column.null_count
-    counts = pc.value_counts(column.drop_null()) if len(column) - missing else pa.array([], pa.struct([("values", column.type), ("counts", pa.int64())]))
+    counts = (
+        pc.value_counts(column.drop_null())
+        if len(column) - missing
+        else pa.array([], pa.struct([("values", column.type), ("counts", pa.int64())]))
+    )
     if len(counts) == 0:
         return [], np.zeros(0, dtype=np.int64), missing
     values = counts.field("values")
@@ -136,23 +144,38 @@ class NumericalReference:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "type": "numerical", "count": self.count, "missing": self.missing, "distinct": self.distinct,
-            "min": self.minimum, "max": self.maximum, "mean": self.mean, "std": self.std,
-            "exact_edges": self.exact_edges, "edges": self.edges.tolist(),
-            "cell_counts": self.cell_counts.tolist(), "cell_sums": self.cell_sums.tolist(),
+            "type": "numerical",
+            "count": self.count,
+            "missing": self.missing,
+            "distinct": self.distinct,
+            "min": self.minimum,
+            "max": self.maximum,
+            "mean": self.mean,
+            "std": self.std,
+            "exact_edges": self.exact_edges,
+            "edges": self.edges.tolist(),
+            "cell_counts": self.cell_counts.tolist(),
+            "cell_sums": self.cell_sums.tolist(),
             "small_counts": None if self.small_counts is None else [[v, c] for v, c in self.small_counts.items()],
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> NumericalReference:
         small = data["small_counts"]
         return cls(
-            count=data["count"], missing=data["missing"], distinct=data["distinct"], minimum=data["min"],
-            maximum=data["max"], mean=data["mean"], std=data["std"], edges=np.asarray(data["edges"], dtype=np.float64),
-            exact_edges=data["exact_edges"], cell_counts=np.asarray(data["cell_counts"], dtype=np.int64),
+            count=data["count"],
+            missing=data["missing"],
+            distinct=data["distinct"],
+            minimum=data["min"],
+            maximum=data["max"],
+            mean=data["mean"],
+            std=data["std"],
+            edges=np.asarray(data["edges"], dtype=np.float64),
+            exact_edges=data["exact_edges"],
+            cell_counts=np.asarray(data["cell_counts"], dtype=np.int64),
             cell_sums=np.asarray(data["cell_sums"], dtype=np.float64),
             small_counts=None if small is None else {float(v): int(c) for v, c in small},
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -195,9 +218,11 @@ class ReferenceProfile:
 
     def to_json(self) -> str:
         body = {
-            "format": 1, "version": self.version, "row_count": self.row_count,
+            "format": 1,
+            "version": self.version,
+            "row_count": self.row_count,
             "columns": {name: column.to_json() for name, column in self.columns.items()},
-        }  # fmt: skip
+        }
         return json.dumps(body, separators=(",", ":"))
 
     @classmethod
@@ -205,7 +230,9 @@ class ReferenceProfile:
         data = json.loads(text)
         columns: dict[str, ColumnReference] = {}
         for name, column in data["columns"].items():
-            columns[name] = (NumericalReference if column["type"] == "numerical" else CategoricalReference).from_json(column)
+            columns[name] = (NumericalReference if column["type"] == "numerical" else CategoricalReference).from_json(
+                column
+            )
         return cls(version=data["version"], row_count=data["row_count"], columns=columns)
 
     def with_values(self, table: pa.Table) -> ReferenceProfile:
@@ -291,8 +318,21 @@ class NumericalProfile:
     @classmethod
     def empty(cls, edges: np.ndarray) -> NumericalProfile:
         size = 2 * edges.size + 1
-        return cls(0, 0, 0, 0, math.inf, -math.inf, 0.0, 0.0, np.zeros(size, np.int64), np.zeros(size),
-                   np.zeros((2, TAIL_BINS), np.int64), {}, np.zeros(0))  # fmt: skip
+        return cls(
+            0,
+            0,
+            0,
+            0,
+            math.inf,
+            -math.inf,
+            0.0,
+            0.0,
+            np.zeros(size, np.int64),
+            np.zeros(size),
+            np.zeros((2, TAIL_BINS), np.int64),
+            {},
+            np.zeros(0),
+        )
 
     @classmethod
     def of(cls, raw: np.ndarray, edges: np.ndarray) -> NumericalProfile:
@@ -414,7 +454,11 @@ class WindowProfile:
     def empty(cls, reference: ReferenceProfile) -> WindowProfile:
         columns: dict[str, ColumnProfile] = {}
         for name, column in reference.columns.items():
-            columns[name] = NumericalProfile.empty(column.edges) if isinstance(column, NumericalReference) else CategoricalProfile.empty()
+            columns[name] = (
+                NumericalProfile.empty(column.edges)
+                if isinstance(column, NumericalReference)
+                else CategoricalProfile.empty()
+            )
         return cls(reference.version, 0, columns)
 
     @classmethod

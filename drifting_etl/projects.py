@@ -45,7 +45,9 @@ def _read_reference(data: bytes, source: str, config: ProjectConfig) -> pa.Table
     return table
 
 
-def register(store: ArtifactStore, config_path: str | Path, reference_path: str) -> tuple[ProjectConfig, ReferenceProfile]:
+def register(
+    store: ArtifactStore, config_path: str | Path, reference_path: str
+) -> tuple[ProjectConfig, ReferenceProfile]:
     """Validate and store a project's configuration and reference, and fit its reference profile."""
     config = load_config(config_path)
     try:
@@ -86,7 +88,9 @@ def load_config_of(store: ArtifactStore, name: str) -> ProjectConfig:
 def load_project(store: ArtifactStore, name: str) -> Project:
     config = load_config_of(store, name)
     profile = ReferenceProfile.from_json(store.read_text(store.reference_profile_path(name)))
-    table = _read_reference(store.read_bytes(store.reference_path(name)), store.display(store.reference_path(name)), config)
+    table = _read_reference(
+        store.read_bytes(store.reference_path(name)), store.display(store.reference_path(name)), config
+    )
     return Project(config, profile.with_values(table))
 
 

@@ -223,11 +223,15 @@ class ArtifactStore:
             raw: dict[str, Any] = json.loads(self.read_text(self.index_path))
         except json.JSONDecodeError as exc:
             raise StorageError(
-                "the project index is not valid JSON", path=self.display(self.index_path), hint="restore it from a backup"
+                "the project index is not valid JSON",
+                path=self.display(self.index_path),
+                hint="restore it from a backup",
             ) from exc
         projects = raw.get("projects", {})
         return {
-            name: IndexEntry(name=name, status=entry["status"], schedule=entry["schedule"], updated_at=entry["updated_at"])
+            name: IndexEntry(
+                name=name, status=entry["status"], schedule=entry["schedule"], updated_at=entry["updated_at"]
+            )
             for name, entry in sorted(projects.items())
         }
 

@@ -36,7 +36,9 @@ def parse_instant(text: str, *, field: str = "time") -> datetime:
     try:
         return as_utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
     except ValueError as exc:
-        raise ConfigError(f"{field} {text!r} is not an ISO-8601 date or datetime", hint="e.g. 2026-01-01 or 2026-01-01T06:00") from exc
+        raise ConfigError(
+            f"{field} {text!r} is not an ISO-8601 date or datetime", hint="e.g. 2026-01-01 or 2026-01-01T06:00"
+        ) from exc
 
 
 @dataclass(frozen=True, order=True)

@@ -44,5 +44,3 @@ def evidently_drift(reference: pd.DataFrame, current: pd.DataFrame, kinds: dict[
             resolved = EVIDENTLY_METHODS.get(config["method"], config["method"])  # explicit methods keep their name
             result["columns"][config["column"]] = (resolved, metric["value"])
     return result
-
-

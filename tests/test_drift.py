@@ -16,8 +16,9 @@ from drifting_etl.drift import column_drift, dataset_drift
 from drifting_etl.profiles import ReferenceProfile, WindowProfile, fit_reference
 
 
-def profile_of(reference: pd.DataFrame, current: pd.DataFrame, kinds: dict[str, str], parts: int = 3
-               ) -> tuple[ReferenceProfile, WindowProfile]:  # fmt: skip
+def profile_of(
+    reference: pd.DataFrame, current: pd.DataFrame, kinds: dict[str, str], parts: int = 3
+) -> tuple[ReferenceProfile, WindowProfile]:
     """Our profiles, the window built as the merge of `parts` partitions (as the pipeline does)."""
     reference_table = pa.Table.from_pandas(reference, preserve_index=False)
     fitted = fit_reference(reference_table, kinds, source_digest="test").with_values(reference_table)
@@ -47,22 +48,37 @@ def _column(kind: str, rng: np.random.Generator, n: int, shifted: bool) -> np.nd
     raise AssertionError(kind)
 
 
-KINDS = {"continuous": "numerical", "skewed": "numerical", "integers": "numerical", "binary number": "numerical",
-         "categorical": "categorical", "binary category": "categorical"}  # fmt: skip
-METHODS_FOR = {"numerical": [None, "ks", "wasserstein", "psi", "jensenshannon"],
-               "categorical": [None, "chisquare", "psi", "jensenshannon"]}  # fmt: skip
+KINDS = {
+    "continuous": "numerical",
+    "skewed": "numerical",
+    "integers": "numerical",
+    "binary number": "numerical",
+    "categorical": "categorical",
+    "binary category": "categorical",
+}
+METHODS_FOR = {
+    "numerical": [None, "ks", "wasserstein", "psi", "jensenshannon"],
+    "categorical": [None, "chisquare", "psi", "jensenshannon"],
+}
 CASES = [
-    pytest.param(kind, sizes, shifted, method, id=f"{kind}-{sizes[0]}x{sizes[1]}-{'shifted' if shifted else 'same'}-{method or 'auto'}")
+    pytest.param(
+        kind,
+        sizes,
+        shifted,
+        method,
+        id=f"{kind}-{sizes[0]}x{sizes[1]}-{'shifted' if shifted else 'same'}-{method or 'auto'}",
+    )
     for kind in KINDS
     for sizes in [(600, 400), (4000, 2500)]
     for shifted in (False, True)
     for method in METHODS_FOR[KINDS[kind]]
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("kind", "sizes", "shifted", "method"), CASES)
-def test_column_drift_given_matrix_case_should_match_evidently(kind: str, sizes: tuple[int, int], shifted: bool,
-                                                                method: str | None) -> None:  # fmt: skip
+def test_column_drift_given_matrix_case_should_match_evidently(
+    kind: str, sizes: tuple[int, int], shifted: bool, method: str | None
+) -> None:
     rng = np.random.default_rng(zlib.crc32(f"{kind}{sizes}{shifted}".encode()))
     reference = pd.DataFrame({"x": _column(kind, rng, sizes[0], False)})
     current = pd.DataFrame({"x": _column(kind, rng, sizes[1], shifted)})
@@ -94,14 +110,24 @@ def test_column_drift_given_clear_shift_should_flag_it_and_leave_stable_columns(
 def test_dataset_drift_given_three_of_five_drifted_should_match_evidently_share() -> None:
     rng = np.random.default_rng(11)
     kinds = {"a": "numerical", "b": "numerical", "c": "numerical", "d": "categorical", "e": "categorical"}
-    reference = pd.DataFrame({
-        "a": rng.normal(0, 1, 3000), "b": rng.gamma(2, 2, 3000), "c": rng.normal(5, 2, 3000),
-        "d": rng.choice(list("pqrs"), 3000), "e": rng.choice(list("xyz"), 3000),
-    })  # fmt: skip
-    current = pd.DataFrame({
-        "a": rng.normal(0.8, 1, 1500), "b": rng.gamma(2, 2, 1500), "c": rng.normal(6.5, 2, 1500),
-        "d": rng.choice(list("pqrs"), 1500, p=[0.7, 0.1, 0.1, 0.1]), "e": rng.choice(list("xyz"), 1500),
-    })  # fmt: skip
+    reference = pd.DataFrame(
+        {
+            "a": rng.normal(0, 1, 3000),
+            "b": rng.gamma(2, 2, 3000),
+            "c": rng.normal(5, 2, 3000),
+            "d": rng.choice(list("pqrs"), 3000),
+            "e": rng.choice(list("xyz"), 3000),
+        }
+    )
+    current = pd.DataFrame(
+        {
+            "a": rng.normal(0.8, 1, 1500),
+            "b": rng.gamma(2, 2, 1500),
+            "c": rng.normal(6.5, 2, 1500),
+            "d": rng.choice(list("pqrs"), 1500, p=[0.7, 0.1, 0.1, 0.1]),
+            "e": rng.choice(list("xyz"), 1500),
+        }
+    )
     expected = evidently_drift(reference, current, kinds)
     fitted, window = profile_of(reference, current, kinds)
 
@@ -161,7 +187,10 @@ def test_column_drift_given_missing_and_infinite_values_should_ignore_them_like_
     fitted, window = profile_of(reference, current, {"x": "numerical"})
     ours = column_drift("x", fitted.columns["x"], window.columns["x"])
     assert ours is not None
-    assert (ours.method, ours.score) == (expected["columns"]["x"][0], pytest.approx(expected["columns"]["x"][1], rel=1e-9))
+    assert (ours.method, ours.score) == (
+        expected["columns"]["x"][0],
+        pytest.approx(expected["columns"]["x"][1], rel=1e-9),
+    )
 
 
 def test_column_drift_given_window_without_values_should_give_no_verdict() -> None:
@@ -178,12 +207,17 @@ LARGE_CASES = {
     "normal same": (lambda r: r.normal(0, 1, 60_000), lambda r: r.normal(0, 1, 200_000)),
     "lognormal beyond range": (lambda r: r.lognormal(0, 1, 60_000), lambda r: r.lognormal(0.5, 1.2, 200_000)),
     "rounded": (lambda r: np.round(r.normal(50, 10, 60_000)), lambda r: np.round(r.normal(52, 10, 200_000))),
-    "few distinct in reference": (lambda r: r.integers(0, 500, 900).astype(float), lambda r: r.integers(0, 520, 200_000).astype(float)),
-}  # fmt: skip
+    "few distinct in reference": (
+        lambda r: r.integers(0, 500, 900).astype(float),
+        lambda r: r.integers(0, 520, 200_000).astype(float),
+    ),
+}
 
 
 @pytest.mark.parametrize("case", list(LARGE_CASES))
-def test_column_drift_given_window_beyond_exact_limit_should_stay_within_error_bounds(case: str, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_column_drift_given_window_beyond_exact_limit_should_stay_within_error_bounds(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = np.random.default_rng(21)
     make_reference, make_current = LARGE_CASES[case]
     reference, current = pd.DataFrame({"x": make_reference(rng)}), pd.DataFrame({"x": make_current(rng)})
@@ -205,7 +239,9 @@ def test_column_drift_given_window_beyond_exact_limit_should_stay_within_error_b
             assert approx.score == pytest.approx(exact.score, rel=0.05, abs=2e-4), method
 
 
-def test_ks_given_reference_edges_at_every_value_should_be_exact_from_summaries(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ks_given_reference_edges_at_every_value_should_be_exact_from_summaries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rng = np.random.default_rng(4)
     reference = pd.DataFrame({"x": np.round(rng.normal(0, 1, 5000), 2)})
     current = pd.DataFrame({"x": np.round(rng.normal(0.05, 1, 40_000), 3)})

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
+from evidently_reference import evidently_drift
 from scipy import stats
 from sklearn import metrics
 
@@ -20,9 +21,8 @@ from drifting_etl.capture import LabelWriter, LogWriter
 from drifting_etl.cli import main
 from drifting_etl.metrics_db import METRIC_TABLES, MetricsDatabase
 from drifting_etl.storage import ArtifactStore
-from evidently_reference import evidently_drift
 
-DAY = datetime(2026, 3, 2, tzinfo=timezone.utc)
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
 CONFIG = """\
 name: shop-churn
 task: classification
@@ -61,11 +61,13 @@ class Shop:
 
 
 def _rows(rng: np.random.Generator, n: int, age_shift: float) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "age": rng.normal(40 + age_shift, 8, n).round(1),
-        "basket": rng.gamma(2.0, 20.0, n).round(2),
-        "channel": rng.choice(["web", "app", "store"], n, p=[0.5, 0.3, 0.2]),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(40 + age_shift, 8, n).round(1),
+            "basket": rng.gamma(2.0, 20.0, n).round(2),
+            "channel": rng.choice(["web", "app", "store"], n, p=[0.5, 0.3, 0.2]),
+        }
+    )
     proba = 1 / (1 + np.exp(-(frame["basket"] - 40) / 15))
     frame["prediction_proba"] = proba.round(4)
     frame["prediction"] = (proba >= 0.5).astype(int)
@@ -85,7 +87,9 @@ def make_shop(tmp_path: Path, storage: str, database_url: str) -> Shop:
     frames = []
     for hour in range(24):
         frame = _rows(rng, 150, 9.0 if hour >= 12 else 0.0)
-        frame.insert(0, "timestamp", [DAY + timedelta(hours=hour, seconds=s) for s in np.sort(rng.uniform(0, 3599, 150))])
+        frame.insert(
+            0, "timestamp", [DAY + timedelta(hours=hour, seconds=s) for s in np.sort(rng.uniform(0, 3599, 150))]
+        )
         frames.append(frame)
     logs = pd.concat(frames, ignore_index=True)
     # rows exactly on the window's edges: the start belongs to it, the end does not
@@ -97,9 +101,13 @@ def make_shop(tmp_path: Path, storage: str, database_url: str) -> Shop:
     labelled = logs.sample(frac=0.4, random_state=1)
     with LabelWriter("shop-churn", store) as writer:
         # a wrong label first, corrected later: the latest one counts
-        writer.label_many([(rid, 1 - t) for rid, t in zip(labelled["request_id"][:50], labelled["truth"][:50], strict=True)],
-                          labelled_at=DAY + timedelta(hours=30))  # fmt: skip
-        writer.label_many(list(zip(labelled["request_id"], labelled["truth"], strict=True)), labelled_at=DAY + timedelta(days=2))
+        writer.label_many(
+            [(rid, 1 - t) for rid, t in zip(labelled["request_id"][:50], labelled["truth"][:50], strict=True)],
+            labelled_at=DAY + timedelta(hours=30),
+        )
+        writer.label_many(
+            list(zip(labelled["request_id"], labelled["truth"], strict=True)), labelled_at=DAY + timedelta(days=2)
+        )
     args = ["--storage", storage, "--database-url", database_url]
     shop = Shop(CliRunner(), args, store, database_url, reference, logs, labelled.set_index("request_id")["truth"])
     assert shop.cli("init").exit_code == 0
@@ -122,8 +130,10 @@ def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
 
 
 def _stable(rows: list[dict]) -> list[dict]:
-    return sorted(({k: v for k, v in row.items() if k not in ("id", "computed_at", "started_at", "finished_at")} for row in rows),
-                  key=lambda row: json.dumps(row, default=str, sort_keys=True))  # fmt: skip
+    return sorted(
+        ({k: v for k, v in row.items() if k not in ("id", "computed_at", "started_at", "finished_at")} for row in rows),
+        key=lambda row: json.dumps(row, default=str, sort_keys=True),
+    )
 
 
 @pytest.mark.slow
@@ -159,7 +169,11 @@ def test_run_given_day_of_logs_should_load_metrics_equal_to_independent_computat
     assert dataset["drifted_count"] == sum(drift[f]["drifted"] for f in ("age", "basket", "channel"))
 
     labelled = window.set_index("request_id").loc[shop.labels.index]
-    truth, predicted, proba = shop.labels.to_numpy(), labelled["prediction"].to_numpy(), labelled["prediction_proba"].to_numpy()
+    truth, predicted, proba = (
+        shop.labels.to_numpy(),
+        labelled["prediction"].to_numpy(),
+        labelled["prediction_proba"].to_numpy(),
+    )
     performance = {row["metric"]: row for row in database.rows("performance_metric", "shop-churn")}
     assert performance["accuracy"]["value"] == pytest.approx(metrics.accuracy_score(truth, predicted), rel=1e-12)
     assert performance["f1"]["value"] == pytest.approx(metrics.f1_score(truth, predicted), rel=1e-12)
@@ -192,8 +206,10 @@ def test_backfill_given_three_days_should_load_each_window_and_mark_empty_ones_n
     assert result.exit_code == 0, result.output
     runs = shop.database().runs("shop-churn")
     assert [(r["window_start"].day, r["status"], r["row_count"]) for r in runs] == [
-        (1, "no_data", 0), (2, "success", len(shop.logs)), (3, "success", 1),
-    ]  # fmt: skip
+        (1, "no_data", 0),
+        (2, "success", len(shop.logs)),
+        (3, "success", 1),
+    ]
     assert shop.database().rows("feature_drift", "shop-churn", DAY - timedelta(days=1), DAY) == []
     # again: nothing duplicated
     assert shop.cli("backfill", "shop-churn", "--start", "2026-03-01", "--end", "2026-03-04").exit_code == 0
@@ -268,7 +284,7 @@ def test_project_commands_given_pause_and_resume_should_update_index(tmp_path: P
 
 
 def test_storage_layout_given_registered_project_should_follow_contract(tmp_path: Path) -> None:
-    shop = local_shop(tmp_path)
+    local_shop(tmp_path)
     root = tmp_path / "store"
     project = root / "projects" / "shop-churn"
     assert (root / "store.json").is_file()
