@@ -346,13 +346,18 @@ def print_backfill(project: str, outcomes: list[RunOutcome], failures: list[tupl
 @main.command()
 @click.option("--days", default=7, show_default=True, help="Days of hourly logs to generate.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (the demo is reproducible).")
+@click.option("--end", help="End of the generated period (ISO date). [default: today 00:00 UTC]")
 @click.pass_obj
 @friendly_errors
-def demo(obj: Context, days: int, seed: int) -> None:
+def demo(obj: Context, days: int, seed: int, end: str | None) -> None:
     """Generate demo projects with injected drift, register them, and backfill every window."""
+    from datetime import UTC, datetime
+
     from drifting_etl.demo import run_demo
 
-    run_demo(obj.store, obj.database(), days=days, seed=seed, console=console)
+    period_end = parse_instant(end, field="--end") if end else datetime.now(UTC)
+    period_end = period_end.replace(hour=0, minute=0, second=0, microsecond=0)
+    run_demo(obj.store, obj.database(), end=period_end, days=days, seed=seed, console=console)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -232,11 +232,12 @@ def generate(
     return reference_path
 
 
-def run_demo(store: ArtifactStore, database: MetricsDatabase, *, days: int, seed: int, console: Console) -> None:
+def run_demo(
+    store: ArtifactStore, database: MetricsDatabase, *, end: datetime, days: int, seed: int, console: Console
+) -> None:
     from drifting_etl.cli import backfill_windows, print_backfill
     from drifting_etl.projects import register
 
-    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days)
     rng = np.random.default_rng(seed)
     store.ensure_layout()

@@ -1,0 +1,44 @@
+"""`drifting-etl demo` end to end: drift is flagged on exactly the injected features, in the windows after injection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from drifting_etl.cli import main
+from drifting_etl.demo import demo_projects
+from drifting_etl.metrics_db import MetricsDatabase
+
+
+@pytest.mark.slow
+def test_demo_given_fresh_storage_should_flag_exactly_the_injected_features(tmp_path: Path) -> None:
+    storage = tmp_path / ".drifting"
+    result = CliRunner().invoke(
+        main, ["--storage", str(storage), "demo", "--end", "2026-02-09"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "differs" not in result.output
+
+    database = MetricsDatabase(f"sqlite:///{storage / 'metrics.db'}")
+    runs = {project: database.runs(project) for project in ("credit-default", "delivery-eta")}
+    assert len(runs["credit-default"]) == 7 and len(runs["delivery-eta"]) == 28
+    injected = {p.name: p for p in demo_projects(runs["credit-default"][0]["window_start"])}
+    for name, project_runs in runs.items():
+        assert all(run["status"] == "success" and run["row_count"] > 0 for run in project_runs)
+        for run in project_runs:
+            rows = database.rows("feature_drift", name, run["window_start"], run["window_end"])
+            flagged = {row["feature"] for row in rows if row["drifted"] and row["feature_kind"] == "feature"}
+            after_injection = run["window_start"] >= injected[name].drift_start
+            assert flagged == (set(injected[name].drifted_features) if after_injection else set()), (name, run)
+            [dataset] = database.rows("dataset_drift", name, run["window_start"], run["window_end"])
+            assert dataset["drifted"] == (after_injection and name == "credit-default")
+        performance = database.rows("performance_metric", name)
+        assert performance and all(row["labelled_count"] > 0 and row["value"] is not None for row in performance)
+
+    # the demo can be run again: it regenerates its own projects' data without duplicating anything
+    again = CliRunner().invoke(main, ["--storage", str(storage), "demo", "--end", "2026-02-09"], catch_exceptions=False)
+    assert again.exit_code == 0
+    assert len(database.runs("credit-default")) == 7
+    database.dispose()
