@@ -89,8 +89,8 @@ def summarize(
         if proba_column and proba_column in labelled_batch.schema.names:
             proba = numeric_array(labelled_batch.column(proba_column))
         performance = ClassificationSummary.of(
-            labelled_batch.column(LABEL).to_pylist(),
-            labelled_batch.column(config.columns.prediction).to_pylist(),
+            labelled_batch.column(LABEL),
+            labelled_batch.column(config.columns.prediction),
             proba,
             positive,
         )

@@ -11,10 +11,13 @@ Pure computation.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 
 from drifting_etl.profiles import category_key
@@ -37,19 +40,26 @@ class ClassificationSummary:
 
     @classmethod
     def of(
-        cls, labels: list[Any], predictions: list[Any], proba: np.ndarray | None, positive: str
+        cls,
+        labels: Sequence[Any] | pa.Array,
+        predictions: Sequence[Any] | pa.Array,
+        proba: np.ndarray | None,
+        positive: str,
     ) -> ClassificationSummary:
         """Summary of labelled rows (labels without None); `proba` is P(positive) per row or None."""
+        truth_codes, truth_keys = _encode(labels)
+        predicted_codes, predicted_keys = _encode(predictions)
+        pair_counts = np.bincount(truth_codes * len(predicted_keys) + predicted_codes, minlength=0)
         confusion: dict[tuple[str, str], int] = {}
-        truth = [category_key(label) for label in labels]
-        for pair in zip(truth, (category_key(p) for p in predictions), strict=True):
-            confusion[pair] = confusion.get(pair, 0) + 1
-        summary = cls(labelled=len(truth), confusion=confusion)
+        for code in np.flatnonzero(pair_counts):
+            pair = (truth_keys[code // len(predicted_keys)], predicted_keys[code % len(predicted_keys)])
+            confusion[pair] = confusion.get(pair, 0) + int(pair_counts[code])
+        summary = cls(labelled=int(truth_codes.size), confusion=confusion)
         if proba is None:
             return summary
         usable = np.isfinite(proba)
         probabilities = proba[usable]
-        is_positive = np.array([key == positive for key in truth], dtype=bool)[usable]
+        is_positive = np.array([key == positive for key in truth_keys], dtype=bool)[truth_codes][usable]
         clipped = np.clip(probabilities, EPS, 1 - EPS)
         losses = -np.log(np.where(is_positive, clipped, 1 - clipped))
         bins = np.clip((probabilities * PROBA_BINS).astype(np.int64), 0, PROBA_BINS - 1)
@@ -118,6 +128,18 @@ class ClassificationSummary:
     @property
     def approximate(self) -> bool:
         return self.probabilities is None
+
+
+def _encode(values: Sequence[Any] | pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Integer codes per row and the category key of each code (keys may repeat: 1 and 1.0 are both "1")."""
+    array = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(list(values))
+    encoded = pc.dictionary_encode(array)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    if encoded.null_count:
+        raise ValueError("labels and predictions of labelled rows must not be null")
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return codes, [category_key(value) for value in encoded.dictionary.to_pylist()]
 
 
 def _precision_recall_f1(confusion: dict[tuple[str, str], int], label: str) -> tuple[float, float, float]:
