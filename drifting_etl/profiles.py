@@ -57,23 +57,21 @@ def numeric_array(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def category_keys(column: pa.Array | pa.ChunkedArray) -> tuple[list[str], np.ndarray, int]:
-    """(distinct values as strings, their counts, null count) of a column."""
+def category_counts(column: pa.Array | pa.ChunkedArray) -> tuple[dict[str, int], int]:
+    """(count per category key, null count) of a column. Values sharing a key (0.0 and -0.0) are counted together."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     missing = column.null_count
-    counts = (
-        pc.value_counts(column.drop_null())
-        if len(column) - missing
-        else pa.array([], pa.struct([("values", column.type), ("counts", pa.int64())]))
-    )
-    if len(counts) == 0:
-        return [], np.zeros(0, dtype=np.int64), missing
-    values = counts.field("values")
-    keys = [category_key(value) for value in values.to_pylist()]
-    return keys, np.asarray(counts.field("counts").to_numpy(), dtype=np.int64), missing
+    counts: dict[str, int] = {}
+    if len(column) == missing:
+        return counts, missing
+    distinct = pc.value_counts(column.drop_null())
+    for value, n in zip(distinct.field("values").to_pylist(), distinct.field("counts").to_pylist(), strict=True):
+        key = category_key(value)
+        counts[key] = counts.get(key, 0) + n
+    return counts, missing
 
 
 def category_key(value: Any) -> str:
@@ -192,10 +190,10 @@ class CategoricalReference:
 
     @classmethod
     def fit(cls, column: pa.Array | pa.ChunkedArray) -> CategoricalReference:
-        keys, counts, missing = category_keys(column)
-        if not keys:
+        counts, missing = category_counts(column)
+        if not counts:
             raise ValueError("no non-missing values")
-        return cls(count=int(counts.sum()), missing=missing, counts=dict(zip(keys, counts.tolist(), strict=True)))
+        return cls(count=sum(counts.values()), missing=missing, counts=counts)
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "categorical", "count": self.count, "missing": self.missing, "counts": self.counts}
@@ -268,9 +266,9 @@ def fit_reference(table: pa.Table, column_types: dict[str, ColumnType], *, sourc
 def cell_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Cell of each finite value: 0 below edges[0], 2i+1 equal to edges[i], 2i+2 between edges[i] and edges[i+1],
     2m above the last of m edges."""
-    left = np.searchsorted(edges, values, side="left")
     right = np.searchsorted(edges, values, side="right")
-    return np.where(right > left, 2 * left + 1, 2 * left)
+    on_edge = edges[np.maximum(right - 1, 0)] == values
+    return 2 * right - on_edge
 
 
 def cell_statistics(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -416,8 +414,8 @@ class CategoricalProfile:
 
     @classmethod
     def of(cls, column: pa.Array | pa.ChunkedArray) -> CategoricalProfile:
-        keys, counts, missing = category_keys(column)
-        return cls(rows=len(column), missing=missing, counts=_capped(dict(zip(keys, counts.tolist(), strict=True))))
+        counts, missing = category_counts(column)
+        return cls(rows=len(column), missing=missing, counts=_capped(counts))
 
     @property
     def count(self) -> int:
