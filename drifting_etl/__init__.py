@@ -1,0 +1,34 @@
+"""drifting-etl: scheduled batch ML monitoring from Parquet logs in object storage.
+
+Public API (everything else is internal and may change):
+
+- `LogWriter`, `LabelWriter` — the capture SDK a model service uses to write logs and late labels;
+- `Window` — the half-open UTC interval one monitoring run covers;
+- `run_window` — monitor one window of a project (what `drifting-etl run` and the Airflow tasks call);
+- `DriftingError` and its subclasses in `drifting_etl.errors`.
+
+Names are imported lazily so that `import drifting_etl` stays cheap (Airflow parses DAG files often).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import version
+from typing import Any
+
+__version__ = version("drifting-etl")
+
+_EXPORTS = {
+    "LogWriter": "drifting_etl.capture",
+    "LabelWriter": "drifting_etl.capture",
+    "Window": "drifting_etl.window",
+    "run_window": "drifting_etl.pipeline",
+    "DriftingError": "drifting_etl.errors",
+}
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'drifting_etl' has no attribute {name!r}")
