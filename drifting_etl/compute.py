@@ -79,7 +79,8 @@ def summarize(
     """The summary of one batch of extracted rows (see extract.read_partition)."""
     profile = WindowProfile.of(batch, reference)
     labels = batch.column(LABEL)
-    labelled_mask = pc.is_valid(labels)
+    # a row counts as labelled when it has both the truth and the model's prediction
+    labelled_mask = pc.and_(pc.is_valid(labels), pc.is_valid(batch.column(config.columns.prediction)))
     labelled_batch = batch.filter(labelled_mask)
     labelled = labelled_batch.num_rows
     performance: PerformanceSummary

@@ -191,27 +191,40 @@ class ProjectConfig(_Strict):
             raise ValueError(exc.message) from None
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> ProjectConfig:
+    def problems(self) -> list[tuple[str, str]]:
+        """Cross-field inconsistencies as (dotted field, message); `parse_config` reports them like field errors."""
+        found: list[tuple[str, str]] = []
         features = set(self.features.all)
-        unknown = sorted(set(self.drift.per_feature) - features)
-        if unknown:
-            raise ValueError(f"drift.per_feature names {unknown}, which are not declared features")
+        for feature, override in self.drift.per_feature.items():
+            field = f"drift.per_feature.{feature}"
+            if feature not in features:
+                found.append((field, f"{feature!r} is not a declared feature"))
+            elif feature in self.features.categorical and override.method in ("ks", "wasserstein"):
+                found.append(
+                    (f"{field}.method", f"{override.method!r} needs a numerical feature; {feature!r} is categorical")
+                )
         allowed = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
-        for metric in [*(self.performance.metrics or ()), *self.performance.thresholds]:
+        for index, metric in enumerate(self.performance.metrics or ()):
             if metric not in allowed:
-                raise ValueError(f"performance metric {metric!r} is not one of {', '.join(allowed)} for {self.task}")
+                found.append(
+                    (
+                        f"performance.metrics.{index}",
+                        f"performance metric {metric!r} is not one of {', '.join(allowed)} for {self.task}",
+                    )
+                )
+        for metric in self.performance.thresholds:
+            if metric not in allowed:
+                found.append(
+                    (
+                        f"performance.thresholds.{metric}",
+                        f"performance metric {metric!r} is not one of {', '.join(allowed)} for {self.task}",
+                    )
+                )
         reserved = {self.columns.request_id, self.columns.timestamp, self.columns.prediction, self.columns.label}
         clash = sorted(features & reserved)
         if clash:
-            raise ValueError(f"features {clash} clash with the request id/timestamp/prediction/label columns")
-        for feature, override in self.drift.per_feature.items():
-            kind = "numerical" if feature in self.features.numerical else "categorical"
-            if kind == "categorical" and override.method in ("ks", "wasserstein"):
-                raise ValueError(
-                    f"drift method {override.method!r} needs a numerical feature; {feature!r} is categorical"
-                )
-        return self
+            found.append(("features", f"features {clash} clash with the request id/timestamp/prediction/label columns"))
+        return found
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -247,17 +260,20 @@ def parse_config(text: str, *, source: str) -> ProjectConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of configuration keys at the top level", path=source)
     try:
-        return ProjectConfig.model_validate(raw)
+        config = ProjectConfig.model_validate(raw)
+        problems = config.problems()
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            problems.append(f"  {field}: {error['msg']}")
+        problems = [
+            (".".join(str(part) for part in error["loc"]) or "(top level)", error["msg"]) for error in exc.errors()
+        ]
+    if problems:
         raise ConfigError(
-            f"{source}: invalid project configuration\n" + "\n".join(problems),
+            f"{source}: invalid project configuration\n"
+            + "\n".join(f"  {field}: {message}" for field, message in problems),
             path=source,
             hint="see examples/project.yaml for every key and its meaning",
         ) from None
+    return config
 
 
 def load_config(path: str | Path) -> ProjectConfig:

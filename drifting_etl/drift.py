@@ -28,6 +28,7 @@ from scipy import stats
 from scipy.spatial import distance
 
 from drifting_etl.profiles import (
+    OTHER_CATEGORY,
     TAIL_BINS,
     CategoricalProfile,
     CategoricalReference,
@@ -208,7 +209,8 @@ def _frequencies(reference: ColumnReference, current: ColumnProfile) -> tuple[np
     """Reference and window shares over common bins (Evidently's `get_binned_data` without zero filling)."""
     if isinstance(reference, CategoricalReference):
         assert isinstance(current, CategoricalProfile)
-        return (*_count_shares(reference.counts, reference.count, current.counts, current.count), False)
+        pooled = OTHER_CATEGORY in current.counts  # unseen categories pooled: exact for JS and chi-squared, not PSI
+        return (*_count_shares(reference.counts, reference.count, current.counts, current.count), pooled)
     assert isinstance(current, NumericalProfile)
     if reference.distinct > BINNED_MIN_DISTINCT:
         return _sturges_shares(reference, current)

@@ -405,17 +405,19 @@ class CategoricalProfile:
     rows: int
     missing: int
     counts: dict[str, int]
+    known: frozenset[str] = frozenset()
+    """The reference's categories: always counted exactly. Only unseen categories are ever pooled."""
 
     column_type: ColumnType = "categorical"
 
     @classmethod
-    def empty(cls) -> CategoricalProfile:
-        return cls(0, 0, {})
+    def empty(cls, known: frozenset[str] = frozenset()) -> CategoricalProfile:
+        return cls(0, 0, {}, known)
 
     @classmethod
-    def of(cls, column: pa.Array | pa.ChunkedArray) -> CategoricalProfile:
+    def of(cls, column: pa.Array | pa.ChunkedArray, known: frozenset[str] = frozenset()) -> CategoricalProfile:
         counts, missing = category_counts(column)
-        return cls(rows=len(column), missing=missing, counts=_capped(counts))
+        return cls(rows=len(column), missing=missing, counts=_capped(counts, known), known=known)
 
     @property
     def count(self) -> int:
@@ -425,15 +427,23 @@ class CategoricalProfile:
         counts = dict(self.counts)
         for key, n in other.counts.items():
             counts[key] = counts.get(key, 0) + n
-        return CategoricalProfile(self.rows + other.rows, self.missing + other.missing, _capped(counts))
+        known = self.known | other.known
+        return CategoricalProfile(self.rows + other.rows, self.missing + other.missing, _capped(counts, known), known)
 
 
-def _capped(counts: dict[str, int]) -> dict[str, int]:
-    if len(counts) <= CATEGORY_LIMIT:
+def _capped(counts: dict[str, int], known: frozenset[str]) -> dict[str, int]:
+    """Pool the rarest unseen categories beyond `CATEGORY_LIMIT` of them into `OTHER_CATEGORY`.
+
+    Reference categories and the total of unseen rows stay exact in any merge order; which unseen categories
+    keep their own count can depend on the order (this only affects PSI, flagged approximate).
+    """
+    unseen = [(key, n) for key, n in counts.items() if key not in known and key != OTHER_CATEGORY]
+    if len(unseen) < CATEGORY_LIMIT:
         return counts
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    kept = dict(ranked[: CATEGORY_LIMIT - 1])
-    kept[OTHER_CATEGORY] = kept.get(OTHER_CATEGORY, 0) + sum(n for _, n in ranked[CATEGORY_LIMIT - 1 :])
+    ranked = sorted(unseen, key=lambda item: (-item[1], item[0]))
+    kept = {key: n for key, n in counts.items() if key in known}
+    kept.update(ranked[: CATEGORY_LIMIT - 1])
+    kept[OTHER_CATEGORY] = counts.get(OTHER_CATEGORY, 0) + sum(n for _, n in ranked[CATEGORY_LIMIT - 1 :])
     return kept
 
 
@@ -455,7 +465,7 @@ class WindowProfile:
             columns[name] = (
                 NumericalProfile.empty(column.edges)
                 if isinstance(column, NumericalReference)
-                else CategoricalProfile.empty()
+                else CategoricalProfile.empty(frozenset(column.counts))
             )
         return cls(reference.version, 0, columns)
 
@@ -467,7 +477,7 @@ class WindowProfile:
             if isinstance(column_reference, NumericalReference):
                 columns[name] = NumericalProfile.of(numeric_array(column), column_reference.edges)
             else:
-                columns[name] = CategoricalProfile.of(column)
+                columns[name] = CategoricalProfile.of(column, frozenset(column_reference.counts))
         return cls(reference.version, table.num_rows, columns)
 
     def merge(self, other: WindowProfile) -> WindowProfile:
