@@ -149,12 +149,32 @@ class Alerts(_Strict):
         return value
 
 
+ESTIMATORS = {
+    "classification": ("logistic_regression", "random_forest_classifier", "gradient_boosting_classifier",
+                       "hist_gradient_boosting_classifier"),
+    "regression": ("linear_regression", "ridge", "random_forest_regressor", "gradient_boosting_regressor",
+                   "hist_gradient_boosting_regressor"),
+}  # fmt: skip
+
+
 class Retrain(_Strict):
     dag_id: str | None = None
+    """The DAG triggered on a breach; null = `retrain__<name>`, the reference retraining DAG shipped here."""
     on: tuple[RetrainReason, ...] = ("dataset_drift", "performance")
     cooldown: timedelta = timedelta(hours=24)
+    """At most one trigger per cooldown, in data time (window ends) and in wall-clock time (so a backfill triggers once)."""
+    training_window: timedelta = timedelta(days=14)
+    """The reference retraining DAG trains on labelled logs from this long before the breaching window's end."""
+    estimator: str | None = None
+    """An allow-listed scikit-learn estimator (see ESTIMATORS); null = logistic_regression / ridge."""
+    params: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    """Keyword arguments of the estimator (scalars only)."""
+    holdout: float = Field(default=0.2, gt=0, lt=1)
+    """Share of the training window, the latest rows, kept to compare the new model with the current one."""
+    min_improvement: float = 0.0
+    """Promote the new model (and its training window as the reference) only if it beats the current one by this."""
 
-    @field_validator("cooldown", mode="before")
+    @field_validator("cooldown", "training_window", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
@@ -167,6 +187,8 @@ class ProjectConfig(_Strict):
     task: Task
     schedule: str = "@daily"
     start_date: date
+    catchup: bool = True
+    """Airflow processes every window since start_date (history is monitored), not only the latest."""
     features: Features
     columns: Columns = Field(default_factory=lambda: Columns())
     drift: Drift = Field(default_factory=lambda: Drift())
@@ -220,6 +242,11 @@ class ProjectConfig(_Strict):
                         f"performance metric {metric!r} is not one of {', '.join(allowed)} for {self.task}",
                     )
                 )
+        estimator = self.retrain.estimator
+        if estimator is not None and estimator not in ESTIMATORS[self.task]:
+            found.append(
+                ("retrain.estimator", f"{estimator!r} is not one of {', '.join(ESTIMATORS[self.task])} for {self.task}")
+            )
         reserved = {self.columns.request_id, self.columns.timestamp, self.columns.prediction, self.columns.label}
         clash = sorted(features & reserved)
         if clash:
@@ -290,4 +317,5 @@ def dump_config(config: ProjectConfig) -> str:
     data = config.model_dump(mode="json", exclude_none=False)
     data["labels"]["max_delay"] = f"{int(config.labels.max_delay.total_seconds())}s"
     data["retrain"]["cooldown"] = f"{int(config.retrain.cooldown.total_seconds())}s"
+    data["retrain"]["training_window"] = f"{int(config.retrain.training_window.total_seconds())}s"
     return yaml.safe_dump(data, sort_keys=False)

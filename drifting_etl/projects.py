@@ -65,8 +65,35 @@ def register(
     store.write_text(store.reference_profile_path(config.name), profile.to_json())
     store.write_text(store.configuration_path(config.name), Path(config_path).read_text(encoding="utf-8"))
     existing = store.read_index().get(config.name)
-    store.set_index_entry(config.name, status=existing.status if existing else "active", schedule=config.schedule)
+    index_project(store, config, existing.status if existing else "active")
     return config, profile
+
+
+def index_project(store: ArtifactStore, config: ProjectConfig, status: ProjectStatus) -> IndexEntry:
+    return store.set_index_entry(
+        config.name,
+        status=status,
+        schedule=config.schedule,
+        start_date=config.start_date.isoformat(),
+        catchup=config.catchup,
+        retrain_dag_id=config.retrain_dag_id,
+    )
+
+
+def replace_reference(store: ArtifactStore, name: str, table: pa.Table, *, source: str) -> ReferenceProfile:
+    """Make `table` the project's reference (e.g. a retrained model's training window) and refit its profile."""
+    config = load_config_of(store, name)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    data = buffer.getvalue()
+    table = _read_reference(data, source, config)
+    try:
+        profile = fit_reference(table, monitored_columns(config), source_digest=hashlib.sha256(data).hexdigest())
+    except ValueError as exc:
+        raise DataError(f"cannot profile the new reference: {exc}", project=name, path=source) from exc
+    store.write_bytes(store.reference_path(name), data)
+    store.write_text(store.reference_profile_path(name), profile.to_json())
+    return profile
 
 
 def load_config_of(store: ArtifactStore, name: str) -> ProjectConfig:
@@ -99,5 +126,4 @@ def list_projects(store: ArtifactStore) -> list[IndexEntry]:
 
 
 def set_status(store: ArtifactStore, name: str, status: ProjectStatus) -> IndexEntry:
-    config = load_config_of(store, name)
-    return store.set_index_entry(name, status=status, schedule=config.schedule)
+    return index_project(store, load_config_of(store, name), status)

@@ -60,15 +60,27 @@ class StoredFile:
 
 @dataclass(frozen=True)
 class IndexEntry:
-    """One project's line in `store.json`."""
+    """One project's line in `store.json`: what an Airflow DAG factory needs without reading the configuration."""
 
     name: str
     status: ProjectStatus
     schedule: str
     updated_at: str
+    start_date: str = ""
+    """ISO date of the first window."""
+    catchup: bool = True
+    retrain_dag_id: str = ""
+    """The DAG to trigger on a breach (`retrain__<name>` is the shipped reference retraining DAG)."""
 
-    def as_json(self) -> dict[str, str]:
-        return {"status": self.status, "schedule": self.schedule, "updated_at": self.updated_at}
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "schedule": self.schedule,
+            "start_date": self.start_date,
+            "catchup": self.catchup,
+            "retrain_dag_id": self.retrain_dag_id,
+            "updated_at": self.updated_at,
+        }
 
 
 class ArtifactStore:
@@ -230,18 +242,29 @@ class ArtifactStore:
         projects = raw.get("projects", {})
         return {
             name: IndexEntry(
-                name=name, status=entry["status"], schedule=entry["schedule"], updated_at=entry["updated_at"]
+                name=name,
+                status=entry["status"],
+                schedule=entry["schedule"],
+                updated_at=entry["updated_at"],
+                start_date=entry.get("start_date", ""),
+                catchup=entry.get("catchup", True),
+                retrain_dag_id=entry.get("retrain_dag_id", ""),
             )
             for name, entry in sorted(projects.items())
         }
 
-    def set_index_entry(self, name: str, *, status: ProjectStatus, schedule: str) -> IndexEntry:
+    def set_index_entry(
+        self, name: str, *, status: ProjectStatus, schedule: str, start_date: str, catchup: bool, retrain_dag_id: str
+    ) -> IndexEntry:
         entries = self.read_index()
         entry = IndexEntry(
             name=check_project_name(name),
             status=status,
             schedule=schedule,
             updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            start_date=start_date,
+            catchup=catchup,
+            retrain_dag_id=retrain_dag_id,
         )
         entries[name] = entry
         self._write_index(entries)
