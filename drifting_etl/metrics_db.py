@@ -843,3 +843,41 @@ class MetricsDatabase:
             self.engine.connect() as connection,
         ):
             return {metric: float(value) for metric, value in connection.execute(statement)}
+
+    # ------------------------------------------------------------------------------------------- retraining
+    def retrain_triggers(self, project: str) -> list[dict[str, Any]]:
+        """Every recorded retraining trigger of `project`, oldest first."""
+        table = retrain_trigger
+        statement = sa.select(table).where(table.c.project == project).order_by(table.c.triggered_at, table.c.id)
+        with self._translate_errors("read retraining triggers", project=project), self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(statement).mappings()]
+
+    def record_retrain_trigger(
+        self,
+        project: str,
+        window_start: datetime,
+        window_end: datetime,
+        *,
+        reason: str,
+        metrics: dict[str, Any],
+        dag_id: str,
+        dag_run_id: str | None,
+        triggered_at: datetime,
+    ) -> None:
+        """Record one trigger; recording the same (project, window, DAG run) again keeps a single row."""
+        for name, value in (("window_start", window_start), ("window_end", window_end), ("triggered_at", triggered_at)):
+            _require_aware(name, value)
+        table = retrain_trigger
+        same = [*self._window_filter(table, project, window_start, window_end), table.c.dag_id == dag_id]
+        same.append(table.c.dag_run_id.is_(None) if dag_run_id is None else table.c.dag_run_id == dag_run_id)
+        row = {
+            "project": project, "window_start": window_start, "window_end": window_end, "reason": reason,
+            "metrics": metrics, "dag_id": dag_id, "dag_run_id": dag_run_id, "triggered_at": triggered_at,
+        }
+        window = _window_text(window_start, window_end)
+        with (
+            self._translate_errors("record a retraining trigger", project=project, window=window),
+            self.engine.begin() as connection,
+        ):
+            connection.execute(sa.delete(table).where(*same))
+            connection.execute(sa.insert(table), [row])

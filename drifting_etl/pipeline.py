@@ -7,14 +7,15 @@ exit non-zero or let Airflow retry. A window without rows is recorded as `no_dat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from drifting_etl.compute import WindowEvaluation, WindowSummary, evaluate, positive_label, summarize
 from drifting_etl.errors import DriftingError
-from drifting_etl.extract import Partition, load_labels, read_partition, window_partitions
+from drifting_etl.extract import LabelTable, Partition, load_labels, read_partition, window_partitions
 from drifting_etl.metrics_db import (
     DataQualityRow,
     DatasetDriftRow,
@@ -40,22 +41,74 @@ class RunOutcome:
     reference_version: str
 
 
+def summarize_partition(
+    store: ArtifactStore, project: Project, window: Window, partition: Partition, labels: LabelTable | None
+) -> WindowSummary:
+    """The summary of one hour partition's rows inside the window."""
+    config, reference = project.config, project.reference
+    positive = positive_label(config, reference)
+    summary = WindowSummary.empty(config, reference)
+    for batch in read_partition(store, config, window, partition, labels):
+        if batch.num_rows:
+            summary = summary.merge(summarize(batch, config, reference, positive))
+    return summary
+
+
 def summarize_window(
     store: ArtifactStore, project: Project, window: Window, *, on_partition: Progress | None = None
 ) -> tuple[WindowSummary, int]:
     """Stream every partition of the window into one summary. Returns it and the number of partitions read."""
-    config, reference = project.config, project.reference
-    positive = positive_label(config, reference)
-    labels = load_labels(store, config, window)
-    summary = WindowSummary.empty(config, reference)
-    partitions = window_partitions(store, config.name, window)
+    labels = load_labels(store, project.config, window)
+    summary = WindowSummary.empty(project.config, project.reference)
+    partitions = window_partitions(store, project.config.name, window)
     for partition in partitions:
-        for batch in read_partition(store, config, window, partition, labels):
-            if batch.num_rows:
-                summary = summary.merge(summarize(batch, config, reference, positive))
+        summary = summary.merge(summarize_partition(store, project, window, partition, labels))
         if on_partition is not None:
             on_partition(partition)
     return summary, len(partitions)
+
+
+def load_summary(
+    database: MetricsDatabase,
+    project: Project,
+    window: Window,
+    summary: WindowSummary,
+    *,
+    partitions: int,
+    started_at: datetime,
+    airflow_run_id: str | None = None,
+) -> RunOutcome:
+    """Evaluate a window's summary and replace the window's rows in the metrics database."""
+    if summary.rows == 0:
+        evaluation = None
+        rows = empty_window_rows(project, window, started_at, airflow_run_id)
+    else:
+        positive = positive_label(project.config, project.reference)
+        evaluation = evaluate(project.config, project.reference, summary, positive)
+        rows = metric_rows(project, window, evaluation, started_at, airflow_run_id)
+    database.replace_window(*rows)
+    status: Literal["success", "no_data"] = "no_data" if evaluation is None else "success"
+    return RunOutcome(project.config.name, window, status, evaluation, partitions, project.reference.version)
+
+
+@contextmanager
+def failures_recorded(
+    database: MetricsDatabase, project: str, window: Window, started_at: datetime, airflow_run_id: str | None = None
+) -> Iterator[None]:
+    """Record a DriftingError raised inside as the window's failed run, then let it propagate."""
+    try:
+        yield
+    except DriftingError as exc:
+        database.record_failure(
+            project=project,
+            window_start=window.start,
+            window_end=window.end,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            error=str(exc),
+            airflow_run_id=airflow_run_id,
+        )
+        raise
 
 
 def run_window(
@@ -70,29 +123,17 @@ def run_window(
     """Compute and load one window. Raises DriftingError (after recording the failure) when the window fails."""
     project = load_project(store, project_name)
     started_at = datetime.now(UTC)
-    try:
+    with failures_recorded(database, project_name, window, started_at, airflow_run_id):
         summary, partitions = summarize_window(store, project, window, on_partition=on_partition)
-        if summary.rows == 0:
-            evaluation = None
-            rows = empty_window_rows(project, window, started_at, airflow_run_id)
-        else:
-            evaluation = evaluate(
-                project.config, project.reference, summary, positive_label(project.config, project.reference)
-            )
-            rows = metric_rows(project, window, evaluation, started_at, airflow_run_id)
-        database.replace_window(*rows)
-    except DriftingError as exc:
-        database.record_failure(
-            project=project_name,
-            window_start=window.start,
-            window_end=window.end,
+        return load_summary(
+            database,
+            project,
+            window,
+            summary,
+            partitions=partitions,
             started_at=started_at,
-            finished_at=datetime.now(UTC),
-            error=str(exc),
+            airflow_run_id=airflow_run_id,
         )
-        raise
-    status: Literal["success", "no_data"] = "no_data" if evaluation is None else "success"
-    return RunOutcome(project_name, window, status, evaluation, partitions, project.reference.version)
 
 
 def empty_window_rows(project: Project, window: Window, started_at: datetime, airflow_run_id: str | None) -> tuple:

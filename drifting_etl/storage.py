@@ -11,6 +11,7 @@ Layout under the store root::
     projects/<name>/reference_profile.json
     logs/project=<name>/date=YYYY-MM-DD/hour=HH/<uuid>.parquet
     labels/project=<name>/date=YYYY-MM-DD/<uuid>.parquet
+    profiles/project=<name>/date=YYYY-MM-DD/hour=HH/<key>.npz   cached partition summaries (numpy, no pickle)
 
 Files whose name starts with "." or "_" are in-flight or bookkeeping files and are never read as data.
 """
@@ -144,6 +145,12 @@ class ArtifactStore:
 
     def label_partition_dir(self, project: str, day: date) -> str:
         return f"{self.labels_dir(project)}/date={day.isoformat()}"
+
+    def partition_profile_path(self, project: str, hour: datetime, key: str) -> str:
+        """A cached summary of one hour partition; `key` identifies its files, the reference and the window's cut."""
+        if not re.fullmatch(r"[0-9a-f]{8,64}", key):
+            raise ValueError(f"invalid profile key {key!r}")
+        return f"{self.path('profiles', f'project={check_project_name(project)}')}/date={hour.date().isoformat()}/hour={hour.hour:02d}/{key}.npz"
 
     def new_data_file(self, directory: str) -> str:
         return f"{directory}/{uuid.uuid4().hex}.parquet"

@@ -77,3 +77,13 @@ def s3_store_url(s3_endpoint: str) -> str:
     fs.mkdir(bucket)
     s3fs.S3FileSystem.clear_instance_cache()
     return f"s3://{bucket}/store"
+
+
+@pytest.fixture(scope="session")
+def airflow(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A migrated Airflow metadata database (SQLite) shared by the session's DAG tests."""
+    from airflow_support import Airflow
+
+    instance = Airflow(tmp_path_factory.mktemp("airflow-home"))
+    instance.migrate()
+    return instance

@@ -1,0 +1,126 @@
+"""Monitoring DAGs: one `drift_monitor__<project>` per active project in the artifact store's index.
+
+Each run covers its data interval [data_interval_start, data_interval_end), cut by the project's schedule
+(CronDataIntervalTimetable, so windows have a real length), from the project's start_date with its catchup:
+
+    plan_partitions ─▶ profile_partition ×N (mapped over hour partitions) ─▶ load_metrics ─▶ decide_retraining
+                                                              (emits drifting://<project>/metrics)  ─▶ trigger_retraining ─▶ record_retraining
+
+This file only wires: parsing reads the small index (store.json) once; the work happens in drifting_etl, imported
+inside the tasks. Set DRIFTING_STORAGE_URL / DRIFTING_DATABASE_URL in the scheduler's and workers' environment.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
+
+from drifting_etl.storage import ArtifactStore, IndexEntry
+from drifting_etl.window import cron_expression
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "drifting-etl",
+    "retries": 3,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=15),
+}
+
+
+@task
+def plan_partitions(project: str) -> list[str]:
+    from drifting_etl import airflow_tasks
+
+    return airflow_tasks.plan(project)
+
+
+@task
+def profile_partition(project: str, hour: str) -> str:
+    from drifting_etl import airflow_tasks
+
+    return airflow_tasks.profile(project, hour)
+
+
+@task
+def load_metrics(project: str, summary_paths: list[str]) -> dict[str, Any]:
+    from drifting_etl import airflow_tasks
+
+    return airflow_tasks.load(project, summary_paths)
+
+
+@task.short_circuit
+def decide_retraining(outcome: dict[str, Any]) -> dict[str, Any] | None:
+    from drifting_etl import airflow_tasks
+
+    return airflow_tasks.decide(outcome)
+
+
+@task
+def record_retraining(decision: dict[str, Any]) -> None:
+    from drifting_etl import airflow_tasks
+
+    airflow_tasks.record(decision, trigger_task_id="trigger_retraining")
+
+
+def monitoring_dag(entry: IndexEntry) -> DAG:
+    start = datetime.fromisoformat(entry.start_date).replace(tzinfo=UTC)
+    with DAG(
+        dag_id=f"drift_monitor__{entry.name}",
+        schedule=CronDataIntervalTimetable(cron_expression(entry.schedule), timezone="UTC"),
+        start_date=start,
+        catchup=entry.catchup,
+        default_args=DEFAULT_ARGS,
+        max_active_runs=4,
+        render_template_as_native_obj=True,
+        tags=["drifting-etl", "monitoring"],
+        doc_md=f"Drift, data quality and performance of **{entry.name}**, one window per data interval "
+        f"(`{entry.schedule}`). Breaches trigger `{entry.retrain_dag_id}`.",
+    ) as dag:
+        summaries = profile_partition.partial(project=entry.name).expand(hour=plan_partitions(entry.name))
+        outcome = load_metrics.override(
+            outlets=[Asset(name=f"drifting_{entry.name}_metrics", uri=f"drifting://{entry.name}/metrics")]
+        )(entry.name, summaries)
+        decision = decide_retraining(outcome)
+        trigger_retraining = TriggerDagRunOperator(
+            task_id="trigger_retraining",
+            trigger_dag_id=entry.retrain_dag_id,
+            conf="{{ ti.xcom_pull(task_ids='decide_retraining') }}",
+            trigger_run_id=f"drift__{entry.name}__{{{{ data_interval_start.strftime('%Y%m%dT%H%M%S') }}}}",
+            skip_when_already_exists=True,
+        )
+        decision >> trigger_retraining >> record_retraining(decision)
+    return dag
+
+
+def broken_dag(entry: IndexEntry, error: Exception) -> DAG:
+    """Stands in for a project whose DAG cannot be built, so the problem shows in the UI without hiding the others."""
+    message = f"project {entry.name!r} cannot be scheduled: {error}"
+    with DAG(
+        dag_id=f"drift_monitor__{entry.name}",
+        schedule=None,
+        tags=["drifting-etl", "broken"],
+        doc_md=f"**Broken:** {message}. Fix the project (`drifting-etl project register …`) and the DAG returns.",
+    ) as dag:
+
+        @task(task_id="configuration_error", retries=0)
+        def configuration_error() -> None:
+            raise ValueError(message)
+
+        configuration_error()
+    return dag
+
+
+for _entry in ArtifactStore.from_env().read_index().values():
+    if _entry.status != "active":
+        continue
+    try:
+        globals()[f"drift_monitor__{_entry.name}"] = monitoring_dag(_entry)
+    except Exception as _error:  # one bad project must not drop every other project's DAG
+        log.error("drifting-etl: cannot build the DAG of project %s: %s", _entry.name, _error)
+        globals()[f"drift_monitor__{_entry.name}"] = broken_dag(_entry, _error)

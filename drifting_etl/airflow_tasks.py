@@ -1,0 +1,86 @@
+"""Adapters between Airflow task instances and drifting_etl.orchestration: they read the window from the task's
+data interval, open the store and database from the environment, and turn errors that a retry cannot fix into
+`AirflowFailException` so Airflow does not retry bad data. Imported inside tasks only (never at DAG parse time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from drifting_etl import orchestration
+from drifting_etl.metrics_db import MetricsDatabase, database_url
+from drifting_etl.storage import ArtifactStore
+from drifting_etl.window import Window
+
+T = TypeVar("T")
+
+
+def _context() -> Any:
+    from airflow.sdk import get_current_context
+
+    return get_current_context()
+
+
+def current_window() -> Window:
+    """The task's data interval [data_interval_start, data_interval_end) as a Window."""
+    context = _context()
+    return Window(context["data_interval_start"], context["data_interval_end"])
+
+
+def _run_id() -> str | None:
+    run = _context().get("dag_run")
+    return None if run is None else str(run.run_id)
+
+
+def _environment() -> tuple[ArtifactStore, MetricsDatabase]:
+    store = ArtifactStore.from_env()
+    return store, MetricsDatabase(database_url(store))
+
+
+def _terminal_errors_fail(step: Callable[[], T]) -> T:
+    try:
+        return step()
+    except Exception as exc:
+        if orchestration.is_transient(exc):
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc
+
+
+def plan(project: str) -> list[str]:
+    store, _ = _environment()
+    return _terminal_errors_fail(lambda: orchestration.plan_partitions(store, project, current_window()))
+
+
+def profile(project: str, hour: str) -> str:
+    store, database = _environment()
+    return _terminal_errors_fail(
+        lambda: orchestration.profile_partition(
+            store, database, project, current_window(), hour, airflow_run_id=_run_id()
+        )
+    )
+
+
+def load(project: str, summary_paths: list[str]) -> dict[str, Any]:
+    store, database = _environment()
+    return _terminal_errors_fail(
+        lambda: orchestration.load_partitions(
+            store, database, project, current_window(), list(summary_paths), airflow_run_id=_run_id()
+        )
+    )
+
+
+def decide(outcome: dict[str, Any]) -> dict[str, Any] | None:
+    store, database = _environment()
+    return _terminal_errors_fail(
+        lambda: orchestration.retrain_decision(store, database, outcome, now=datetime.now(UTC))
+    )
+
+
+def record(decision: dict[str, Any], trigger_task_id: str) -> None:
+    _, database = _environment()
+    dag_run_id = _context()["ti"].xcom_pull(task_ids=trigger_task_id, key="trigger_run_id")
+    orchestration.record_retrain(database, decision, dag_run_id, now=datetime.now(UTC))

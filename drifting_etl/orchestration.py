@@ -1,0 +1,182 @@
+"""The steps a scheduler runs for one window, as plain functions of (project, window) returning small JSON values.
+
+Airflow's monitoring DAG (dags/drift_monitor.py) calls one function per task; each is idempotent, so a retried or
+cleared task gives the same result. Partition summaries travel between tasks through the artifact store, never
+through XCom: `profile_partition` returns the path of the summary it stored.
+
+    plan_partitions ─▶ profile_partition (one per hour partition, mapped) ─▶ load_partitions ─▶ retrain_decision
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from drifting_etl.compute import WindowSummary
+from drifting_etl.errors import DataError, DriftingError
+from drifting_etl.extract import Partition, load_labels, window_partitions
+from drifting_etl.metrics_db import MetricsDatabase
+from drifting_etl.pipeline import RunOutcome, failures_recorded, load_summary, summarize_partition
+from drifting_etl.projects import Project, load_config_of, load_project
+from drifting_etl.storage import ArtifactStore
+from drifting_etl.summary_codec import decode_summary, encode_summary
+from drifting_etl.window import Window
+
+
+def plan_partitions(store: ArtifactStore, project_name: str, window: Window) -> list[str]:
+    """The window's non-empty hour partitions, as ISO hours (small enough for XCom and task mapping)."""
+    load_config_of(store, project_name)  # fail early, with a clear message, on an unknown project
+    return [partition.hour.isoformat() for partition in window_partitions(store, project_name, window)]
+
+
+def partition_key(project: Project, window: Window, partition: Partition) -> str:
+    """Identifies a partition summary: the partition's files (name, size, version), the reference, and where the
+    window cuts the hour. A re-run, or another window covering the same hour, finds it again."""
+    digest = hashlib.sha256()
+    digest.update(project.reference.version.encode())
+    digest.update(project.config.model_dump_json().encode())
+    hour_end = partition.hour.timestamp() + 3600
+    cut = (max(window.start.timestamp(), partition.hour.timestamp()), min(window.end.timestamp(), hour_end))
+    digest.update(json.dumps(cut).encode())
+    for stored in partition.files:
+        digest.update(f"{stored.path}\0{stored.size}\0{stored.version}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def profile_partition(
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    project_name: str,
+    window: Window,
+    hour: str,
+    *,
+    airflow_run_id: str | None = None,
+) -> str:
+    """Summarise one hour partition of the window and store the summary; returns its path.
+
+    Labels can arrive after the logs, so a summary is recomputed on every run rather than taken from the cache.
+    """
+    started_at = datetime.now(UTC)
+    with failures_recorded(database, project_name, window, started_at, airflow_run_id):
+        project = load_project(store, project_name)
+        wanted = datetime.fromisoformat(hour)
+        partitions = [p for p in window_partitions(store, project_name, window) if p.hour == wanted]
+        if not partitions:
+            raise DataError(
+                f"partition {hour} is gone", project=project_name, window=str(window), hint="re-run the window"
+            )
+        partition = partitions[0]
+        summary = summarize_partition(store, project, window, partition, load_labels(store, project.config, window))
+        path = store.partition_profile_path(project_name, partition.hour, partition_key(project, window, partition))
+        store.write_bytes(path, encode_summary(summary))
+        return path
+
+
+def load_partitions(
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    project_name: str,
+    window: Window,
+    summary_paths: list[str],
+    *,
+    airflow_run_id: str | None = None,
+) -> dict[str, Any]:
+    """Merge the stored partition summaries, compute the window's metrics and load them; returns `outcome_json`."""
+    started_at = datetime.now(UTC)
+    with failures_recorded(database, project_name, window, started_at, airflow_run_id):
+        project = load_project(store, project_name)
+        summary = WindowSummary.empty(project.config, project.reference)
+        for path in summary_paths:
+            try:
+                part = decode_summary(store.read_bytes(path), project.reference)
+            except (ValueError, KeyError, OSError) as exc:
+                raise DataError(
+                    f"unusable partition summary: {exc}",
+                    project=project_name,
+                    window=str(window),
+                    path=path,
+                    hint="clear the run so every partition is profiled again",
+                ) from exc
+            summary = summary.merge(part)
+        outcome = load_summary(
+            database,
+            project,
+            window,
+            summary,
+            partitions=len(summary_paths),
+            started_at=started_at,
+            airflow_run_id=airflow_run_id,
+        )
+    return outcome_json(outcome)
+
+
+def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
+    """What downstream tasks (report, notify, retraining decision) need to know about a loaded window."""
+    evaluation = outcome.evaluation
+    body: dict[str, Any] = {
+        "project": outcome.project,
+        "window_start": outcome.window.start.isoformat(),
+        "window_end": outcome.window.end.isoformat(),
+        "status": outcome.status,
+        "rows": evaluation.rows if evaluation else 0,
+        "labelled": evaluation.labelled if evaluation else 0,
+        "dataset_drift": bool(evaluation and evaluation.dataset.drifted),
+        "drift_share": evaluation.dataset.drift_share if evaluation else None,
+        "drifted_features": [d.column for d in evaluation.feature_drift if d.drifted] if evaluation else [],
+        "breached_metrics": {p.metric: p.value for p in evaluation.breached_metrics} if evaluation else {},
+    }
+    return body
+
+
+def retrain_decision(
+    store: ArtifactStore, database: MetricsDatabase, outcome: dict[str, Any], *, now: datetime
+) -> dict[str, Any] | None:
+    """The `conf` for the retraining DAG when the window breaches the project's policy and no trigger happened
+    within the cooldown (in data time: window ends; and in wall-clock time, so one backfill triggers once)."""
+    config = load_config_of(store, outcome["project"])
+    reasons = []
+    if "dataset_drift" in config.retrain.on and outcome["dataset_drift"]:
+        reasons.append("dataset_drift")
+    if "performance" in config.retrain.on and outcome["breached_metrics"]:
+        reasons.append("performance")
+    if not reasons:
+        return None
+    window_end = datetime.fromisoformat(outcome["window_end"])
+    cooldown = config.retrain.cooldown
+    for trigger in database.retrain_triggers(config.name):
+        if abs(trigger["window_end"] - window_end) < cooldown or now - trigger["triggered_at"] < cooldown:
+            return None
+    return {
+        "project": config.name,
+        "window_start": outcome["window_start"],
+        "window_end": outcome["window_end"],
+        "reason": ",".join(reasons),
+        "metrics": {
+            "drift_share": outcome["drift_share"],
+            "drifted_features": outcome["drifted_features"],
+            "breached_metrics": outcome["breached_metrics"],
+        },
+        "dag_id": config.retrain_dag_id,
+    }
+
+
+def record_retrain(
+    database: MetricsDatabase, decision: dict[str, Any], dag_run_id: str | None, *, now: datetime
+) -> None:
+    database.record_retrain_trigger(
+        decision["project"],
+        datetime.fromisoformat(decision["window_start"]),
+        datetime.fromisoformat(decision["window_end"]),
+        reason=decision["reason"],
+        metrics=decision["metrics"],
+        dag_id=decision["dag_id"],
+        dag_run_id=dag_run_id,
+        triggered_at=now,
+    )
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a scheduler should retry: storage and database hiccups yes, bad data or configuration no."""
+    return not isinstance(error, DriftingError) or error.transient
