@@ -227,7 +227,8 @@ def _frequencies(reference: ColumnReference, current: ColumnProfile) -> tuple[np
 
 
 def _count_shares(ref: Mapping, ref_total: int, cur: Mapping, cur_total: int) -> tuple[np.ndarray, np.ndarray]:
-    keys = list(ref.keys() | cur.keys())
+    # sorted: the same data gives the same bits in any process (set order of strings varies with hash seeds)
+    keys = sorted(ref.keys() | cur.keys(), key=lambda key: (isinstance(key, str), key))
     return (
         np.array([ref.get(key, 0) / ref_total for key in keys]),
         np.array([cur.get(key, 0) / cur_total for key in keys]),

@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent(
         dag = bag.dags[dag_id]
         for task in dag.tasks:
             task.retries = 0  # a failure should fail the test now, not after exponential backoff
-        run = dag.test(logical_date=datetime.fromisoformat(logical_date), conf=conf)
+        run = dag.test(logical_date=datetime.fromisoformat(logical_date), run_conf=conf)
         result["runs"].append({
             "dag_id": dag_id, "state": str(run.state), "run_id": run.run_id,
             "data_interval_start": run.data_interval_start.isoformat(), "data_interval_end": run.data_interval_end.isoformat(),
