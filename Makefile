@@ -4,7 +4,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint airflow clean
 
 $(UV):
 	python3.11 -m venv .venv-tools && .venv-tools/bin/pip install --quiet uv
@@ -21,9 +21,12 @@ demo: setup
 test: setup
 	$(VENV)/bin/pytest
 
+airflow: setup
+	bash scripts/airflow.sh
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy drifting_etl
 
 clean:
-	rm -rf $(VENV) .venv-tools .drifting .pytest_cache
+	rm -rf $(VENV) .venv-tools .drifting .airflow .pytest_cache
