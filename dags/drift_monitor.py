@@ -3,8 +3,8 @@
 Each run covers its data interval [data_interval_start, data_interval_end), cut by the project's schedule
 (CronDataIntervalTimetable, so windows have a real length), from the project's start_date with its catchup:
 
-    plan_partitions ─▶ profile_partition ×N (mapped over hour partitions) ─▶ load_metrics ─▶ decide_retraining
-                                                              (emits drifting://<project>/metrics)  ─▶ trigger_retraining ─▶ record_retraining
+    plan_partitions ─▶ profile_partitions ×N (mapped over groups of hour partitions) ─▶ load_metrics ─▶ decide_retraining
+                                       (emits drifting://<project>/metrics)  ─▶ trigger_retraining
 
 This file only wires: parsing reads the small index (store.json) once; the work happens in drifting_etl, imported
 inside the tasks. Set DRIFTING_STORAGE_URL / DRIFTING_DATABASE_URL in the scheduler's and workers' environment.
@@ -34,21 +34,21 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 
 @task
-def plan_partitions(project: str) -> list[str]:
+def plan_partitions(project: str) -> list[list[str]]:
     from drifting_etl import airflow_tasks
 
     return airflow_tasks.plan(project)
 
 
 @task
-def profile_partition(project: str, hour: str) -> str:
+def profile_partitions(project: str, hours: list[str]) -> list[str]:
     from drifting_etl import airflow_tasks
 
-    return airflow_tasks.profile(project, hour)
+    return airflow_tasks.profile(project, hours)
 
 
 @task
-def load_metrics(project: str, summary_paths: list[str]) -> dict[str, Any]:
+def load_metrics(project: str, summary_paths: list[list[str]]) -> dict[str, Any]:
     from drifting_etl import airflow_tasks
 
     return airflow_tasks.load(project, summary_paths)
@@ -59,13 +59,6 @@ def decide_retraining(outcome: dict[str, Any]) -> dict[str, Any] | None:
     from drifting_etl import airflow_tasks
 
     return airflow_tasks.decide(outcome)
-
-
-@task
-def record_retraining(decision: dict[str, Any]) -> None:
-    from drifting_etl import airflow_tasks
-
-    airflow_tasks.record(decision, trigger_task_id="trigger_retraining")
 
 
 def monitoring_dag(entry: IndexEntry) -> DAG:
@@ -82,7 +75,7 @@ def monitoring_dag(entry: IndexEntry) -> DAG:
         doc_md=f"Drift, data quality and performance of **{entry.name}**, one window per data interval "
         f"(`{entry.schedule}`). Breaches trigger `{entry.retrain_dag_id}`.",
     ) as dag:
-        summaries = profile_partition.partial(project=entry.name).expand(hour=plan_partitions(entry.name))
+        summaries = profile_partitions.partial(project=entry.name).expand(hours=plan_partitions(entry.name))
         outcome = load_metrics.override(
             outlets=[Asset(name=f"drifting_{entry.name}_metrics", uri=f"drifting://{entry.name}/metrics")]
         )(entry.name, summaries)
@@ -91,10 +84,10 @@ def monitoring_dag(entry: IndexEntry) -> DAG:
             task_id="trigger_retraining",
             trigger_dag_id=entry.retrain_dag_id,
             conf="{{ ti.xcom_pull(task_ids='decide_retraining') }}",
-            trigger_run_id=f"drift__{entry.name}__{{{{ data_interval_start.strftime('%Y%m%dT%H%M%S') }}}}",
-            skip_when_already_exists=True,
+            trigger_run_id="{{ ti.xcom_pull(task_ids='decide_retraining')['dag_run_id'] }}",
+            skip_when_already_exists=True,  # a re-run of the window does not retrain twice
         )
-        decision >> trigger_retraining >> record_retraining(decision)
+        decision >> trigger_retraining
     return dag
 
 

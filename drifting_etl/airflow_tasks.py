@@ -50,25 +50,26 @@ def _terminal_errors_fail(step: Callable[[], T]) -> T:
         raise AirflowFailException(str(exc)) from exc
 
 
-def plan(project: str) -> list[str]:
+def plan(project: str) -> list[list[str]]:
     store, _ = _environment()
     return _terminal_errors_fail(lambda: orchestration.plan_partitions(store, project, current_window()))
 
 
-def profile(project: str, hour: str) -> str:
+def profile(project: str, hours: list[str]) -> list[str]:
     store, database = _environment()
     return _terminal_errors_fail(
-        lambda: orchestration.profile_partition(
-            store, database, project, current_window(), hour, airflow_run_id=_run_id()
+        lambda: orchestration.profile_partitions(
+            store, database, project, current_window(), list(hours), airflow_run_id=_run_id()
         )
     )
 
 
-def load(project: str, summary_paths: list[str]) -> dict[str, Any]:
+def load(project: str, summary_paths: list[list[str]]) -> dict[str, Any]:
     store, database = _environment()
+    paths = [path for group in summary_paths for path in group]
     return _terminal_errors_fail(
         lambda: orchestration.load_partitions(
-            store, database, project, current_window(), list(summary_paths), airflow_run_id=_run_id()
+            store, database, project, current_window(), paths, airflow_run_id=_run_id()
         )
     )
 
@@ -78,9 +79,3 @@ def decide(outcome: dict[str, Any]) -> dict[str, Any] | None:
     return _terminal_errors_fail(
         lambda: orchestration.retrain_decision(store, database, outcome, now=datetime.now(UTC))
     )
-
-
-def record(decision: dict[str, Any], trigger_task_id: str) -> None:
-    _, database = _environment()
-    dag_run_id = _context()["ti"].xcom_pull(task_ids=trigger_task_id, key="trigger_run_id")
-    orchestration.record_retrain(database, decision, dag_run_id, now=datetime.now(UTC))

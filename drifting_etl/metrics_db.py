@@ -24,10 +24,11 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -554,7 +555,9 @@ class MetricsDatabase:
 
         @sa.event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock up front, for read-then-write transactions that must not interleave
+            immediate = connection.get_execution_options().get("sqlite_immediate", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
 
@@ -852,32 +855,55 @@ class MetricsDatabase:
         with self._translate_errors("read retraining triggers", project=project), self.engine.connect() as connection:
             return [dict(row) for row in connection.execute(statement).mappings()]
 
-    def record_retrain_trigger(
+    def claim_retrain_trigger(
         self,
         project: str,
         window_start: datetime,
         window_end: datetime,
         *,
+        cooldown: timedelta,
+        now: datetime,
         reason: str,
         metrics: dict[str, Any],
         dag_id: str,
-        dag_run_id: str | None,
-        triggered_at: datetime,
-    ) -> None:
-        """Record one trigger; recording the same (project, window, DAG run) again keeps a single row."""
-        for name, value in (("window_start", window_start), ("window_end", window_end), ("triggered_at", triggered_at)):
+        dag_run_id: str,
+    ) -> bool:
+        """Decide and record a retraining trigger atomically, so concurrent windows cannot both trigger.
+
+        True when the window may trigger: it already did (a re-run; its recorded trigger is kept) or no trigger of
+        the project lies within `cooldown`, in data time (window ends) or in wall-clock time (triggered_at); the
+        trigger is then recorded. False otherwise.
+        """
+        for name, value in (("window_start", window_start), ("window_end", window_end), ("now", now)):
             _require_aware(name, value)
         table = retrain_trigger
-        same = [*self._window_filter(table, project, window_start, window_end), table.c.dag_id == dag_id]
-        same.append(table.c.dag_run_id.is_(None) if dag_run_id is None else table.c.dag_run_id == dag_run_id)
-        row = {
-            "project": project, "window_start": window_start, "window_end": window_end, "reason": reason,
-            "metrics": metrics, "dag_id": dag_id, "dag_run_id": dag_run_id, "triggered_at": triggered_at,
-        }
         window = _window_text(window_start, window_end)
         with (
-            self._translate_errors("record a retraining trigger", project=project, window=window),
-            self.engine.begin() as connection,
+            self._translate_errors("claim a retraining trigger", project=project, window=window),
+            self.engine.execution_options(sqlite_immediate=True).begin() as connection,
         ):
-            connection.execute(sa.delete(table).where(*same))
-            connection.execute(sa.insert(table), [row])
+            if self.dialect_name == "postgresql":  # serialise claims of one project
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(project.encode()))))
+            earlier = connection.execute(sa.select(table).where(table.c.project == project)).mappings().all()
+            for row in earlier:
+                if (row["window_start"], row["window_end"], row["dag_id"]) == (window_start, window_end, dag_id):
+                    return True
+            for row in earlier:
+                if abs(row["window_end"] - window_end) < cooldown or now - row["triggered_at"] < cooldown:
+                    return False
+            connection.execute(
+                sa.insert(table),
+                [
+                    {
+                        "project": project,
+                        "window_start": window_start,
+                        "window_end": window_end,
+                        "reason": reason,
+                        "metrics": metrics,
+                        "dag_id": dag_id,
+                        "dag_run_id": dag_run_id,
+                        "triggered_at": now,
+                    }
+                ],
+            )
+            return True

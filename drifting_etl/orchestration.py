@@ -2,15 +2,17 @@
 
 Airflow's monitoring DAG (dags/drift_monitor.py) calls one function per task; each is idempotent, so a retried or
 cleared task gives the same result. Partition summaries travel between tasks through the artifact store, never
-through XCom: `profile_partition` returns the path of the summary it stored.
+through XCom: `profile_partitions` returns the paths of the summaries it stored.
 
-    plan_partitions ─▶ profile_partition (one per hour partition, mapped) ─▶ load_partitions ─▶ retrain_decision
+    plan_partitions ─▶ profile_partitions (one per group of hour partitions, mapped) ─▶ load_partitions ─▶ retrain_decision
+                                                                                     (then the DAG triggers retraining)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,11 +26,25 @@ from drifting_etl.storage import ArtifactStore
 from drifting_etl.summary_codec import decode_summary, encode_summary
 from drifting_etl.window import Window
 
+GROUP_BYTES = int(os.environ.get("DRIFTING_PARTITION_GROUP_BYTES", 64 * 2**20))
+"""Partitions are profiled in groups of about this many Parquet bytes: one task per group, so small windows run in
+one task and large ones fan out over workers."""
 
-def plan_partitions(store: ArtifactStore, project_name: str, window: Window) -> list[str]:
-    """The window's non-empty hour partitions, as ISO hours (small enough for XCom and task mapping)."""
+
+def plan_partitions(
+    store: ArtifactStore, project_name: str, window: Window, *, group_bytes: int = GROUP_BYTES
+) -> list[list[str]]:
+    """The window's non-empty hour partitions, as groups of ISO hours (small enough for XCom and task mapping)."""
     load_config_of(store, project_name)  # fail early, with a clear message, on an unknown project
-    return [partition.hour.isoformat() for partition in window_partitions(store, project_name, window)]
+    groups: list[list[str]] = []
+    size = group_bytes
+    for partition in window_partitions(store, project_name, window):
+        if size >= group_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(partition.hour.isoformat())
+        size += partition.size
+    return groups
 
 
 def partition_key(project: Project, window: Window, partition: Partition) -> str:
@@ -45,33 +61,36 @@ def partition_key(project: Project, window: Window, partition: Partition) -> str
     return digest.hexdigest()[:32]
 
 
-def profile_partition(
+def profile_partitions(
     store: ArtifactStore,
     database: MetricsDatabase,
     project_name: str,
     window: Window,
-    hour: str,
+    hours: list[str],
     *,
     airflow_run_id: str | None = None,
-) -> str:
-    """Summarise one hour partition of the window and store the summary; returns its path.
+) -> list[str]:
+    """Summarise a group of the window's hour partitions, storing one summary per partition; returns their paths.
 
-    Labels can arrive after the logs, so a summary is recomputed on every run rather than taken from the cache.
+    Labels can arrive after the logs, so summaries are recomputed on every run rather than taken from the cache.
     """
     started_at = datetime.now(UTC)
     with failures_recorded(database, project_name, window, started_at, airflow_run_id):
         project = load_project(store, project_name)
-        wanted = datetime.fromisoformat(hour)
-        partitions = [p for p in window_partitions(store, project_name, window) if p.hour == wanted]
-        if not partitions:
-            raise DataError(
-                f"partition {hour} is gone", project=project_name, window=str(window), hint="re-run the window"
-            )
-        partition = partitions[0]
-        summary = summarize_partition(store, project, window, partition, load_labels(store, project.config, window))
-        path = store.partition_profile_path(project_name, partition.hour, partition_key(project, window, partition))
-        store.write_bytes(path, encode_summary(summary))
-        return path
+        labels = load_labels(store, project.config, window)
+        by_hour = {partition.hour: partition for partition in window_partitions(store, project_name, window)}
+        paths = []
+        for hour in hours:
+            partition = by_hour.get(datetime.fromisoformat(hour))
+            if partition is None:
+                raise DataError(
+                    f"partition {hour} is gone", project=project_name, window=str(window), hint="re-run the window"
+                )
+            summary = summarize_partition(store, project, window, partition, labels)
+            path = store.partition_profile_path(project_name, partition.hour, partition_key(project, window, partition))
+            store.write_bytes(path, encode_summary(summary))
+            paths.append(path)
+        return paths
 
 
 def load_partitions(
@@ -133,8 +152,9 @@ def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
 def retrain_decision(
     store: ArtifactStore, database: MetricsDatabase, outcome: dict[str, Any], *, now: datetime
 ) -> dict[str, Any] | None:
-    """The `conf` for the retraining DAG when the window breaches the project's policy and no trigger happened
-    within the cooldown (in data time: window ends; and in wall-clock time, so one backfill triggers once)."""
+    """The `conf` for the retraining DAG when the window breaches the project's policy and may trigger: at most one
+    trigger per cooldown (in data time: window ends; and in wall-clock time, so one backfill triggers once). The
+    trigger is recorded in `retrain_trigger` by the same atomic claim, with the DAG run id it will have."""
     config = load_config_of(store, outcome["project"])
     reasons = []
     if "dataset_drift" in config.retrain.on and outcome["dataset_drift"]:
@@ -143,12 +163,8 @@ def retrain_decision(
         reasons.append("performance")
     if not reasons:
         return None
-    window_end = datetime.fromisoformat(outcome["window_end"])
-    cooldown = config.retrain.cooldown
-    for trigger in database.retrain_triggers(config.name):
-        if abs(trigger["window_end"] - window_end) < cooldown or now - trigger["triggered_at"] < cooldown:
-            return None
-    return {
+    window = Window(datetime.fromisoformat(outcome["window_start"]), datetime.fromisoformat(outcome["window_end"]))
+    conf = {
         "project": config.name,
         "window_start": outcome["window_start"],
         "window_end": outcome["window_end"],
@@ -159,22 +175,20 @@ def retrain_decision(
             "breached_metrics": outcome["breached_metrics"],
         },
         "dag_id": config.retrain_dag_id,
+        "dag_run_id": f"drift__{config.name}__{window.start:%Y%m%dT%H%M%S}",
     }
-
-
-def record_retrain(
-    database: MetricsDatabase, decision: dict[str, Any], dag_run_id: str | None, *, now: datetime
-) -> None:
-    database.record_retrain_trigger(
-        decision["project"],
-        datetime.fromisoformat(decision["window_start"]),
-        datetime.fromisoformat(decision["window_end"]),
-        reason=decision["reason"],
-        metrics=decision["metrics"],
-        dag_id=decision["dag_id"],
-        dag_run_id=dag_run_id,
-        triggered_at=now,
+    claimed = database.claim_retrain_trigger(
+        config.name,
+        window.start,
+        window.end,
+        cooldown=config.retrain.cooldown,
+        now=now,
+        reason=conf["reason"],
+        metrics=conf["metrics"],
+        dag_id=conf["dag_id"],
+        dag_run_id=conf["dag_run_id"],
     )
+    return conf if claimed else None
 
 
 def is_transient(error: BaseException) -> bool:

@@ -67,8 +67,18 @@ def register_project(tmp_path: Path, storage: str, name: str, *, days: int = 3, 
             writer.log_frame(frame)
     runner = CliRunner()
     assert runner.invoke(main, ["--storage", storage, "init"]).exit_code == 0
-    result = runner.invoke(main, ["--storage", storage, "project", "register", str(tmp_path / f"{name}.yaml"),
-                                  "--reference", str(tmp_path / f"{name}.parquet")])  # fmt: skip
+    result = runner.invoke(
+        main,
+        [
+            "--storage",
+            storage,
+            "project",
+            "register",
+            str(tmp_path / f"{name}.yaml"),
+            "--reference",
+            str(tmp_path / f"{name}.parquet"),
+        ],
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -86,7 +96,12 @@ def test_monitoring_dag_given_three_windows_should_load_them_idempotently_and_tr
 ) -> None:
     storage = str(tmp_path / "store")
     register_project(tmp_path, storage, "fleet")
-    env = {"DRIFTING_STORAGE_URL": storage, "DRIFTING_DATABASE_URL": postgres_url}
+    # small partition groups, so that each window fans out over several mapped tasks
+    env = {
+        "DRIFTING_STORAGE_URL": storage,
+        "DRIFTING_DATABASE_URL": postgres_url,
+        "DRIFTING_PARTITION_GROUP_BYTES": "100000",
+    }
     MetricsDatabase(postgres_url).migrate()
     # dag.test's logical date is the end of the interval it runs
     days = [(START + timedelta(days=d + 1)).isoformat() for d in range(3)]
@@ -125,11 +140,19 @@ def test_monitoring_dag_given_three_windows_should_load_them_idempotently_and_tr
         triggered = connection.execute(
             sa.text("SELECT run_id, run_type, conf FROM dag_run WHERE dag_id = 'retrain__fleet'")
         ).all()
+        mapped = connection.execute(
+            sa.text(
+                "SELECT count(DISTINCT map_index) FROM task_instance WHERE dag_id = 'drift_monitor__fleet' "
+                "AND task_id = 'profile_partitions' AND run_id = :run"
+            ),
+            {"run": result["runs"][1]["run_id"]},
+        ).scalar_one()
         events = connection.execute(
             sa.text(
                 "SELECT count(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri = 'drifting://fleet/metrics'"
             )
         ).scalar_one()
+    assert mapped > 1
     assert len(triggered) == 1
     run_id, run_type, conf = triggered[0]
     conf = json.loads(conf) if isinstance(conf, str) else conf
@@ -157,10 +180,17 @@ def test_monitoring_dag_given_three_windows_should_load_them_idempotently_and_tr
 
 def _index(storage: Path, names: list[str], **overrides: dict) -> None:
     projects = {
-        name: {"status": "active", "schedule": "@hourly", "start_date": "2026-01-01", "catchup": True,
-               "retrain_dag_id": f"retrain__{name}", "updated_at": "2026-01-01T00:00:00+00:00", **overrides.get(name, {})}
+        name: {
+            "status": "active",
+            "schedule": "@hourly",
+            "start_date": "2026-01-01",
+            "catchup": True,
+            "retrain_dag_id": f"retrain__{name}",
+            "updated_at": "2026-01-01T00:00:00+00:00",
+            **overrides.get(name, {}),
+        }
         for name in names
-    }  # fmt: skip
+    }
     storage.mkdir(parents=True, exist_ok=True)
     (storage / "store.json").write_text(json.dumps({"version": 1, "projects": projects}))
 
@@ -189,9 +219,11 @@ def test_dag_factory_given_200_projects_should_parse_within_budget_of_an_empty_d
     storage = tmp_path / "store"
     _index(storage, [f"project-{i:03d}" for i in range(200)])
     empty = tmp_path / "empty_dag.py"
-    empty.write_text("from datetime import datetime\nfrom airflow.sdk import DAG, task\n"
-                     "with DAG('empty', schedule=None, start_date=datetime(2026, 1, 1)) as dag:\n"
-                     "    @task\n    def nothing():\n        pass\n    nothing()\n")  # fmt: skip
+    empty.write_text(
+        "from datetime import datetime\nfrom airflow.sdk import DAG, task\n"
+        "with DAG('empty', schedule=None, start_date=datetime(2026, 1, 1)) as dag:\n"
+        "    @task\n    def nothing():\n        pass\n    nothing()\n"
+    )
     env = airflow.environment(DRIFTING_STORAGE_URL=str(storage))
     # warm the file system caches and byte-code, then time each file in a fresh interpreter
     _parse(empty, env), _parse(DAGS / "drift_monitor.py", env)
@@ -220,8 +252,13 @@ def test_dag_files_given_paused_and_broken_projects_should_import_cleanly_with_o
         print(sorted(dag.tags), type(dag.timetable).__name__, "every tuesday" in (dag.doc_md or ""))
         """
     )
-    done = subprocess.run([sys.executable, "-c", probe, str(DAGS)], env=airflow.environment(DRIFTING_STORAGE_URL=str(storage)),
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(DAGS)],
+        env=airflow.environment(DRIFTING_STORAGE_URL=str(storage)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.split("\n")[-2] == "['broken', 'drifting-etl'] NullTimetable True"
 
 
