@@ -244,6 +244,8 @@ class RunRow:
     drift_share: float | None = None
     reference_version: str | None = None
     report_location: str | None = None
+    notification_status: Literal["sent", "skipped", "failed"] | None = None
+    notification_error: str | None = None
     airflow_run_id: str | None = None
 
     def __post_init__(self) -> None:
@@ -399,6 +401,8 @@ monitoring_run = sa.Table(
     sa.Column("drift_share", sa.Float(), nullable=True),
     sa.Column("reference_version", sa.Text(), nullable=True),
     sa.Column("report_location", sa.Text(), nullable=True),
+    sa.Column("notification_status", sa.String(16), nullable=True),
+    sa.Column("notification_error", sa.Text(), nullable=True),
     sa.Column("airflow_run_id", sa.String(250), nullable=True),
     sa.UniqueConstraint("project", "window_start", "window_end", name="uq_monitoring_run_window"),
     sa.CheckConstraint("status IN ('success', 'failed', 'no_data')", name="ck_monitoring_run_status"),
@@ -846,6 +850,20 @@ class MetricsDatabase:
             self.engine.connect() as connection,
         ):
             return {metric: float(value) for metric, value in connection.execute(statement)}
+
+    def annotate_run(self, project: str, window_start: datetime, window_end: datetime, **fields: str | None) -> None:
+        """Set the report location or the notification outcome of a window's run (after its metrics were loaded)."""
+        allowed = {"report_location", "notification_status", "notification_error"}
+        if not fields or set(fields) - allowed:
+            raise ValueError(f"annotate_run sets only {sorted(allowed)}")
+        window = _window_text(window_start, window_end)
+        statement = (
+            sa.update(monitoring_run)
+            .where(*self._window_filter(monitoring_run, project, window_start, window_end))
+            .values(**fields)
+        )
+        with self._translate_errors("annotate the run", project=project, window=window), self.engine.begin() as connection:
+            connection.execute(statement)
 
     # ------------------------------------------------------------------------------------------- retraining
     def retrain_triggers(self, project: str) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ Layout under the store root::
     logs/project=<name>/date=YYYY-MM-DD/hour=HH/<uuid>.parquet
     labels/project=<name>/date=YYYY-MM-DD/<uuid>.parquet
     profiles/project=<name>/date=YYYY-MM-DD/hour=HH/<key>.npz   cached partition summaries (numpy, no pickle)
+    reports/project=<name>/<start>--<end>.html                  HTML drift report of a window (UTC, 20260101T000000Z)
 
 Files whose name starts with "." or "_" are in-flight or bookkeeping files and are never read as data.
 """
@@ -151,6 +152,11 @@ class ArtifactStore:
         if not re.fullmatch(r"[0-9a-f]{8,64}", key):
             raise ValueError(f"invalid profile key {key!r}")
         return f"{self.path('profiles', f'project={check_project_name(project)}')}/date={hour.date().isoformat()}/hour={hour.hour:02d}/{key}.npz"
+
+    def report_path(self, project: str, window_start: datetime, window_end: datetime) -> str:
+        """The window's HTML drift report: reports/project=<name>/<start>--<end>.html (UTC, ISO basic format)."""
+        name = f"{window_start:%Y%m%dT%H%M%SZ}--{window_end:%Y%m%dT%H%M%SZ}.html"
+        return self.path("reports", f"project={check_project_name(project)}", name)
 
     def new_data_file(self, directory: str) -> str:
         return f"{directory}/{uuid.uuid4().hex}.parquet"

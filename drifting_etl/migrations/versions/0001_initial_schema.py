@@ -68,6 +68,8 @@ def upgrade() -> None:
         sa.Column("drift_share", sa.Float(), nullable=True),
         sa.Column("reference_version", sa.Text(), nullable=True),
         sa.Column("report_location", sa.Text(), nullable=True),
+        sa.Column("notification_status", sa.String(16), nullable=True),
+        sa.Column("notification_error", sa.Text(), nullable=True),
         sa.Column("airflow_run_id", sa.String(250), nullable=True),
         sa.UniqueConstraint("project", "window_start", "window_end", name="uq_monitoring_run_window"),
         sa.CheckConstraint("status IN ('success', 'failed', 'no_data')", name="ck_monitoring_run_status"),
