@@ -19,6 +19,7 @@ demo: setup
 	$(VENV)/bin/drifting-etl demo
 
 test: setup
+	bash scripts/ensure-chromium.sh
 	$(VENV)/bin/pytest
 
 airflow: setup
