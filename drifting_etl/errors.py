@@ -6,7 +6,8 @@
     │   └── NotFoundError         a project, file or reference that should exist does not (terminal)
     ├── DataError                 a log/label/reference file does not match the contract (terminal)
     ├── ComputeError              a metric could not be computed from valid data          (terminal)
-    └── DatabaseError             the metrics database failed                             (transient)
+    ├── DatabaseError             the metrics database failed                             (transient)
+    └── NotifyError               a notification could not be composed or sent      (set per error)
 
 `transient` says whether retrying the same work may succeed (Airflow retries decide on it).
 Messages never contain secrets: context values are names, windows and paths only.
@@ -66,3 +67,7 @@ class DatabaseError(DriftingError):
     """The metrics database failed; retrying may help."""
 
     transient = True
+
+
+class NotifyError(DriftingError):
+    """A notification could not be composed or sent. Sending errors are transient (the server may come back)."""

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from drifting_etl.errors import ConfigError, DriftingError
+from drifting_etl.errors import ConfigError, DriftingError, NotifyError
 from drifting_etl.metrics_db import ALL_ROWS
 from drifting_etl.window import Window
 
@@ -85,10 +85,6 @@ HTML_TEMPLATE = "email.html.j2"
 TEXT_TEMPLATE = "email.txt.j2"
 _ERROR_MAX_CHARS = 2000
 _LINK_SCHEMES = ("http", "https", "file")
-
-
-class NotifyError(DriftingError):
-    """A notification could not be composed or sent. Sending errors are transient (the server may come back)."""
 
 
 # ---------------------------------------------------------------------------------------------------- results
