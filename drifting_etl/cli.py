@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -18,7 +18,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from drifting_etl.errors import DriftingError
+from drifting_etl.errors import ConfigError, DriftingError
+
+if TYPE_CHECKING:
+    from drifting_etl.notify import SmtpSettings
 from drifting_etl.metrics_db import MetricsDatabase, database_url
 from drifting_etl.pipeline import RunOutcome, run_window
 from drifting_etl.storage import ArtifactStore
@@ -188,19 +191,92 @@ def project_resume(obj: Context, name: str) -> None:
 # ------------------------------------------------------------------------------------------------ runs
 
 
+REPORT_OPTION = click.option(
+    "--report/--no-report",
+    default=True,
+    show_default=True,
+    help="Render each window's HTML drift report into the store.",
+)
+NOTIFY_OPTION = click.option(
+    "--notify/--no-notify",
+    default=None,
+    help="E-mail the project's team under its alerts policy. [default: when DRIFTING_SMTP_HOST is set]",
+)
+
+
 @main.command()
 @click.argument("project_name", metavar="PROJECT")
 @click.option("--start", required=True, help="Window start (ISO 8601, UTC unless an offset is given).")
 @click.option("--end", required=True, help="Window end, exclusive.")
+@REPORT_OPTION
+@NOTIFY_OPTION
 @click.pass_obj
 @friendly_errors
-def run(obj: Context, project_name: str, start: str, end: str) -> None:
-    """Monitor one window [START, END) of PROJECT: extract, compute, load, and print a summary."""
+def run(obj: Context, project_name: str, start: str, end: str, report: bool, notify: bool | None) -> None:
+    """Monitor one window [START, END) of PROJECT: extract, compute, load, report, e-mail, and print a summary."""
     window = Window(parse_instant(start, field="--start"), parse_instant(end, field="--end"))
     database = obj.database()
     database.check_schema()
-    outcome = run_window(obj.store, database, project_name, window)
+    store = obj.store
+    publisher = Publisher(store, database, report=report, notify=notify)
+    outcome = run_window(store, database, project_name, window)
     print_summary(outcome)
+    if not publisher.publish(outcome):
+        sys.exit(1)
+
+
+class Publisher:
+    """After a window is loaded: its HTML report, then the e-mail to the project's team (CLI side)."""
+
+    def __init__(
+        self,
+        store: ArtifactStore,
+        database: MetricsDatabase,
+        *,
+        report: bool,
+        notify: bool | None,
+        smtp: SmtpSettings | None = None,
+    ) -> None:
+        from drifting_etl.notify import SmtpSettings
+
+        self.store, self.database, self.report = store, database, report
+        settings = smtp or (SmtpSettings.from_env() if notify is not False else None)
+        if notify and (settings is None or not settings.host):
+            raise ConfigError(
+                "--notify needs an SMTP server", hint="set DRIFTING_SMTP_HOST (and _PORT, _USER, _PASSWORD, _FROM)"
+            )
+        self.settings = settings if settings is not None and settings.host else None
+
+    def publish(self, outcome: RunOutcome, *, quiet: bool = False) -> bool:
+        """Report and notify; prints what happened and returns False when the report could not be made."""
+        from drifting_etl.notify import send_smtp
+        from drifting_etl.orchestration import publish_report, send_notification
+
+        location, succeeded = None, True
+        if self.report:
+            try:
+                location = publish_report(self.store, self.database, outcome.project, outcome.window)
+                if not quiet:
+                    console.print(f"  report: {escape(location)}")
+            except DriftingError as exc:
+                errors.print("[bold red]report failed:[/] " + escape(str(exc)), soft_wrap=True)
+                succeeded = False
+        if self.settings is not None:
+            settings = self.settings
+            result = send_notification(
+                self.store,
+                self.database,
+                outcome.project,
+                outcome.window,
+                report_location=location,
+                send=lambda message: send_smtp(message, settings),
+            )
+            if result.status == "failed":
+                errors.print("[bold red]e-mail failed:[/] " + escape(result.error or ""), soft_wrap=True)
+            elif not quiet or result.status == "sent":
+                detail = ", ".join(result.recipients) if result.status == "sent" else (result.reason or "")
+                console.print(f"  e-mail: {result.status} {escape(detail)}")
+        return succeeded
 
 
 @main.command()
@@ -208,9 +284,13 @@ def run(obj: Context, project_name: str, start: str, end: str) -> None:
 @click.option("--start", required=True, help="Start of the range (ISO 8601).")
 @click.option("--end", required=True, help="End of the range, exclusive.")
 @click.option("--stop-on-error", is_flag=True, help="Stop at the first failed window instead of going on.")
+@REPORT_OPTION
+@NOTIFY_OPTION
 @click.pass_obj
 @friendly_errors
-def backfill(obj: Context, project_name: str, start: str, end: str, stop_on_error: bool) -> None:
+def backfill(
+    obj: Context, project_name: str, start: str, end: str, stop_on_error: bool, report: bool, notify: bool | None
+) -> None:
     """Monitor every window of PROJECT's schedule that lies inside [START, END)."""
     from drifting_etl.projects import load_config_of
 
@@ -223,7 +303,10 @@ def backfill(obj: Context, project_name: str, start: str, end: str, stop_on_erro
         raise DriftingError(f"no whole {config.schedule} window lies inside [{start}, {end})", project=project_name)
     database = obj.database()
     database.check_schema()
-    outcomes, failures = backfill_windows(store, database, project_name, windows, stop_on_error=stop_on_error)
+    publisher = Publisher(store, database, report=report, notify=notify)
+    outcomes, failures = backfill_windows(
+        store, database, project_name, windows, stop_on_error=stop_on_error, publisher=publisher
+    )
     print_backfill(project_name, outcomes, failures)
     if failures:
         sys.exit(1)
@@ -236,6 +319,7 @@ def backfill_windows(
     windows: list[Window],
     *,
     stop_on_error: bool = False,
+    publisher: Publisher | None = None,
 ) -> tuple[list[RunOutcome], list[tuple[Window, DriftingError]]]:
     outcomes: list[RunOutcome] = []
     failures: list[tuple[Window, DriftingError]] = []
@@ -246,6 +330,8 @@ def backfill_windows(
             progress.update(task, description=f"{project_name} {window.start:%Y-%m-%d %H:%M}")
             try:
                 outcomes.append(run_window(store, database, project_name, window))
+                if publisher is not None and not publisher.publish(outcomes[-1], quiet=True):
+                    failures.append((window, DriftingError("the window's report could not be rendered")))
             except DriftingError as exc:
                 failures.append((window, exc))
                 if stop_on_error or not _window_scoped(exc):
@@ -260,6 +346,36 @@ def _window_scoped(error: DriftingError) -> bool:
     from drifting_etl.errors import DataError
 
     return isinstance(error, DataError)
+
+
+@main.command()
+@click.argument("project_name", metavar="PROJECT")
+@click.option("--start", required=True, help="Window start (ISO 8601).")
+@click.option("--end", required=True, help="Window end, exclusive.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Also write the HTML to this file."
+)
+@click.option(
+    "--sample-size", default=None, type=click.IntRange(min=100), help="Rows sampled from the window. [default: 50000]"
+)
+@click.pass_obj
+@friendly_errors
+def report(obj: Context, project_name: str, start: str, end: str, output: str | None, sample_size: int | None) -> None:
+    """Render the HTML drift report of one window of PROJECT (stored in the artifact store)."""
+    from drifting_etl.report import DEFAULT_SAMPLE_SIZE, build_report
+
+    store = obj.store
+    window = Window(parse_instant(start, field="--start"), parse_instant(end, field="--end"))
+    result = build_report(store, project_name, window, sample_size=sample_size or DEFAULT_SAMPLE_SIZE)
+    # a window that was never loaded has no run row: nothing is annotated then
+    obj.database().annotate_run(project_name, window.start, window.end, report_location=result.display)
+    sampled = "all" if result.sampled_rows == result.total_rows else f"a sample of {result.sampled_rows} of"
+    console.print(f"report of {project_name} {escape(str(window))} from {sampled} {result.total_rows} rows")
+    console.print(f"  stored at {escape(result.display)}")
+    if output:
+        with open(output, "wb") as handle:
+            handle.write(store.read_bytes(result.location))
+        console.print(f"  written to {escape(output)}")
 
 
 # ------------------------------------------------------------------------------------------------ output
@@ -347,9 +463,10 @@ def print_backfill(project: str, outcomes: list[RunOutcome], failures: list[tupl
 @click.option("--days", default=7, show_default=True, help="Days of hourly logs to generate.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (the demo is reproducible).")
 @click.option("--end", help="End of the generated period (ISO date). [default: today 00:00 UTC]")
+@REPORT_OPTION
 @click.pass_obj
 @friendly_errors
-def demo(obj: Context, days: int, seed: int, end: str | None) -> None:
+def demo(obj: Context, days: int, seed: int, end: str | None, report: bool) -> None:
     """Generate demo projects with injected drift, register them, and backfill every window."""
     from datetime import UTC, datetime
 
@@ -357,7 +474,7 @@ def demo(obj: Context, days: int, seed: int, end: str | None) -> None:
 
     period_end = parse_instant(end, field="--end") if end else datetime.now(UTC)
     period_end = period_end.replace(hour=0, minute=0, second=0, microsecond=0)
-    run_demo(obj.store, obj.database(), end=period_end, days=days, seed=seed, console=console)
+    run_demo(obj.store, obj.database(), end=period_end, days=days, seed=seed, console=console, report=report)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,14 @@ models are scikit-learn models fitted on the reference data. Everything is seede
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +29,10 @@ from drifting_etl.capture import LabelWriter, LogWriter
 from drifting_etl.metrics_db import MetricsDatabase
 from drifting_etl.storage import ArtifactStore
 from drifting_etl.window import schedule_windows
+
+if TYPE_CHECKING:
+    from drifting_etl.cli import Publisher
+    from drifting_etl.notify import SmtpSettings
 
 CREDIT_CONFIG = """\
 name: credit-default
@@ -232,39 +239,100 @@ def generate(
     return reference_path
 
 
+class MailSink:
+    """A local SMTP server on loopback that keeps every message it receives as an .eml file (the demo's team inbox)."""
+
+    def __init__(self, outbox: Path) -> None:
+        self.outbox = outbox
+        self.received: list[Path] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        path = self.outbox / f"{len(self.received) + 1:03d}.eml"
+        path.write_bytes(envelope.original_content or envelope.content)
+        self.received.append(path)
+        return "250 OK"
+
+    @contextmanager
+    def running(self) -> Iterator[SmtpSettings]:
+        from aiosmtpd.controller import Controller
+
+        from drifting_etl.notify import SmtpSettings
+
+        shutil.rmtree(self.outbox, ignore_errors=True)
+        self.outbox.mkdir(parents=True)
+        with socket.socket() as probe:  # a free port on loopback
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        controller = Controller(self, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            yield SmtpSettings(host="127.0.0.1", port=port, sender="drifting-etl@demo.local")
+        finally:
+            controller.stop()
+
+
 def run_demo(
-    store: ArtifactStore, database: MetricsDatabase, *, end: datetime, days: int, seed: int, console: Console
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    *,
+    end: datetime,
+    days: int,
+    seed: int,
+    console: Console,
+    report: bool = True,
+    outbox: Path | None = None,
 ) -> None:
-    from drifting_etl.cli import backfill_windows, print_backfill
-    from drifting_etl.projects import register
+    from drifting_etl.cli import Publisher
 
     start = end - timedelta(days=days)
     rng = np.random.default_rng(seed)
     store.ensure_layout()
     database.migrate()
     workdir = Path(tempfile.mkdtemp(prefix="drifting-demo-"))
-    try:
-        for project in demo_projects(start):
-            console.print(f"generating {days} days of hourly logs for [bold]{project.name}[/] …")
-            reference_path = generate(store, project, start, days, rng, workdir)
-            register(store, workdir / f"{project.name}.yaml", str(reference_path))
-            config_schedule = project.config.split("schedule:")[1].split("\n")[0].strip().strip('"')
-            windows = schedule_windows(config_schedule, start, end)
-            outcomes, failures = backfill_windows(store, database, project.name, windows)
-            print_backfill(project.name, outcomes, failures)
-            flagged = sorted(
-                {d.column for o in outcomes if o.evaluation for d in o.evaluation.feature_drift if d.drifted}
-            )
-            verdict = "[green]matches[/]" if flagged == sorted(project.drifted_features) else "[red]differs from[/]"
-            console.print(
-                f"  drift flagged on {', '.join(flagged) or 'nothing'} — {verdict} the injected "
-                f"{', '.join(project.drifted_features)} (from {project.drift_start:%Y-%m-%d %H:%M} UTC)\n"
-            )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    outbox = outbox or (Path(store.root) / "outbox" if store.is_local else Path("drifting-outbox"))
+    sink = MailSink(outbox)
+    with sink.running() as smtp:
+        publisher = Publisher(store, database, report=report, notify=True, smtp=smtp)
+        try:
+            _run_projects(store, database, start, end, days, rng, workdir, publisher, console)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     console.print(f"artifact store   {store.url}")
     console.print(f"metrics database {database.display_url}")
+    if report:
+        console.print(f"reports          {store.display(store.path('reports'))}")
+    console.print(f"e-mails          {len(sink.received)} sent to the demo's local SMTP sink, saved in {outbox}")
     console.print(
         "next: `drifting-etl project list`, `drifting-etl project show credit-default`, or query the tables "
         "monitoring_run, feature_drift, dataset_drift, data_quality, performance_metric"
     )
+
+
+def _run_projects(
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    start: datetime,
+    end: datetime,
+    days: int,
+    rng: np.random.Generator,
+    workdir: Path,
+    publisher: Publisher,
+    console: Console,
+) -> None:
+    from drifting_etl.cli import backfill_windows, print_backfill
+    from drifting_etl.projects import register
+
+    for project in demo_projects(start):
+        console.print(f"generating {days} days of hourly logs for [bold]{project.name}[/] …")
+        reference_path = generate(store, project, start, days, rng, workdir)
+        register(store, workdir / f"{project.name}.yaml", str(reference_path))
+        config_schedule = project.config.split("schedule:")[1].split("\n")[0].strip().strip('"')
+        windows = schedule_windows(config_schedule, start, end)
+        outcomes, failures = backfill_windows(store, database, project.name, windows, publisher=publisher)
+        print_backfill(project.name, outcomes, failures)
+        flagged = sorted({d.column for o in outcomes if o.evaluation for d in o.evaluation.feature_drift if d.drifted})
+        verdict = "[green]matches[/]" if flagged == sorted(project.drifted_features) else "[red]differs from[/]"
+        console.print(
+            f"  drift flagged on {', '.join(flagged) or 'nothing'} — {verdict} the injected "
+            f"{', '.join(project.drifted_features)} (from {project.drift_start:%Y-%m-%d %H:%M} UTC)\n"
+        )

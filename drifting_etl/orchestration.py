@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
 
 from drifting_etl.compute import WindowSummary
 from drifting_etl.errors import DataError, DriftingError
@@ -25,6 +27,9 @@ from drifting_etl.projects import Project, load_config_of, load_project
 from drifting_etl.storage import ArtifactStore
 from drifting_etl.summary_codec import decode_summary, encode_summary
 from drifting_etl.window import Window
+
+if TYPE_CHECKING:
+    from drifting_etl.notify import NotificationResult
 
 GROUP_BYTES = int(os.environ.get("DRIFTING_PARTITION_GROUP_BYTES", 64 * 2**20))
 """Partitions are profiled in groups of about this many Parquet bytes: one task per group, so small windows run in
@@ -194,3 +199,43 @@ def retrain_decision(
 def is_transient(error: BaseException) -> bool:
     """Whether a scheduler should retry: storage and database hiccups yes, bad data or configuration no."""
     return not isinstance(error, DriftingError) or error.transient
+
+
+def publish_report(
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    project_name: str,
+    window: Window,
+    *,
+    sample_size: int | None = None,
+) -> str:
+    """Render the window's HTML drift report into the store and record where it is; returns its location."""
+    from drifting_etl.report import DEFAULT_SAMPLE_SIZE, build_report
+
+    result = build_report(store, project_name, window, sample_size=sample_size or DEFAULT_SAMPLE_SIZE)
+    database.annotate_run(project_name, window.start, window.end, report_location=result.display)
+    return result.display
+
+
+def send_notification(
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    project_name: str,
+    window: Window,
+    *,
+    send: Callable[[EmailMessage], None],
+    report_location: str | None = None,
+    airflow_run_url: str | None = None,
+) -> NotificationResult:
+    """E-mail the project's team about the window under its policy. Never raises for a failed send (it is recorded)."""
+    from drifting_etl.notify import notify_window
+
+    return notify_window(
+        store,
+        database,
+        project_name,
+        window,
+        report_location=report_location,
+        airflow_run_url=airflow_run_url,
+        send=send,
+    )
