@@ -3,8 +3,9 @@
 Each run covers its data interval [data_interval_start, data_interval_end), cut by the project's schedule
 (CronDataIntervalTimetable, so windows have a real length), from the project's start_date with its catchup:
 
-    plan_partitions ─▶ profile_partitions ×N (mapped over groups of hour partitions) ─▶ load_metrics ─▶ decide_retraining
-                                       (emits drifting://<project>/metrics)  ─▶ trigger_retraining
+    plan_partitions ─▶ profile_partitions ×N (mapped over groups of hour partitions) ─▶ load_metrics
+    load_metrics (emits drifting://<project>/metrics) ─▶ decide_retraining ─▶ trigger_retraining ─┐
+    load_metrics ─▶ render_report ──────────────────────────────────────────────────────────────┴▶ notify_team
 
 This file only wires: parsing reads the small index (store.json) once; the work happens in drifting_etl, imported
 inside the tasks. Set DRIFTING_STORAGE_URL / DRIFTING_DATABASE_URL in the scheduler's and workers' environment.
@@ -54,7 +55,21 @@ def load_metrics(project: str, summary_paths: list[list[str]]) -> dict[str, Any]
     return airflow_tasks.load(project, summary_paths)
 
 
-@task.short_circuit
+@task
+def render_report(project: str, outcome: dict[str, Any]) -> str:
+    from drifting_etl import airflow_tasks
+
+    return airflow_tasks.report(project)
+
+
+@task(trigger_rule="none_failed")
+def notify_team(project: str, report_location: str) -> str:
+    from drifting_etl import airflow_tasks
+
+    return airflow_tasks.notify(project, report_location)
+
+
+@task.short_circuit(ignore_downstream_trigger_rules=False)
 def decide_retraining(outcome: dict[str, Any]) -> dict[str, Any] | None:
     from drifting_etl import airflow_tasks
 
@@ -88,6 +103,8 @@ def monitoring_dag(entry: IndexEntry) -> DAG:
             skip_when_already_exists=True,  # a re-run of the window does not retrain twice
         )
         decision >> trigger_retraining
+        # the e-mail says whether retraining was triggered, so it waits for the trigger (skipped or not)
+        trigger_retraining >> notify_team(entry.name, render_report(entry.name, outcome))
     return dag
 
 

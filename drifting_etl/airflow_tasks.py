@@ -79,3 +79,37 @@ def decide(outcome: dict[str, Any]) -> dict[str, Any] | None:
     return _terminal_errors_fail(
         lambda: orchestration.retrain_decision(store, database, outcome, now=datetime.now(UTC))
     )
+
+
+def report(project: str) -> str:
+    store, database = _environment()
+    return _terminal_errors_fail(lambda: orchestration.publish_report(store, database, project, current_window()))
+
+
+def notify(project: str, report_location: str | None) -> str:
+    """E-mail through Airflow's `smtp_default` connection; a failed send is recorded, not raised."""
+    from drifting_etl.notify import send_with_airflow
+
+    store, database = _environment()
+    result = _terminal_errors_fail(
+        lambda: orchestration.send_notification(
+            store,
+            database,
+            project,
+            current_window(),
+            send=send_with_airflow,
+            report_location=report_location,
+            airflow_run_url=_run_url(),
+        )
+    )
+    return result.status
+
+
+def _run_url() -> str | None:
+    from airflow.configuration import conf
+
+    run = _context().get("dag_run")
+    base = conf.get("api", "base_url", fallback="") or ""
+    if run is None or not base:
+        return None
+    return f"{base.rstrip('/')}/dags/{run.dag_id}/runs/{run.run_id}"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
 import re
 import uuid
 import warnings
@@ -40,6 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from drifting_etl.compute import monitored_columns, positive_label
+from drifting_etl.drift import SMALL_REFERENCE_ROWS
 from drifting_etl.errors import ComputeError, DataError, DriftingError
 from drifting_etl.extract import LABEL, LabelTable, Partition, load_labels, read_partition, window_partitions
 from drifting_etl.metrics_db import METRIC_TABLES
@@ -65,6 +67,7 @@ EVIDENTLY_METHODS: dict[str, str] = {
 }
 """Our drift method names -> the names Evidently's stat-test registry knows them by (`StatTest.name`)."""
 
+logger = logging.getLogger(__name__)
 _NO_LABELS = LabelTable(pa.array([], pa.string()), pa.array([], pa.null()))
 _DATA_PLACEHOLDER = "<!-- no embedded data -->"
 _BODY_TAG = re.compile(r"<body[^>]*>", re.IGNORECASE)
@@ -639,16 +642,24 @@ def evaluate_report(
             if isinstance(performance, str):
                 notes.append(performance)
             else:
-                snapshot = Report([performance.preset]).run(
-                    Dataset.from_pandas(performance.current, data_definition=performance.definition),
-                    None
-                    if performance.reference is None
-                    else Dataset.from_pandas(performance.reference, data_definition=performance.definition),
-                )
-                sections.append((performance.note[0].upper() + performance.note[1:], snapshot))
-                notes.append(
-                    performance.note + ("" if performance.reference is not None else " (reference unlabelled)")
-                )
+                try:
+                    snapshot = Report([performance.preset]).run(
+                        Dataset.from_pandas(performance.current, data_definition=performance.definition),
+                        None
+                        if performance.reference is None
+                        else Dataset.from_pandas(performance.reference, data_definition=performance.definition),
+                    )
+                except Exception as exc:  # degenerate labelled rows (one class, classes Evidently mislabels, ...)
+                    # the drift report is still worth having: say on the page why performance is missing
+                    logger.warning("no performance section for %s %s: %s: %s", name, window, type(exc).__name__, exc)
+                    notes.append(
+                        f"no model performance section: Evidently could not compute it on the sample's labelled "
+                        f"rows ({type(exc).__name__}: {exc}); performance_metric in the database has the figures"
+                    )
+                else:
+                    sections.append((performance.note[0].upper() + performance.note[1:], snapshot))
+                    unlabelled = "" if performance.reference is not None else " (the reference has no labels)"
+                    notes.append(performance.note + unlabelled)
             banner = banner_html(
                 name,
                 window,
@@ -703,7 +714,9 @@ def build_report(
     if total == 0:
         rendered = RenderedReport(empty_report_html(project_name, window), frozenset())
     else:
-        reference, reference_total = read_reference(store, project, sample_size)
+        # Evidently's `auto` picks p-value tests for references of at most 1000 rows and distances above: sample
+        # a larger reference to no fewer rows than that, so the report tests what the pipeline tests
+        reference, reference_total = read_reference(store, project, max(sample_size, SMALL_REFERENCE_ROWS + 1))
         rendered = evaluate_report(
             project, reference, sample, window, total_rows=total, reference_total=reference_total
         )

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from airflow_support import DAGS, Airflow
 from click.testing import CliRunner
 
@@ -33,6 +40,9 @@ start_date: 2026-04-01
 features:
   numerical: [a, b]
   categorical: [c]
+alerts:
+  email: [fleet-team@example.com]
+  send: on_drift
 retrain:
   on: [dataset_drift]
   cooldown: 24h
@@ -53,6 +63,33 @@ def _rows(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFrame:
     frame["label"] = (rng.random(n) < proba).astype(float)
     frame.loc[frame.index % 3 == 0, "label"] = None  # a third of the traffic is not labelled yet
     return frame
+
+
+class Inbox:
+    """An aiosmtpd handler keeping the messages it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        parsed = BytesParser(policy=policy.default).parsebytes(envelope.original_content or envelope.content)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def mail_sink() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
 
 
 def register_project(tmp_path: Path, storage: str, name: str, *, days: int = 3, drift_from_day: int = 1) -> None:
@@ -83,7 +120,15 @@ def register_project(tmp_path: Path, storage: str, name: str, *, days: int = 3, 
 
 
 def _stable(rows: list[dict]) -> list[dict]:
-    ignored = ("id", "computed_at", "started_at", "finished_at", "airflow_run_id")
+    ignored = (
+        "id",
+        "computed_at",
+        "started_at",
+        "finished_at",
+        "airflow_run_id",
+        "report_location",
+        "notification_status",
+    )
     return sorted(
         ({k: v for k, v in row.items() if k not in ignored} for row in rows),
         key=lambda row: json.dumps(row, default=str, sort_keys=True),
@@ -92,12 +137,20 @@ def _stable(rows: list[dict]) -> list[dict]:
 
 @pytest.mark.slow
 def test_monitoring_dag_given_three_windows_should_load_them_idempotently_and_trigger_retraining_once(
-    airflow: Airflow, tmp_path: Path, postgres_url: str
+    airflow: Airflow, tmp_path: Path, postgres_url: str, mail_sink: tuple[Inbox, int]
 ) -> None:
     storage = str(tmp_path / "store")
     register_project(tmp_path, storage, "fleet")
+    inbox, port = mail_sink
+    connection = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@example.com"},
+    }
     # small partition groups, so that each window fans out over several mapped tasks
     env = {
+        "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(connection),
         "DRIFTING_STORAGE_URL": storage,
         "DRIFTING_DATABASE_URL": postgres_url,
         "DRIFTING_PARTITION_GROUP_BYTES": "100000",
@@ -121,6 +174,20 @@ def test_monitoring_dag_given_three_windows_should_load_them_idempotently_and_tr
         (w.start, "success", 960) for w in windows
     ]
     assert [r["airflow_run_id"] for r in runs] == [r["run_id"] for r in result["runs"]]
+
+    # every window has its stored report; the team got one e-mail per drifted window, linking to it
+    for run in runs:
+        assert run["report_location"] == ArtifactStore(storage).report_path(
+            "fleet", run["window_start"], run["window_end"]
+        )
+        assert Path(run["report_location"]).stat().st_size > 100_000
+    assert [r["notification_status"] for r in runs] == ["skipped", "sent", "sent"]
+    assert len(inbox.messages) == 2
+    for message, run in zip(inbox.messages, runs[1:], strict=True):
+        assert message["To"] == "fleet-team@example.com" and "fleet" in message["Subject"]
+        body = message.get_body(preferencelist=("html",)).get_content()
+        assert Path(run["report_location"]).as_uri() in body
+        assert "retrain" in body.lower()
 
     # the mapped, distributed path gives exactly what the in-process CLI path gives
     reference_db = MetricsDatabase(f"sqlite:///{tmp_path / 'reference.db'}")
