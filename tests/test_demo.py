@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 from click.testing import CliRunner
@@ -37,8 +41,27 @@ def test_demo_given_fresh_storage_should_flag_exactly_the_injected_features(tmp_
         performance = database.rows("performance_metric", name)
         assert performance and all(row["labelled_count"] > 0 and row["value"] is not None for row in performance)
 
+    # every window has its stored report; each drifted window e-mailed the team through the local SMTP sink,
+    # with a link that opens the stored report
+    drifted_windows = 0
+    for name, project_runs in runs.items():
+        for run in project_runs:
+            assert Path(run["report_location"]).is_file()
+            drifted = any(
+                r["drifted"] for r in database.rows("feature_drift", name, run["window_start"], run["window_end"])
+            )
+            drifted_windows += drifted
+            assert run["notification_status"] == ("sent" if drifted else "skipped")
+    mails = sorted((storage / "outbox").glob("*.eml"))
+    assert len(mails) == drifted_windows == 4 + 12
+    message = BytesParser(policy=policy.default).parsebytes(mails[0].read_bytes())
+    link = re.search(r'href="(file://[^"]+)"', message.get_body(preferencelist=("html",)).get_content())
+    assert link is not None and Path(unquote(urlparse(link.group(1)).path)).is_file()
+
     # the demo can be run again: it regenerates its own projects' data without duplicating anything
-    again = CliRunner().invoke(main, ["--storage", str(storage), "demo", "--end", "2026-02-09"], catch_exceptions=False)
+    again = CliRunner().invoke(
+        main, ["--storage", str(storage), "demo", "--end", "2026-02-09", "--no-report"], catch_exceptions=False
+    )
     assert again.exit_code == 0
     assert len(database.runs("credit-default")) == 7
     database.dispose()
