@@ -13,23 +13,21 @@ inside the tasks. Set DRIFTING_STORAGE_URL / DRIFTING_DATABASE_URL in the schedu
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
 
-from drifting_etl.storage import ArtifactStore, IndexEntry
+from drifting_etl.dag_factory import add_project_dags
+from drifting_etl.storage import IndexEntry
 from drifting_etl.window import cron_expression
-
-log = logging.getLogger(__name__)
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "drifting-etl",
     "retries": 3,
     "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
+    "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3: 30 s, 1 min, 2 min
     "max_retry_delay": timedelta(minutes=15),
 }
 
@@ -108,29 +106,10 @@ def monitoring_dag(entry: IndexEntry) -> DAG:
     return dag
 
 
-def broken_dag(entry: IndexEntry, error: Exception) -> DAG:
-    """Stands in for a project whose DAG cannot be built, so the problem shows in the UI without hiding the others."""
-    message = f"project {entry.name!r} cannot be scheduled: {error}"
-    with DAG(
-        dag_id=f"drift_monitor__{entry.name}",
-        schedule=None,
-        tags=["drifting-etl", "broken"],
-        doc_md=f"**Broken:** {message}. Fix the project (`drifting-etl project register …`) and the DAG returns.",
-    ) as dag:
-
-        @task(task_id="configuration_error", retries=0)
-        def configuration_error() -> None:
-            raise ValueError(message)
-
-        configuration_error()
-    return dag
-
-
-for _entry in ArtifactStore.from_env().read_index().values():
-    if _entry.status != "active":
-        continue
-    try:
-        globals()[f"drift_monitor__{_entry.name}"] = monitoring_dag(_entry)
-    except Exception as _error:  # one bad project must not drop every other project's DAG
-        log.error("drifting-etl: cannot build the DAG of project %s: %s", _entry.name, _error)
-        globals()[f"drift_monitor__{_entry.name}"] = broken_dag(_entry, _error)
+add_project_dags(
+    globals(),
+    dag_id=lambda name: f"drift_monitor__{name}",
+    build=monitoring_dag,
+    wanted=lambda entry: entry.status == "active",
+    what="monitoring DAG",
+)

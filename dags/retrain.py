@@ -16,15 +16,13 @@ is imported inside the task. Set DRIFTING_STORAGE_URL in the scheduler's and wor
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, task
 
-from drifting_etl.storage import ArtifactStore, IndexEntry
-
-log = logging.getLogger(__name__)
+from drifting_etl.dag_factory import add_project_dags
+from drifting_etl.storage import IndexEntry
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "drifting-etl",
@@ -41,52 +39,9 @@ def retrain_dag_id(name: str) -> str:
 
 @task
 def retrain(project: str) -> dict[str, Any]:
-    """Retrain `project` for the triggering window; terminal errors fail at once, storage hiccups are retried."""
-    from airflow.sdk import get_current_context
-    from airflow.sdk.exceptions import AirflowFailException
+    from drifting_etl import airflow_tasks
 
-    from drifting_etl.errors import DriftingError
-    from drifting_etl.retrain import retrain_project
-    from drifting_etl.window import parse_instant
-
-    context = get_current_context()
-    dag_run = context["dag_run"]
-    conf = dict(dag_run.conf or {})
-    if conf.get("project", project) != project:
-        raise AirflowFailException(f"conf names project {conf['project']!r}, but this DAG retrains {project!r}")
-    try:
-        if conf.get("window_end"):
-            window_end = parse_instant(str(conf["window_end"]), field="window_end")
-        else:
-            moment = context.get("data_interval_end") or context.get("logical_date") or dag_run.run_after
-            window_end = parse_instant(moment.isoformat(), field="window_end")
-        result = retrain_project(
-            ArtifactStore.from_env(), project, window_end, reason=str(conf.get("reason") or "manual"), trigger=conf
-        )
-    except DriftingError as exc:
-        if exc.transient:
-            raise
-        raise AirflowFailException(str(exc)) from exc
-    log.info(
-        "retrained %s: version %s, %s new %s vs current %s, promoted=%s",
-        project,
-        result.version,
-        result.primary_metric,
-        result.new_metrics.get(result.primary_metric),
-        result.current_metrics.get(result.primary_metric),
-        result.promoted,
-    )
-    return {
-        "project": project,
-        "version": result.version,
-        "improved": result.improved,
-        "promoted": result.promoted,
-        "primary_metric": result.primary_metric,
-        "new": result.new_metrics.get(result.primary_metric),
-        "current": result.current_metrics.get(result.primary_metric),
-        "model_path": result.model_path,
-        "reference_version": result.reference_version,
-    }
+    return airflow_tasks.retrain(project)
 
 
 def retrain_dag(entry: IndexEntry) -> DAG:
@@ -104,32 +59,11 @@ def retrain_dag(entry: IndexEntry) -> DAG:
     return dag
 
 
-def broken_dag(entry: IndexEntry, error: Exception) -> DAG:
-    """Stands in for a project whose DAG cannot be built, so a trigger fails visibly and the others still load."""
-    message = f"the retraining DAG of project {entry.name!r} cannot be built: {error}"
-    with DAG(
-        dag_id=retrain_dag_id(entry.name),
-        schedule=None,
-        tags=["drifting-etl", "broken"],
-        doc_md=f"**Broken:** {message}. Fix the project (`drifting-etl project register …`) and the DAG returns.",
-    ) as dag:
-
-        @task(task_id="configuration_error", retries=0)
-        def configuration_error() -> None:
-            raise ValueError(message)
-
-        configuration_error()
-    return dag
-
-
-for _entry in ArtifactStore.from_env().read_index().values():
-    if _entry.status != "active" or _entry.retrain_dag_id != retrain_dag_id(_entry.name):
-        continue  # paused, or retrained by a DAG of the team's own
-    try:
-        globals()[retrain_dag_id(_entry.name)] = retrain_dag(_entry)
-    except Exception as _error:  # one bad project must not drop every other project's DAG
-        log.error("drifting-etl: cannot build the retraining DAG of project %s: %s", _entry.name, _error)
-        try:
-            globals()[retrain_dag_id(_entry.name)] = broken_dag(_entry, _error)
-        except Exception:  # the id itself is unusable (a hand-edited index): the log line is all we can give
-            log.exception("drifting-etl: project %s has no usable retraining DAG id", _entry.name)
+add_project_dags(
+    globals(),
+    dag_id=retrain_dag_id,
+    # paused, or retrained by a DAG of the team's own: no reference retraining DAG
+    wanted=lambda entry: entry.status == "active" and entry.retrain_dag_id == retrain_dag_id(entry.name),
+    build=retrain_dag,
+    what="retraining DAG",
+)

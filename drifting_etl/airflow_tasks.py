@@ -5,6 +5,7 @@ data interval, open the store and database from the environment, and turn errors
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -113,3 +114,52 @@ def _run_url() -> str | None:
     if run is None or not base:
         return None
     return f"{base.rstrip('/')}/dags/{run.dag_id}/runs/{run.run_id}"
+
+
+def retrain(project: str) -> dict[str, Any]:
+    """Retrain `project` for the triggering window (`window_end` from the trigger's conf, else the run's interval
+    end); terminal errors fail at once, storage hiccups are retried."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from drifting_etl.errors import DriftingError
+    from drifting_etl.retrain import retrain_project
+    from drifting_etl.window import parse_instant
+
+    context = _context()
+    dag_run = context["dag_run"]
+    conf = dict(dag_run.conf or {})
+    if conf.get("project", project) != project:
+        raise AirflowFailException(f"conf names project {conf['project']!r}, but this DAG retrains {project!r}")
+    try:
+        if conf.get("window_end"):
+            window_end = parse_instant(str(conf["window_end"]), field="window_end")
+        else:
+            moment = context.get("data_interval_end") or context.get("logical_date") or dag_run.run_after
+            window_end = parse_instant(moment.isoformat(), field="window_end")
+        result = retrain_project(
+            ArtifactStore.from_env(), project, window_end, reason=str(conf.get("reason") or "manual"), trigger=conf
+        )
+    except DriftingError as exc:
+        if exc.transient:
+            raise
+        raise AirflowFailException(str(exc)) from exc
+    logging.getLogger(__name__).info(
+        "retrained %s: version %s, %s new %s vs current %s, promoted=%s",
+        project,
+        result.version,
+        result.primary_metric,
+        result.new_metrics.get(result.primary_metric),
+        result.current_metrics.get(result.primary_metric),
+        result.promoted,
+    )
+    return {
+        "project": project,
+        "version": result.version,
+        "improved": result.improved,
+        "promoted": result.promoted,
+        "primary_metric": result.primary_metric,
+        "new": result.new_metrics.get(result.primary_metric),
+        "current": result.current_metrics.get(result.primary_metric),
+        "model_path": result.model_path,
+        "reference_version": result.reference_version,
+    }

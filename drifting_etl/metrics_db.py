@@ -862,7 +862,10 @@ class MetricsDatabase:
             .where(*self._window_filter(monitoring_run, project, window_start, window_end))
             .values(**fields)
         )
-        with self._translate_errors("annotate the run", project=project, window=window), self.engine.begin() as connection:
+        with (
+            self._translate_errors("annotate the run", project=project, window=window),
+            self.engine.begin() as connection,
+        ):
             connection.execute(statement)
 
     # ------------------------------------------------------------------------------------------- retraining
