@@ -296,3 +296,19 @@ def test_storage_layout_given_registered_project_should_follow_contract(tmp_path
     assert hours[-1] == "logs/project=shop-churn/date=2026-03-03/hour=00"
     labels = sorted(p.parent.name for p in root.glob("labels/project=shop-churn/*/*.parquet"))
     assert labels == ["date=2026-03-03", "date=2026-03-04"]
+
+
+@pytest.mark.slow
+def test_report_command_given_loaded_window_should_store_report_write_copy_and_record_location(tmp_path: Path) -> None:
+    shop = local_shop(tmp_path)
+    assert shop.cli("run", "shop-churn", "--start", "2026-03-02", "--end", "2026-03-03", "--no-report").exit_code == 0
+    copy = tmp_path / "report.html"
+    result = shop.cli(
+        "report", "shop-churn", "--start", "2026-03-02", "--end", "2026-03-03", "-o", str(copy), "--sample-size", "1000"
+    )
+    assert result.exit_code == 0, result.output
+    stored = shop.store.report_path("shop-churn", DAY, DAY + timedelta(days=1))
+    assert copy.read_bytes() == Path(stored).read_bytes()
+    assert "a sample of 1000 of 3600 rows" in result.output
+    [run] = shop.database().runs("shop-churn")
+    assert run["report_location"] == stored
