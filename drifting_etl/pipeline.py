@@ -7,19 +7,21 @@ exit non-zero or let Airflow retry. A window without rows is recorded as `no_dat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from drifting_etl.compute import WindowEvaluation, WindowSummary, evaluate, positive_label, summarize
+from drifting_etl.drift import ColumnDrift
 from drifting_etl.errors import DriftingError
 from drifting_etl.extract import LabelTable, Partition, load_labels, read_partition, window_partitions
 from drifting_etl.metrics_db import (
     DataQualityRow,
     DatasetDriftRow,
     FeatureDriftRow,
+    FeatureKind,
     MetricsDatabase,
     PerformanceRow,
     RunRow,
@@ -157,9 +159,9 @@ def metric_rows(
 ) -> tuple[RunRow, list[FeatureDriftRow], DatasetDriftRow, list[DataQualityRow], list[PerformanceRow]]:
     name = project.config.name
     key: dict[str, Any] = {"project": name, "window_start": window.start, "window_end": window.end}
-    drifts: Iterable = [*(("feature", d) for d in evaluation.feature_drift)]
+    drifts: list[tuple[FeatureKind, ColumnDrift]] = [("feature", drift) for drift in evaluation.feature_drift]
     if evaluation.prediction_drift is not None:
-        drifts = [*drifts, ("prediction", evaluation.prediction_drift)]
+        drifts.append(("prediction", evaluation.prediction_drift))
     feature_rows = [
         FeatureDriftRow(
             **key,
