@@ -119,6 +119,8 @@ def _prepare(
         )
     if timestamps.type.tz is None:  # naive timestamps are UTC by contract
         timestamps = pc.assume_timezone(timestamps, "UTC")
+    elif timestamps.type.tz != "UTC":  # same instants, compared in UTC
+        timestamps = timestamps.cast(pa.timestamp(timestamps.type.unit, tz="UTC"))
     start = pa.scalar(window.start, type=pa.timestamp("us", tz="UTC"))
     end = pa.scalar(window.end, type=pa.timestamp("us", tz="UTC"))
     keep = pc.and_(pc.greater_equal(timestamps, start), pc.less(timestamps, end))

@@ -312,3 +312,23 @@ def test_report_command_given_loaded_window_should_store_report_write_copy_and_r
     assert "a sample of 1000 of 3600 rows" in result.output
     [run] = shop.database().runs("shop-churn")
     assert run["report_location"] == stored
+
+
+def test_run_given_logs_written_by_hand_with_other_timestamp_types_should_window_them_in_utc(tmp_path: Path) -> None:
+    shop = local_shop(tmp_path)
+    hand = shop.reference.drop(columns=["truth", "label"], errors="ignore").head(6).copy()
+    # 23:30 in Amsterdam on 2026-03-02 is 22:30 UTC: inside the window; the naive 2026-03-03 00:30 is outside
+    hand["timestamp"] = pd.to_datetime(["2026-03-02 23:30"] * 3 + ["2026-03-03 00:30"] * 3)
+    zoned = hand.iloc[:3].assign(
+        timestamp=hand["timestamp"]
+        .iloc[:3]
+        .dt.tz_localize("Europe/Amsterdam")
+        .astype("datetime64[ms, Europe/Amsterdam]")
+    )
+    partition = shop.store.log_partition_dir("shop-churn", DAY.date(), 22)
+    shop.store.write_bytes(
+        f"{partition}/by-hand.parquet", zoned.assign(request_id=["h1", "h2", "h3"]).to_parquet(index=False)
+    )
+    result = shop.cli("run", "shop-churn", "--start", "2026-03-02", "--end", "2026-03-03", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert shop.database().runs("shop-churn")[0]["row_count"] == len(shop.logs) + 3
