@@ -63,6 +63,8 @@ def category_counts(column: pa.Array | pa.ChunkedArray) -> tuple[dict[str, int],
         column = column.combine_chunks()
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
+    if pa.types.is_floating(column.type):  # NaN is missing, as a null is (and as Evidently drops it)
+        column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
     missing = column.null_count
     counts: dict[str, int] = {}
     if len(column) == missing:

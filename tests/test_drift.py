@@ -252,3 +252,15 @@ def test_ks_given_reference_edges_at_every_value_should_be_exact_from_summaries(
     assert ours is not None and fitted.columns["x"].exact_edges  # type: ignore[union-attr]
     assert ours.statistic == pytest.approx(expected.statistic, abs=1e-12)
     assert ours.score == pytest.approx(expected.pvalue, rel=1e-6)
+
+
+def test_column_drift_given_numeric_codes_with_nan_declared_categorical_should_drop_nan_like_evidently() -> None:
+    rng = np.random.default_rng(12)
+    reference = pd.DataFrame({"x": rng.choice([1.0, 2.0, 3.0, np.nan], 700, p=[0.4, 0.3, 0.2, 0.1])})
+    current = pd.DataFrame({"x": rng.choice([1.0, 2.0, 3.0, np.nan], 400, p=[0.2, 0.3, 0.3, 0.2])})
+    expected = evidently_drift(reference, current, {"x": "categorical"})
+    fitted, window = profile_of(reference, current, {"x": "categorical"})
+    ours = column_drift("x", fitted.columns["x"], window.columns["x"])
+    assert ours is not None
+    assert (ours.method, ours.current_rows) == (expected["columns"]["x"][0], int(current["x"].notna().sum()))
+    assert ours.score == pytest.approx(expected["columns"]["x"][1], rel=1e-9)
