@@ -568,3 +568,10 @@ def test_categorical_reference_given_column_should_count_categories_and_nulls() 
     fitted = CategoricalReference.fit(pa.chunked_array([pa.array(["a", "b", None]), pa.array(["a", None, "a"])]))
 
     assert (fitted.count, fitted.missing, fitted.distinct, fitted.counts) == (4, 2, 2, {"a": 3, "b": 1})
+
+
+def test_categorical_profile_given_float_nan_not_null_should_count_it_missing() -> None:
+    column = pa.array(np.array([1.0, np.nan, 2.0, 1.0, np.nan]), from_pandas=False)
+    assert column.null_count == 0  # written by numpy/pyarrow directly, NaN is a value, not a null
+    profile = CategoricalProfile.of(column)
+    assert (profile.counts, profile.missing, profile.count) == ({"1": 2, "2": 1}, 2, 3)
