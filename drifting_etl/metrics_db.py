@@ -78,6 +78,7 @@ RunStatus = Literal["success", "failed", "no_data"]
 FeatureKind = Literal["feature", "prediction"]
 ColumnType = Literal["numerical", "categorical"]
 ThresholdDirection = Literal["min", "max"]
+NotificationStatus = Literal["sent", "skipped", "failed"]
 MetricTable = Literal["monitoring_run", "feature_drift", "dataset_drift", "data_quality", "performance_metric"]
 METRIC_TABLES: tuple[MetricTable, ...] = get_args(MetricTable)
 
@@ -157,6 +158,7 @@ _LITERALS: dict[str, tuple[str, ...]] = {
     "FeatureKind": get_args(FeatureKind),
     "ColumnType": get_args(ColumnType),
     "ThresholdDirection": get_args(ThresholdDirection),
+    "NotificationStatus": get_args(NotificationStatus),
 }
 
 
@@ -244,7 +246,7 @@ class RunRow:
     drift_share: float | None = None
     reference_version: str | None = None
     report_location: str | None = None
-    notification_status: Literal["sent", "skipped", "failed"] | None = None
+    notification_status: NotificationStatus | None = None
     notification_error: str | None = None
     airflow_run_id: str | None = None
 
