@@ -36,8 +36,6 @@ from drifting_etl.profiles import (
     ColumnReference,
     NumericalProfile,
     NumericalReference,
-    ReferenceProfile,
-    WindowProfile,
     tail_width,
 )
 
@@ -158,16 +156,6 @@ def dataset_drift(drifts: Iterable[ColumnDrift], share_threshold: float) -> Data
     drifted = sum(result.drifted for result in results)
     share = drifted / len(results) if results else 0.0
     return DatasetDrift(drifted, len(results), share, share_threshold, bool(results) and share >= share_threshold)
-
-
-def window_drift(
-    reference: ReferenceProfile, window: WindowProfile, methods: Mapping[str, tuple[str, float | None]]
-) -> dict[str, ColumnDrift | None]:
-    """Drift of every column in `methods` (column -> (method, threshold))."""
-    return {
-        name: column_drift(name, reference.columns[name], window.columns[name], method, threshold)
-        for name, (method, threshold) in methods.items()
-    }
 
 
 # ---------------------------------------------------------------------------------------------------- methods
