@@ -408,6 +408,7 @@ monitoring_run = sa.Table(
     sa.Column("airflow_run_id", sa.String(250), nullable=True),
     sa.UniqueConstraint("project", "window_start", "window_end", name="uq_monitoring_run_window"),
     sa.CheckConstraint("status IN ('success', 'failed', 'no_data')", name="ck_monitoring_run_status"),
+    sa.Index("ix_monitoring_run_project_latest", "project", "window_end", "window_start"),  # migration 0002
 )
 
 feature_drift = sa.Table(

@@ -50,6 +50,8 @@ def view_sql(name: str, dialect: str) -> str:
 
 
 def upgrade() -> None:
+    # each project's latest (successful) run, looked up by v_projects_needing_attention and v_latest_run
+    op.create_index("ix_monitoring_run_project_latest", "monitoring_run", ["project", "window_end", "window_start"])
     dialect = op.get_context().dialect.name
     for name in VIEWS:
         op.execute(view_sql(name, dialect))
@@ -58,3 +60,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in reversed(VIEWS):
         op.execute(f"DROP VIEW IF EXISTS {name}")
+    op.drop_index("ix_monitoring_run_project_latest", table_name="monitoring_run")
