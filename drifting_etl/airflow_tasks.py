@@ -121,8 +121,7 @@ def retrain(project: str) -> dict[str, Any]:
     end); terminal errors fail at once, storage hiccups are retried."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from drifting_etl.errors import DriftingError
-    from drifting_etl.retrain import retrain_project
+    from drifting_etl.retrain import RetrainResult, retrain_project
     from drifting_etl.window import parse_instant
 
     context = _context()
@@ -130,19 +129,17 @@ def retrain(project: str) -> dict[str, Any]:
     conf = dict(dag_run.conf or {})
     if conf.get("project", project) != project:
         raise AirflowFailException(f"conf names project {conf['project']!r}, but this DAG retrains {project!r}")
-    try:
+
+    def run() -> RetrainResult:
         if conf.get("window_end"):
             window_end = parse_instant(str(conf["window_end"]), field="window_end")
         else:
             moment = context.get("data_interval_end") or context.get("logical_date") or dag_run.run_after
             window_end = parse_instant(moment.isoformat(), field="window_end")
-        result = retrain_project(
-            ArtifactStore.from_env(), project, window_end, reason=str(conf.get("reason") or "manual"), trigger=conf
-        )
-    except DriftingError as exc:
-        if exc.transient:
-            raise
-        raise AirflowFailException(str(exc)) from exc
+        reason = str(conf.get("reason") or "manual")
+        return retrain_project(ArtifactStore.from_env(), project, window_end, reason=reason, trigger=conf)
+
+    result = _terminal_errors_fail(run)
     logging.getLogger(__name__).info(
         "retrained %s: version %s, %s new %s vs current %s, promoted=%s",
         project,

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -330,8 +329,6 @@ def test_dag_files_given_paused_and_broken_projects_should_import_cleanly_with_o
 
 
 def test_dag_factory_given_empty_store_should_build_no_dags(airflow: Airflow, tmp_path: Path) -> None:
-    started = time.perf_counter()
     result = airflow.run([], DRIFTING_STORAGE_URL=str(tmp_path / "nothing-here"))
     assert result["import_errors"] == {}
     assert [d for d in result["dag_ids"] if d.startswith("drift_monitor__")] == []
-    assert time.perf_counter() - started < 120
