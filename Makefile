@@ -10,10 +10,12 @@ $(UV):
 	python3.11 -m venv .venv-tools && .venv-tools/bin/pip install --quiet uv
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --python 3.11
+	$(UV) sync --locked --python 3.11 --compile-bytecode
 	touch $@
 
+# PYTHONDONTWRITEBYTECODE is set on some machines: compile once here, or every command compiles its imports again.
 setup: $(VENV)/.synced
+	$(PY) -m compileall -q drifting_etl dags > /dev/null
 
 demo: setup
 	$(VENV)/bin/drifting-etl demo

@@ -197,6 +197,11 @@ REPORT_OPTION = click.option(
     show_default=True,
     help="Render each window's HTML drift report into the store.",
 )
+RESCAN_OPTION = click.option(
+    "--rescan",
+    is_flag=True,
+    help="Read every partition's logs again instead of reusing cached partition profiles (profiles/ in the store).",
+)
 NOTIFY_OPTION = click.option(
     "--notify/--no-notify",
     default=None,
@@ -210,16 +215,20 @@ NOTIFY_OPTION = click.option(
 @click.option("--end", required=True, help="Window end, exclusive.")
 @REPORT_OPTION
 @NOTIFY_OPTION
+@RESCAN_OPTION
 @click.pass_obj
 @friendly_errors
-def run(obj: Context, project_name: str, start: str, end: str, report: bool, notify: bool | None) -> None:
-    """Monitor one window [START, END) of PROJECT: extract, compute, load, report, e-mail, and print a summary."""
+def run(obj: Context, project_name: str, start: str, end: str, report: bool, notify: bool | None, rescan: bool) -> None:
+    """Monitor one window [START, END) of PROJECT: extract, compute, load, report, e-mail, and print a summary.
+
+    Hour partitions profiled by an earlier run (of this or any window covering the same hours) are merged from
+    the cache instead of being read again, unless their files changed."""
     window = Window(parse_instant(start, field="--start"), parse_instant(end, field="--end"))
     database = obj.database()
     database.check_schema()
     store = obj.store
     publisher = Publisher(store, database, report=report, notify=notify)
-    outcome = run_window(store, database, project_name, window)
+    outcome = run_window(store, database, project_name, window, rescan=rescan)
     print_summary(outcome)
     if not publisher.publish(outcome):
         sys.exit(1)
@@ -286,10 +295,18 @@ class Publisher:
 @click.option("--stop-on-error", is_flag=True, help="Stop at the first failed window instead of going on.")
 @REPORT_OPTION
 @NOTIFY_OPTION
+@RESCAN_OPTION
 @click.pass_obj
 @friendly_errors
 def backfill(
-    obj: Context, project_name: str, start: str, end: str, stop_on_error: bool, report: bool, notify: bool | None
+    obj: Context,
+    project_name: str,
+    start: str,
+    end: str,
+    stop_on_error: bool,
+    report: bool,
+    notify: bool | None,
+    rescan: bool,
 ) -> None:
     """Monitor every window of PROJECT's schedule that lies inside [START, END)."""
     from drifting_etl.projects import load_config_of
@@ -305,7 +322,7 @@ def backfill(
     database.check_schema()
     publisher = Publisher(store, database, report=report, notify=notify)
     outcomes, failures = backfill_windows(
-        store, database, project_name, windows, stop_on_error=stop_on_error, publisher=publisher
+        store, database, project_name, windows, stop_on_error=stop_on_error, publisher=publisher, rescan=rescan
     )
     print_backfill(project_name, outcomes, failures)
     if failures:
@@ -320,6 +337,7 @@ def backfill_windows(
     *,
     stop_on_error: bool = False,
     publisher: Publisher | None = None,
+    rescan: bool = False,
 ) -> tuple[list[RunOutcome], list[tuple[Window, DriftingError]]]:
     outcomes: list[RunOutcome] = []
     failures: list[tuple[Window, DriftingError]] = []
@@ -329,7 +347,7 @@ def backfill_windows(
         for window in windows:
             progress.update(task, description=f"{project_name} {window.start:%Y-%m-%d %H:%M}")
             try:
-                outcomes.append(run_window(store, database, project_name, window))
+                outcomes.append(run_window(store, database, project_name, window, rescan=rescan))
                 if publisher is not None and not publisher.publish(outcomes[-1], quiet=True):
                     failures.append((window, DriftingError("the window's report could not be rendered")))
             except DriftingError as exc:

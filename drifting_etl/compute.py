@@ -8,7 +8,7 @@ the summary and the reference. Pure computation: no storage, no database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -73,35 +73,45 @@ class WindowSummary:
         )
 
 
-def summarize(
-    batch: pa.RecordBatch, config: ProjectConfig, reference: ReferenceProfile, positive: str
-) -> WindowSummary:
-    """The summary of one batch of extracted rows (see extract.read_partition)."""
-    profile = WindowProfile.of(batch, reference)
-    labels = batch.column(LABEL)
+class Rows(Protocol):
+    """Extracted rows: a record batch, or a row group read a column at a time (extract.RowGroupRows)."""
+
+    @property
+    def num_rows(self) -> int: ...
+
+    @property
+    def column_names(self) -> list[str]: ...
+
+    def column(self, name: str) -> pa.Array | pa.ChunkedArray: ...
+
+
+def summarize(rows: Rows, config: ProjectConfig, reference: ReferenceProfile, positive: str) -> WindowSummary:
+    """The summary of some extracted rows (see extract.read_partition_row_groups)."""
+    profile = WindowProfile.of(rows, reference)
+    prediction = rows.column(config.columns.prediction)
+    truth = rows.column(LABEL)
     # a row counts as labelled when it has both the truth and the model's prediction
-    labelled_mask = pc.and_(pc.is_valid(labels), pc.is_valid(batch.column(config.columns.prediction)))
-    labelled_batch = batch.filter(labelled_mask)
-    labelled = labelled_batch.num_rows
+    labelled_mask = pc.and_(pc.is_valid(truth), pc.is_valid(prediction))
+    every_row = pc.all(labelled_mask).as_py() is not False
+
+    def labelled(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+        return column if every_row else column.filter(labelled_mask)
+
+    truth, prediction = labelled(truth), labelled(prediction)
     performance: PerformanceSummary
     if config.task == "classification":
         proba = None
         proba_column = config.columns.prediction_proba
-        if proba_column and proba_column in labelled_batch.schema.names:
-            proba = numeric_array(labelled_batch.column(proba_column))
-        performance = ClassificationSummary.of(
-            labelled_batch.column(LABEL),
-            labelled_batch.column(config.columns.prediction),
-            proba,
-            positive,
-        )
+        if proba_column and proba_column in rows.column_names:
+            proba = numeric_array(labelled(rows.column(proba_column)))
+        performance = ClassificationSummary.of(truth, prediction, proba, positive)
+        count = len(truth)
     else:
-        truth = numeric_array(labelled_batch.column(LABEL))
-        predicted = numeric_array(labelled_batch.column(config.columns.prediction))
-        usable = np.isfinite(truth) & np.isfinite(predicted)
-        labelled = int(usable.sum())
-        performance = RegressionSummary.of(truth[usable], predicted[usable])
-    return WindowSummary(profile, performance, batch.num_rows, labelled)
+        truth_values, predicted = numeric_array(truth), numeric_array(prediction)
+        usable = np.isfinite(truth_values) & np.isfinite(predicted)
+        count = int(usable.sum())
+        performance = RegressionSummary.of(truth_values[usable], predicted[usable])
+    return WindowSummary(profile, performance, rows.num_rows, count)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
-from scipy.spatial import distance
 
 from drifting_etl.profiles import (
     OTHER_CATEGORY,
@@ -126,6 +124,8 @@ def column_drift(
         elif chosen == "psi":
             score = _psi(ref_freq, cur_freq)
         else:
+            from scipy.spatial import distance
+
             score = float(distance.jensenshannon(ref_freq, cur_freq))
     drifted = is_drift(chosen, score, limit)
     return ColumnDrift(
@@ -162,6 +162,8 @@ def dataset_drift(drifts: Iterable[ColumnDrift], share_threshold: float) -> Data
 
 
 def _ks(reference: NumericalReference, current: NumericalProfile) -> tuple[float, float, bool]:
+    from scipy import stats  # imported on first use: half a second that other commands need not pay
+
     if current.values is not None and reference.values is not None:
         result = stats.ks_2samp(reference.values, current.values)
         return float(result.statistic), float(result.pvalue), False
@@ -178,6 +180,8 @@ def _ks(reference: NumericalReference, current: NumericalProfile) -> tuple[float
 
 
 def _wasserstein(reference: NumericalReference, current: NumericalProfile) -> tuple[float, bool]:
+    from scipy import stats  # imported on first use: half a second that other commands need not pay
+
     assert reference.values is not None
     norm = max(float(np.std(reference.values)), 0.001)
     if current.values is not None:
@@ -274,6 +278,8 @@ def _spread_cells(current: NumericalProfile, edges: np.ndarray, bins: np.ndarray
 
 
 def _chisquare(ref_freq: np.ndarray, cur_freq: np.ndarray, current_count: int) -> tuple[float, float]:
+    from scipy import stats  # imported on first use: half a second that other commands need not pay
+
     # Evidently: observed = window counts, expected = reference counts scaled to the window's size.
     observed, expected = np.round(cur_freq * current_count), ref_freq * current_count
     if np.any((expected == 0) & (observed > 0)):
@@ -302,6 +308,8 @@ def _ztest(
     p2 = (n2 - cur_values.get(first, 0)) / n2
     pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
     z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
+    from scipy import stats
+
     return float(z), float(2 * (1 - stats.norm.cdf(np.abs(z))))
 
 

@@ -7,7 +7,8 @@ so memory is bounded by a batch, not by the window. Nothing here computes metric
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -68,12 +69,74 @@ def read_partition(
 ) -> Iterator[pa.RecordBatch]:
     """The partition's rows inside the window: project columns, plus `__label__` (joined or inline label)."""
     for stored in partition.files:
-        yield from _read_file(store, config, window, stored, labels)
+        with _open_log(store, config, window, stored, labels) as (parquet, columns, where):
+            try:
+                for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+                    keep, label = _window_rows(batch, config, window, labels, where)
+                    yield (batch if keep is None else batch.filter(keep)).append_column(LABEL, label)
+            except DataError:
+                raise
+            except Exception as exc:
+                raise _unreadable(exc, where) from exc
 
 
-def _read_file(
+def read_partition_row_groups(
+    store: ArtifactStore,
+    config: ProjectConfig,
+    window: Window,
+    partition: Partition,
+    labels: LabelTable | None,
+) -> Iterator[RowGroupRows]:
+    """The partition's rows inside the window, a row group at a time, each read one column at a time: memory holds
+    one column chunk whatever the size of the files (a row group of a million rows decodes to hundreds of MB)."""
+    for stored in partition.files:
+        with _open_log(store, config, window, stored, labels) as (parquet, columns, where):
+            keys = [config.columns.timestamp]
+            keys += [name for name in (config.columns.request_id, config.columns.label) if name in columns]
+            for index in range(parquet.metadata.num_row_groups):
+                try:
+                    table = parquet.read_row_group(index, columns=keys, use_threads=False)
+                except Exception as exc:
+                    raise _unreadable(exc, where) from exc
+                keep, label = _window_rows(table, config, window, labels, where)
+                yield RowGroupRows(parquet, index, columns, keep, label, where)
+
+
+class RowGroupRows:
+    """The rows of one Parquet row group that lie inside the window, read on demand one column at a time.
+
+    Offers what summaries use of a record batch: `num_rows`, `column_names` and `column(name)`."""
+
+    def __init__(
+        self,
+        parquet: pq.ParquetFile,
+        index: int,
+        columns: list[str],
+        keep: pa.Array | None,
+        label: pa.Array,
+        where: dict[str, str],
+    ) -> None:
+        self._parquet, self._index, self._keep, self._label, self._where = parquet, index, keep, label, where
+        self.column_names = [*columns, LABEL]
+        self.num_rows = len(label)
+
+    def column(self, name: str) -> pa.Array | pa.ChunkedArray:
+        if name == LABEL:
+            return self._label
+        if name not in self.column_names:
+            raise KeyError(name)
+        try:
+            column = self._parquet.read_row_group(self._index, columns=[name], use_threads=False).column(0)
+        except Exception as exc:
+            raise _unreadable(exc, self._where) from exc
+        return column if self._keep is None else column.filter(self._keep)
+
+
+@contextmanager
+def _open_log(
     store: ArtifactStore, config: ProjectConfig, window: Window, stored: StoredFile, labels: LabelTable | None
-) -> Iterator[pa.RecordBatch]:
+) -> Iterator[tuple[pq.ParquetFile, list[str], dict[str, str]]]:
+    """An open log file, checked to have the project's columns; yields it, the columns to read, and its context."""
     where = {"project": config.name, "window": str(window), "path": store.display(stored.path)}
     try:
         handle = store.fs.open(stored.path, "rb")
@@ -98,21 +161,22 @@ def _read_file(
         optional = [
             name for name in (config.columns.prediction_proba, config.columns.label) if name and name in present
         ]
-        try:
-            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=[*required, *optional]):
-                yield _prepare(batch, config, window, labels, where)
-        except DataError:
-            raise
-        except Exception as exc:
-            raise DataError(
-                f"unreadable Parquet data: {exc}", hint="move or delete the file, then re-run", **where
-            ) from exc
+        yield parquet, [*required, *optional], where
 
 
-def _prepare(
-    batch: pa.RecordBatch, config: ProjectConfig, window: Window, labels: LabelTable | None, where: dict[str, str]
-) -> pa.RecordBatch:
-    timestamps = batch.column(config.columns.timestamp)
+def _unreadable(exc: Exception, where: dict[str, str]) -> DataError:
+    return DataError(f"unreadable Parquet data: {exc}", hint="move or delete the file, then re-run", **where)
+
+
+def _window_rows(
+    rows: pa.RecordBatch | pa.Table,
+    config: ProjectConfig,
+    window: Window,
+    labels: LabelTable | None,
+    where: dict[str, str],
+) -> tuple[pa.Array | None, pa.Array]:
+    """Which rows lie inside the window (None: all of them), and the ground truth of those rows."""
+    timestamps = rows.column(config.columns.timestamp)
     if not pa.types.is_timestamp(timestamps.type):
         raise DataError(
             f"column {config.columns.timestamp!r} has type {timestamps.type}, expected a timestamp", **where
@@ -123,16 +187,24 @@ def _prepare(
         timestamps = timestamps.cast(pa.timestamp(timestamps.type.unit, tz="UTC"))
     start = pa.scalar(window.start, type=pa.timestamp("us", tz="UTC"))
     end = pa.scalar(window.end, type=pa.timestamp("us", tz="UTC"))
-    keep = pc.and_(pc.greater_equal(timestamps, start), pc.less(timestamps, end))
-    batch = batch.filter(pc.fill_null(keep, False))
-    inline = batch.column(config.columns.label) if config.columns.label in batch.schema.names else None
+    keep: pa.Array | None = pc.fill_null(pc.and_(pc.greater_equal(timestamps, start), pc.less(timestamps, end)), False)
+    if isinstance(keep, pa.ChunkedArray):
+        keep = keep.combine_chunks()
+    if pc.all(keep).as_py() is not False:  # every row (or none at all): no copy of the columns
+        keep = None
+    inline = rows.column(config.columns.label) if config.columns.label in rows.column_names else None
+    if inline is not None and keep is not None:
+        inline = inline.filter(keep)
     label = inline
     if labels is not None and labels.size:
-        joined = labels.lookup(batch.column(config.columns.request_id))
+        request_ids = rows.column(config.columns.request_id)
+        joined = labels.lookup(request_ids if keep is None else request_ids.filter(keep))
         label = joined if inline is None else pc.coalesce(joined, pc.cast(inline, joined.type, safe=False))
     if label is None:
-        label = pa.nulls(batch.num_rows)
-    return batch.append_column(LABEL, label)
+        label = pa.nulls(len(timestamps) if keep is None else keep.true_count)
+    if isinstance(label, pa.ChunkedArray):
+        label = label.combine_chunks()
+    return keep, label
 
 
 @dataclass(frozen=True)
@@ -151,43 +223,60 @@ class LabelTable:
         return pc.take(self.labels, positions)
 
 
-def load_labels(store: ArtifactStore, config: ProjectConfig, window: Window) -> LabelTable | None:
-    """Labels that may belong to the window's rows: label partitions from its first day to `labels.max_delay` after it.
-
-    Returns None when the project has no label partitions at all (then labels are only taken from the logs).
-    """
-    first: date = window.start.date()
-    last: date = (window.end + config.labels.max_delay).date()
-    tables = []
-    for day_name, day_dir in store.walk_partitions(store.labels_dir(config.name), "date"):
+def label_days(store: ArtifactStore, config: ProjectConfig) -> dict[date, str] | None:
+    """The project's label partitions (date -> directory); None when it has none at all (labels come from the logs)."""
+    directory = store.labels_dir(config.name)
+    days: dict[date, str] = {}
+    for day_name, day_dir in store.walk_partitions(directory, "date"):
         try:
-            day = date.fromisoformat(day_name)
+            days[date.fromisoformat(day_name)] = day_dir
         except ValueError:
             continue
-        if not first <= day <= last:
-            continue
-        for stored in store.list_data_files(day_dir):
-            where = {"project": config.name, "window": str(window), "path": store.display(stored.path)}
-            try:
-                with store.fs.open(stored.path, "rb") as handle:
-                    table = pq.read_table(handle, columns=["request_id", "label", "labelled_at"])
-            except (pa.ArrowInvalid, KeyError, OSError) as exc:
-                raise DataError(
-                    f"unreadable label file: {exc}", hint="label files need request_id, label, labelled_at", **where
-                ) from exc
-            tables.append(
-                table.cast(
-                    pa.schema(
-                        [
-                            ("request_id", pa.string()),
-                            ("label", table.schema.field("label").type),
-                            ("labelled_at", pa.timestamp("us", tz="UTC")),
-                        ]
-                    )
+    if not days and not store.list_dirs(directory):
+        return None
+    return days
+
+
+def label_range(config: ProjectConfig, start: datetime, end: datetime) -> tuple[date, date]:
+    """The label partitions that can hold ground truth for rows logged in [start, end): up to `labels.max_delay` on."""
+    return start.date(), (end + config.labels.max_delay).date()
+
+
+def load_labels(store: ArtifactStore, config: ProjectConfig, window: Window) -> LabelTable | None:
+    """Labels that may belong to the window's rows (see `label_range`); None when the project has no label partitions."""
+    days = label_days(store, config)
+    if days is None:
+        return None
+    first, last = label_range(config, window.start, window.end)
+    files = [
+        stored for day, path in sorted(days.items()) if first <= day <= last for stored in store.list_data_files(path)
+    ]
+    return read_labels(store, config, files, window)
+
+
+def read_labels(store: ArtifactStore, config: ProjectConfig, files: Sequence[StoredFile], window: Window) -> LabelTable:
+    """The latest label per request id in the given label files."""
+    tables = []
+    for stored in files:
+        where = {"project": config.name, "window": str(window), "path": store.display(stored.path)}
+        try:
+            with store.fs.open(stored.path, "rb") as handle:
+                table = pq.ParquetFile(handle).read(columns=["request_id", "label", "labelled_at"])
+        except (pa.ArrowInvalid, KeyError, OSError) as exc:
+            raise DataError(
+                f"unreadable label file: {exc}", hint="label files need request_id, label, labelled_at", **where
+            ) from exc
+        tables.append(
+            table.cast(
+                pa.schema(
+                    [
+                        ("request_id", pa.string()),
+                        ("label", table.schema.field("label").type),
+                        ("labelled_at", pa.timestamp("us", tz="UTC")),
+                    ]
                 )
             )
-    if not tables and not store.list_dirs(store.labels_dir(config.name)):
-        return None
+        )
     if not tables:
         return LabelTable(pa.array([], pa.string()), pa.array([], pa.null()))
     try:

@@ -1,8 +1,8 @@
 """The steps a scheduler runs for one window, as plain functions of (project, window) returning small JSON values.
 
 Airflow's monitoring DAG (dags/drift_monitor.py) calls one function per task; each is idempotent, so a retried or
-cleared task gives the same result. Partition summaries travel between tasks through the artifact store, never
-through XCom: `profile_partitions` returns the paths of the summaries it stored.
+cleared task gives the same result. Partition summaries travel between tasks through the artifact store (the
+partition cache of drifting_etl.partitions), never through XCom: `profile_partitions` returns their paths.
 
     plan_partitions ─▶ profile_partitions (one per group of hour partitions, mapped) ─▶ load_partitions ─▶ retrain_decision
                                                                                      (then the DAG triggers retraining)
@@ -10,22 +10,19 @@ through XCom: `profile_partitions` returns the paths of the summaries it stored.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from drifting_etl.compute import WindowSummary
+from drifting_etl import partitions
 from drifting_etl.errors import DataError, DriftingError
-from drifting_etl.extract import Partition, load_labels, window_partitions
+from drifting_etl.extract import window_partitions
 from drifting_etl.metrics_db import MetricsDatabase
-from drifting_etl.pipeline import RunOutcome, failures_recorded, load_summary, summarize_partition
-from drifting_etl.projects import Project, load_config_of, load_project
+from drifting_etl.pipeline import RunOutcome, failures_recorded, load_summary
+from drifting_etl.projects import load_config_of, load_project
 from drifting_etl.storage import ArtifactStore
-from drifting_etl.summary_codec import decode_summary, encode_summary
 from drifting_etl.window import Window
 
 if TYPE_CHECKING:
@@ -52,20 +49,6 @@ def plan_partitions(
     return groups
 
 
-def partition_key(project: Project, window: Window, partition: Partition) -> str:
-    """Identifies a partition summary: the partition's files (name, size, version), the reference, and where the
-    window cuts the hour. A re-run, or another window covering the same hour, finds it again."""
-    digest = hashlib.sha256()
-    digest.update(project.reference.version.encode())
-    digest.update(project.config.model_dump_json().encode())
-    hour_end = partition.hour.timestamp() + 3600
-    cut = (max(window.start.timestamp(), partition.hour.timestamp()), min(window.end.timestamp(), hour_end))
-    digest.update(json.dumps(cut).encode())
-    for stored in partition.files:
-        digest.update(f"{stored.path}\0{stored.size}\0{stored.version}\n".encode())
-    return digest.hexdigest()[:32]
-
-
 def profile_partitions(
     store: ArtifactStore,
     database: MetricsDatabase,
@@ -75,27 +58,20 @@ def profile_partitions(
     *,
     airflow_run_id: str | None = None,
 ) -> list[str]:
-    """Summarise a group of the window's hour partitions, storing one summary per partition; returns their paths.
-
-    Labels can arrive after the logs, so summaries are recomputed on every run rather than taken from the cache.
-    """
+    """Summarise a group of the window's hour partitions (reusing cached summaries); returns the summaries' paths."""
     started_at = datetime.now(UTC)
     with failures_recorded(database, project_name, window, started_at, airflow_run_id):
         project = load_project(store, project_name)
-        labels = load_labels(store, project.config, window)
         by_hour = {partition.hour: partition for partition in window_partitions(store, project_name, window)}
-        paths = []
+        group = []
         for hour in hours:
             partition = by_hour.get(datetime.fromisoformat(hour))
             if partition is None:
                 raise DataError(
                     f"partition {hour} is gone", project=project_name, window=str(window), hint="re-run the window"
                 )
-            summary = summarize_partition(store, project, window, partition, labels)
-            path = store.partition_profile_path(project_name, partition.hour, partition_key(project, window, partition))
-            store.write_bytes(path, encode_summary(summary))
-            paths.append(path)
-        return paths
+            group.append(partition)
+        return partitions.profile_partitions(store, project, partitions.plan_window(store, project, window, group))
 
 
 def load_partitions(
@@ -111,19 +87,7 @@ def load_partitions(
     started_at = datetime.now(UTC)
     with failures_recorded(database, project_name, window, started_at, airflow_run_id):
         project = load_project(store, project_name)
-        summary = WindowSummary.empty(project.config, project.reference)
-        for path in summary_paths:
-            try:
-                part = decode_summary(store.read_bytes(path), project.reference)
-            except (ValueError, KeyError, OSError) as exc:
-                raise DataError(
-                    f"unusable partition summary: {exc}",
-                    project=project_name,
-                    window=str(window),
-                    path=path,
-                    hint="clear the run so every partition is profiled again",
-                ) from exc
-            summary = summary.merge(part)
+        summary = partitions.merge_profiles(store, project, window, summary_paths)
         outcome = load_summary(
             database,
             project,

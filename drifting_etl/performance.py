@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import stats
 
 from drifting_etl.profiles import category_key
 
@@ -116,6 +115,8 @@ class ClassificationSummary:
             negatives = self.positives.size - positives
             if positives == 0 or negatives == 0:
                 return None
+            from scipy import stats
+
             ranks = stats.rankdata(self.probabilities)
             return float((ranks[self.positives].sum() - positives * (positives + 1) / 2) / (positives * negatives))
         positives, negatives = int(self.positive_histogram.sum()), int(self.negative_histogram.sum())

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from drifting_etl.compute import WindowEvaluation, WindowSummary, evaluate, positive_label, summarize
+from drifting_etl.compute import WindowEvaluation, WindowSummary, evaluate, positive_label
 from drifting_etl.drift import ColumnDrift
 from drifting_etl.errors import DriftingError
-from drifting_etl.extract import LabelTable, Partition, load_labels, read_partition, window_partitions
+from drifting_etl.extract import Partition, window_partitions
 from drifting_etl.metrics_db import (
     DataQualityRow,
     DatasetDriftRow,
@@ -26,6 +26,7 @@ from drifting_etl.metrics_db import (
     PerformanceRow,
     RunRow,
 )
+from drifting_etl.partitions import merge_profiles, plan_window, profile_partitions
 from drifting_etl.projects import Project, load_project
 from drifting_etl.storage import ArtifactStore
 from drifting_etl.window import Window
@@ -43,31 +44,19 @@ class RunOutcome:
     reference_version: str
 
 
-def summarize_partition(
-    store: ArtifactStore, project: Project, window: Window, partition: Partition, labels: LabelTable | None
-) -> WindowSummary:
-    """The summary of one hour partition's rows inside the window."""
-    config, reference = project.config, project.reference
-    positive = positive_label(config, reference)
-    summary = WindowSummary.empty(config, reference)
-    for batch in read_partition(store, config, window, partition, labels):
-        if batch.num_rows:
-            summary = summary.merge(summarize(batch, config, reference, positive))
-    return summary
-
-
 def summarize_window(
-    store: ArtifactStore, project: Project, window: Window, *, on_partition: Progress | None = None
+    store: ArtifactStore,
+    project: Project,
+    window: Window,
+    *,
+    on_partition: Progress | None = None,
+    rescan: bool = False,
 ) -> tuple[WindowSummary, int]:
-    """Stream every partition of the window into one summary. Returns it and the number of partitions read."""
-    labels = load_labels(store, project.config, window)
-    summary = WindowSummary.empty(project.config, project.reference)
-    partitions = window_partitions(store, project.config.name, window)
-    for partition in partitions:
-        summary = summary.merge(summarize_partition(store, project, window, partition, labels))
-        if on_partition is not None:
-            on_partition(partition)
-    return summary, len(partitions)
+    """The window's summary, merged from its hour partitions' summaries (cached ones reused unless `rescan`).
+    Returns it and the number of partitions."""
+    planned = plan_window(store, project, window, window_partitions(store, project.config.name, window))
+    paths = profile_partitions(store, project, planned, rescan=rescan, on_partition=on_partition)
+    return merge_profiles(store, project, window, paths), len(planned)
 
 
 def load_summary(
@@ -121,12 +110,13 @@ def run_window(
     *,
     on_partition: Progress | None = None,
     airflow_run_id: str | None = None,
+    rescan: bool = False,
 ) -> RunOutcome:
     """Compute and load one window. Raises DriftingError (after recording the failure) when the window fails."""
     project = load_project(store, project_name)
     started_at = datetime.now(UTC)
     with failures_recorded(database, project_name, window, started_at, airflow_run_id):
-        summary, partitions = summarize_window(store, project, window, on_partition=on_partition)
+        summary, partitions = summarize_window(store, project, window, on_partition=on_partition, rescan=rescan)
         return load_summary(
             database,
             project,

@@ -54,6 +54,8 @@ def numeric_array(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
             else pc.cast(column, column.type.value_type)
         )
     array = pc.cast(column, pa.float64(), safe=False)
+    if isinstance(array, pa.ChunkedArray):  # ChunkedArray.to_numpy goes through pandas (a second to import)
+        array = array.combine_chunks()
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
@@ -273,12 +275,28 @@ def cell_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return 2 * right - on_edge
 
 
+def cell_bounds(ordered: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Where each cell starts and ends in sorted values: cell k holds ordered[bounds[k]:bounds[k + 1]].
+
+    Finding the 2m edge positions in the sorted values is far cheaper than placing every value among the edges
+    (numpy's vectorised sort is about 7x faster than a per-value binary search), and gives the same cells."""
+    bounds = np.empty(2 * edges.size + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, ordered.size
+    bounds[1:-1:2] = np.searchsorted(ordered, edges, side="left")
+    bounds[2:-1:2] = np.searchsorted(ordered, edges, side="right")
+    return bounds
+
+
 def cell_statistics(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    cells = cell_index(values, edges)
-    size = 2 * edges.size + 1
-    counts = np.bincount(cells, minlength=size).astype(np.int64)
-    sums = np.bincount(cells, weights=values, minlength=size)
-    return counts, sums
+    """(count, sum) of the values in each cell (see `cell_index`); `values` must be finite."""
+    return _sorted_cell_statistics(np.sort(values), edges)
+
+
+def _sorted_cell_statistics(ordered: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    bounds = cell_bounds(ordered, edges)
+    prefix = np.zeros(ordered.size + 1)
+    np.cumsum(ordered, out=prefix[1:])
+    return np.diff(bounds), prefix[bounds[1:]] - prefix[bounds[:-1]]
 
 
 def tail_width(edges: np.ndarray) -> float:
@@ -288,9 +306,13 @@ def tail_width(edges: np.ndarray) -> float:
 
 def tail_statistics(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Counts of the values below and above the reference range in `TAIL_BINS` sub-bins per side: shape (2, TAIL_BINS)."""
+    return _tail_counts(values[values < edges[0]], values[values > edges[-1]], edges)
+
+
+def _tail_counts(below: np.ndarray, above: np.ndarray, edges: np.ndarray) -> np.ndarray:
     width = tail_width(edges)
     counts = np.zeros((2, TAIL_BINS), dtype=np.int64)
-    for side, distance in enumerate((edges[0] - values[values < edges[0]], values[values > edges[-1]] - edges[-1])):
+    for side, distance in enumerate((edges[0] - below, above - edges[-1])):
         if distance.size:
             bins = np.minimum((distance / width).astype(np.int64), TAIL_BINS - 1)
             counts[side] = np.bincount(bins, minlength=TAIL_BINS)
@@ -336,30 +358,37 @@ class NumericalProfile:
 
     @classmethod
     def of(cls, raw: np.ndarray, edges: np.ndarray) -> NumericalProfile:
-        finite_mask = np.isfinite(raw)
-        values = raw[finite_mask]
-        nan = int(np.count_nonzero(np.isnan(raw)))
-        counts, sums = cell_statistics(values, edges)
+        """The profile of some values (NaN = missing, +-inf = non-finite), from one sort of them."""
+        ordered = np.sort(raw)  # -inf first, then the finite values, +inf, and NaN last
+        first_finite = int(np.searchsorted(ordered, -math.inf, side="right"))
+        first_inf = int(np.searchsorted(ordered, math.inf, side="left"))
+        first_nan = int(np.searchsorted(ordered, math.nan, side="left"))
+        values = ordered[first_finite:first_inf]
+        counts, sums = _sorted_cell_statistics(values, edges)
+        count = int(values.size)
+        mean = float(values.sum()) / count if count else 0.0
         small: dict[float, int] | None = None
-        uniques = np.unique(values[: SMALL_COUNTS_LIMIT * 64]) if values.size else values
-        if uniques.size <= SMALL_COUNTS_LIMIT:
+        if count and np.count_nonzero(values[1:] != values[:-1]) < SMALL_COUNTS_LIMIT:
             uniques, unique_counts = np.unique(values, return_counts=True)
-            if uniques.size <= SMALL_COUNTS_LIMIT:
-                small = {float(v): int(c) for v, c in zip(uniques, unique_counts, strict=True)}
+            small = {float(v): int(c) for v, c in zip(uniques, unique_counts, strict=True)}
+        elif not count:
+            small = {}
+        below = values[: counts[0]]
+        above = values[count - counts[-1] :]
         return cls(
             rows=int(raw.size),
-            missing=nan,
-            non_finite=int(raw.size - values.size - nan),
-            count=int(values.size),
-            minimum=float(values.min()) if values.size else math.inf,
-            maximum=float(values.max()) if values.size else -math.inf,
-            mean=float(values.mean()) if values.size else 0.0,
-            m2=float(((values - values.mean()) ** 2).sum()) if values.size else 0.0,
+            missing=int(raw.size - first_nan),
+            non_finite=first_finite + first_nan - first_inf,
+            count=count,
+            minimum=float(values[0]) if count else math.inf,
+            maximum=float(values[-1]) if count else -math.inf,
+            mean=mean,
+            m2=float(np.square(values - mean).sum()) if count else 0.0,
             cell_counts=counts,
             cell_sums=sums,
-            tail_counts=tail_statistics(values, edges),
+            tail_counts=_tail_counts(below, above, edges),
             small_counts=small,
-            values=values.copy() if values.size <= EXACT_VALUES_LIMIT else None,
+            values=values.copy() if count <= EXACT_VALUES_LIMIT else None,
         )
 
     def merge(self, other: NumericalProfile) -> NumericalProfile:
@@ -472,7 +501,8 @@ class WindowProfile:
         return cls(reference.version, 0, columns)
 
     @classmethod
-    def of(cls, table: pa.Table | pa.RecordBatch, reference: ReferenceProfile) -> WindowProfile:
+    def of(cls, table: Any, reference: ReferenceProfile) -> WindowProfile:
+        """Profile of some rows: anything with `num_rows` and `column(name)` (a table, a batch, extract.RowGroupRows)."""
         columns: dict[str, ColumnProfile] = {}
         for name, column_reference in reference.columns.items():
             column = table.column(name)

@@ -30,11 +30,14 @@ class Project:
 
 
 def _read_reference(data: bytes, source: str, config: ProjectConfig) -> pa.Table:
+    """The reference's monitored columns (features and prediction)."""
     try:
-        table = pq.read_table(io.BytesIO(data))
+        parquet = pq.ParquetFile(io.BytesIO(data))
+        present = set(parquet.schema_arrow.names)
+        missing = [name for name in monitored_columns(config) if name not in present]
+        table = parquet.read(columns=[name for name in monitored_columns(config) if name in present])
     except Exception as exc:
         raise DataError(f"reference is not a readable Parquet file: {exc}", project=config.name, path=source) from exc
-    missing = [name for name in monitored_columns(config) if name not in table.column_names]
     if missing:
         raise DataError(
             f"reference lacks column(s) {', '.join(missing)}",

@@ -180,11 +180,11 @@ class ArtifactStore:
     def read_text(self, path: str) -> str:
         return self.read_bytes(path).decode("utf-8")
 
-    def write_bytes(self, path: str, data: bytes) -> None:
+    def write_bytes(self, path: str, data: bytes, *, durable: bool = True) -> None:
         """Write a whole file so that no reader ever sees part of it.
 
         Object stores publish a PUT atomically; on a local disk we write a hidden temporary file in the
-        same directory and rename it into place.
+        same directory and rename it into place (synced to disk first unless `durable` is False, for caches).
         """
         try:
             if self.is_local:
@@ -193,8 +193,9 @@ class ArtifactStore:
                 temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
                 with open(temporary, "wb") as handle:
                     handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                    if durable:
+                        handle.flush()
+                        os.fsync(handle.fileno())
                 os.replace(temporary, path)
             else:
                 self.fs.pipe_file(path, data)

@@ -263,42 +263,33 @@ def _index(storage: Path, names: list[str], **overrides: dict) -> None:
 
 PARSE = textwrap.dedent(
     """
-    import runpy, sys, time
-    start = time.perf_counter()
+    import runpy, sys
     namespace = runpy.run_path(sys.argv[1])
-    elapsed = time.perf_counter() - start
     from airflow.sdk import DAG
-    print(elapsed, sum(isinstance(value, DAG) for value in namespace.values()))
+    heavy = [name for name in ("pandas", "scipy", "sklearn", "evidently") if name in sys.modules]
+    print(sum(isinstance(value, DAG) for value in namespace.values()), ",".join(heavy) or "-")
     """
 )
 
 
-def _parse(path: Path, env: dict[str, str]) -> tuple[float, int]:
-    done = subprocess.run([sys.executable, "-c", PARSE, str(path)], env=env, capture_output=True, text=True, check=True)
-    elapsed, dags = done.stdout.split()[-2:]
-    return float(elapsed), int(dags)
-
-
-def test_dag_factory_given_200_projects_should_parse_within_budget_of_an_empty_dag_file(
+def test_dag_factory_given_200_projects_should_build_them_from_the_index_without_heavy_imports(
     airflow: Airflow, tmp_path: Path
 ) -> None:
+    """Parsing reads store.json and builds DAGs; computing libraries load only inside tasks. The parse time itself is
+    measured by benchmarks/dag_parse.py (timing does not belong in a unit test)."""
     storage = tmp_path / "store"
     _index(storage, [f"project-{i:03d}" for i in range(200)])
-    empty = tmp_path / "empty_dag.py"
-    empty.write_text(
-        "from datetime import datetime\nfrom airflow.sdk import DAG, task\n"
-        "with DAG('empty', schedule=None, start_date=datetime(2026, 1, 1)) as dag:\n"
-        "    @task\n    def nothing():\n        pass\n    nothing()\n"
-    )
     env = airflow.environment(DRIFTING_STORAGE_URL=str(storage))
-    # warm the file system caches and byte-code, then time each file in a fresh interpreter
-    _parse(empty, env), _parse(DAGS / "drift_monitor.py", env)
-    baseline = min(_parse(empty, env)[0] for _ in range(2))
-    factory, dags = min(_parse(DAGS / "drift_monitor.py", env) for _ in range(2))
-    assert dags == 200
-    # Budget: 2 s here on top of an empty DAG file (about 3 s, nearly all of it importing airflow.sdk), expressed
-    # relative to that yardstick so a slower machine scales both sides.
-    assert factory < baseline * 5 / 3, (factory, baseline)
+    done = subprocess.run(
+        [sys.executable, "-c", PARSE, str(DAGS / "drift_monitor.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dags, heavy = done.stdout.split()[-2:]
+    assert int(dags) == 200
+    assert heavy == "-"
 
 
 def test_dag_files_given_paused_and_broken_projects_should_import_cleanly_with_one_dag_per_active_project(

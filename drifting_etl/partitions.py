@@ -1,0 +1,231 @@
+"""Partition profiles: each hour partition of a window is summarised once, cached in the store, then merged.
+
+A partition's summary is stored at `profiles/project=<name>/date=<day>/hour=<hh>/<key>.npz` (plus `<key>.values.npz`
+when it kept raw values). The key hashes everything the summary depends on: the partition's log files (path, size,
+version), the label files that can hold its ground truth, the reference version, the configuration that shapes a
+summary, and where the window cuts the hour. So a later window over the same hours (a re-run, a backfill, a daily
+window after hourly ones) merges cached summaries instead of reading logs, while a partition whose files changed
+(late data, new labels) gets a new key and is read again. The cache can be deleted at any time.
+
+    plan_window ─▶ profile_partitions (threads here; one Airflow task per group of partitions) ─▶ merge_profiles
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TypeVar
+
+from drifting_etl.compute import WindowSummary, positive_label, summarize
+from drifting_etl.errors import DataError, NotFoundError
+from drifting_etl.extract import LabelTable, Partition, label_days, label_range, read_labels, read_partition_row_groups
+from drifting_etl.performance import EXACT_PAIRS_LIMIT, ClassificationSummary
+from drifting_etl.profiles import EXACT_VALUES_LIMIT
+from drifting_etl.projects import Project
+from drifting_etl.storage import ArtifactStore, StoredFile
+from drifting_etl.summary_codec import FORMAT, StoredValues, attach_values, decode_summary, encode_summary
+from drifting_etl.window import Window
+
+WORKERS = max(1, int(os.environ.get("DRIFTING_WORKERS") or os.cpu_count() or 1))
+"""Partitions profiled at once in one process. Reading Parquet and numpy's sorting release the GIL, so threads use
+every core; memory grows by one record batch per worker."""
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class PlannedPartition:
+    """One hour partition of a window, and where its summary is (or will be) cached."""
+
+    partition: Partition
+    cut: Window
+    """The part of the hour inside the window."""
+    label_files: tuple[StoredFile, ...] | None
+    """The label files that can hold ground truth for its rows; None when the project has no label partitions."""
+    path: str
+
+    @property
+    def values_path(self) -> str:
+        return values_path(self.path)
+
+
+def values_path(profile_path: str) -> str:
+    return profile_path.removesuffix(".npz") + ".values.npz"
+
+
+def plan_window(
+    store: ArtifactStore, project: Project, window: Window, partitions: Iterable[Partition]
+) -> list[PlannedPartition]:
+    """Cache paths for the window's partitions (lists the label partitions once, and each label day it needs once)."""
+    config = project.config
+    days = label_days(store, config)
+    listed: dict[date, tuple[StoredFile, ...]] = {}
+
+    def files_between(first: date, last: date) -> tuple[StoredFile, ...]:
+        assert days is not None
+        found: list[StoredFile] = []
+        for day, directory in sorted(days.items()):
+            if first <= day <= last:
+                if day not in listed:
+                    listed[day] = tuple(store.list_data_files(directory))
+                found.extend(listed[day])
+        return tuple(found)
+
+    planned = []
+    for partition in partitions:
+        cut = Window(max(window.start, partition.hour), min(window.end, partition.hour + timedelta(hours=1)))
+        labels = None if days is None else files_between(*label_range(config, cut.start, cut.end))
+        key = partition_key(project, cut, partition.files, labels)
+        planned.append(
+            PlannedPartition(partition, cut, labels, store.partition_profile_path(config.name, partition.hour, key))
+        )
+    return planned
+
+
+def partition_key(
+    project: Project, cut: Window, files: Iterable[StoredFile], label_files: Iterable[StoredFile] | None
+) -> str:
+    config = project.config
+    shaping = {
+        "format": FORMAT,
+        "reference": project.reference.version,
+        "task": config.task,
+        "features": config.features.model_dump(mode="json"),
+        "columns": config.columns.model_dump(mode="json"),
+        "positive_label": positive_label(config, project.reference),
+        "cut": [cut.start.isoformat(), cut.end.isoformat()],
+        "labels": None if label_files is None else [[f.path, f.size, f.version] for f in label_files],
+        "logs": [[f.path, f.size, f.version] for f in files],
+    }
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]
+
+
+class LabelTables:
+    """Label tables read once per distinct set of label files and shared by the partitions (and threads) needing them."""
+
+    def __init__(self, store: ArtifactStore, project: Project) -> None:
+        self._store, self._project = store, project
+        self._tables: dict[tuple[StoredFile, ...], LabelTable] = {}
+        self._lock = threading.Lock()
+
+    def get(self, planned: PlannedPartition) -> LabelTable | None:
+        if planned.label_files is None:
+            return None
+        with self._lock:  # one reader per set of files; the others wait for its table
+            if planned.label_files not in self._tables:
+                self._tables[planned.label_files] = read_labels(
+                    self._store, self._project.config, planned.label_files, planned.cut
+                )
+            return self._tables[planned.label_files]
+
+
+def summarize_partition(
+    store: ArtifactStore, project: Project, planned: PlannedPartition, labels: LabelTable | None
+) -> WindowSummary:
+    """The summary of one partition's rows inside the window, streamed a row group and a column at a time."""
+    config, reference = project.config, project.reference
+    positive = positive_label(config, reference)
+    summary = WindowSummary.empty(config, reference)
+    for rows in read_partition_row_groups(store, config, planned.cut, planned.partition, labels):
+        if rows.num_rows:
+            summary = summary.merge(summarize(rows, config, reference, positive))
+    return summary
+
+
+def profile_partitions(
+    store: ArtifactStore,
+    project: Project,
+    planned: list[PlannedPartition],
+    *,
+    rescan: bool = False,
+    on_partition: Callable[[Partition], None] | None = None,
+    workers: int = WORKERS,
+) -> list[str]:
+    """Make sure every planned partition has a cached summary (reading only those without one, or all with `rescan`);
+    returns the summary paths in partition order."""
+    labels = LabelTables(store, project)
+
+    def profile(item: PlannedPartition) -> str:
+        if rescan or not store.exists(item.path):
+            profile_bytes, values_bytes = encode_summary(summarize_partition(store, project, item, labels.get(item)))
+            if values_bytes is not None:  # the values first: a profile is only ever found with its values
+                store.write_bytes(item.values_path, values_bytes, durable=False)
+            store.write_bytes(item.path, profile_bytes, durable=False)
+        return item.path
+
+    paths = []
+    for item, path in zip(planned, ordered_map(profile, planned, workers), strict=True):
+        paths.append(path)
+        if on_partition is not None:
+            on_partition(item.partition)
+    return paths
+
+
+def merge_profiles(store: ArtifactStore, project: Project, window: Window, paths: list[str]) -> WindowSummary:
+    """The window's summary from its partitions' cached summaries.
+
+    Profiles are read first; raw values only for the columns whose window total is small enough to be computed
+    exactly (see `EXACT_VALUES_LIMIT`), so a large window never reads them."""
+    parts: list[tuple[str, WindowSummary, StoredValues]] = []
+    for path in paths:
+        try:
+            summary, stored = decode_summary(store.read_bytes(path), project.reference)
+        except (ValueError, KeyError, OSError, NotFoundError) as exc:
+            raise _unusable(project, window, path, exc) from exc
+        parts.append((path, summary, stored))
+    totals: dict[str, int] = {}
+    proba_rows = 0
+    for _, summary, _ in parts:
+        for name, column in summary.profile.columns.items():
+            totals[name] = totals.get(name, 0) + column.count
+        if isinstance(summary.performance, ClassificationSummary):
+            proba_rows += summary.performance.proba_rows
+    exact = {name for name, total in totals.items() if total <= EXACT_VALUES_LIMIT}
+    window_summary = WindowSummary.empty(project.config, project.reference)
+    for path, summary, stored in parts:
+        columns = stored.columns & exact
+        pairs = stored.pairs and proba_rows <= EXACT_PAIRS_LIMIT
+        if columns or pairs:
+            try:
+                summary = attach_values(summary, store.read_bytes(values_path(path)), columns, pairs=pairs)
+            except (ValueError, KeyError, OSError, NotFoundError) as exc:
+                raise _unusable(project, window, values_path(path), exc) from exc
+        window_summary = window_summary.merge(summary)
+    return window_summary
+
+
+def _unusable(project: Project, window: Window, path: str, exc: Exception) -> DataError:
+    return DataError(
+        f"unusable partition summary: {exc}",
+        project=project.config.name,
+        window=str(window),
+        path=path,
+        hint="re-run the window with --rescan (or clear the Airflow run): profiles/ is a cache and is rebuilt",
+    )
+
+
+def ordered_map(function: Callable[[T], R], items: list[T], workers: int) -> Iterator[R]:
+    """`function` over `items` on up to `workers` threads, results in order, with at most 2 x workers in flight."""
+    if workers <= 1 or len(items) <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="profile") as pool:
+        pending: list[Future[R]] = []
+        upcoming = iter(items)
+        for item in upcoming:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            result = pending.pop(0).result()
+            for item in upcoming:
+                pending.append(pool.submit(function, item))
+                break
+            yield result

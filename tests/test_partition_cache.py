@@ -1,0 +1,189 @@
+"""Cached partition profiles: a window over hours profiled before merges their cached summaries, gives exactly the
+rows a full rescan gives, and reads again only the hours whose log or label files changed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_pipeline import DAY, Shop, _stable, make_shop
+
+from drifting_etl.capture import LabelWriter, LogWriter
+from drifting_etl.errors import DataError
+from drifting_etl.extract import window_partitions
+from drifting_etl.metrics_db import METRIC_TABLES
+from drifting_etl.partitions import merge_profiles, ordered_map, plan_window, profile_partitions
+from drifting_etl.profiles import NumericalProfile
+from drifting_etl.projects import load_project
+from drifting_etl.summary_codec import attach_values, decode_summary, encode_summary
+from drifting_etl.window import Window
+
+WINDOW = Window(DAY, DAY + timedelta(days=1))
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Shop:
+    return make_shop(tmp_path, str(tmp_path / "store"), f"sqlite:///{tmp_path / 'metrics.db'}")
+
+
+def run(shop: Shop, start: str, end: str, *extra: str) -> None:
+    result = shop.cli("run", "shop-churn", "--start", start, "--end", end, "--no-report", *extra)
+    assert result.exit_code == 0, result.output
+
+
+def run_day(shop: Shop, *extra: str) -> None:
+    run(shop, "2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z", *extra)
+
+
+def profile_files(shop: Shop) -> dict[str, float]:
+    root = Path(shop.store.path("profiles"))
+    return {str(path.relative_to(root)): path.stat().st_mtime_ns for path in root.rglob("*.npz")}
+
+
+def day_rows(shop: Shop) -> dict[str, list[dict]]:
+    """The metric rows and run of the daily window (not of the hourly windows inside it)."""
+
+    def daily(row: dict) -> bool:
+        return bool(row["window_end"] - row["window_start"] == timedelta(days=1))
+
+    database = shop.database()
+    rows = {
+        table: _stable([r for r in database.rows(table, project="shop-churn") if daily(r)]) for table in METRIC_TABLES
+    }
+    [run] = [row for row in database.runs("shop-churn") if daily(row)]
+    database.dispose()
+    counts = {k: run[k] for k in ("status", "row_count", "labelled_count")}
+    return {**rows, "monitoring_run": [counts]}
+
+
+def test_run_given_hours_profiled_by_hourly_runs_should_merge_their_profiles_for_the_day(shop: Shop) -> None:
+    for hour in range(24):
+        start = DAY + timedelta(hours=hour)
+        run(shop, start.isoformat(), (start + timedelta(hours=1)).isoformat())
+    hourly = profile_files(shop)
+    assert len({name.split("/")[2] for name in hourly}) == 24  # one cached summary per hour partition
+
+    run_day(shop)
+    assert profile_files(shop) == hourly  # nothing was read or written again
+    cached = day_rows(shop)
+
+    run_day(shop, "--rescan")
+    assert day_rows(shop) == cached
+    assert cached["monitoring_run"][-1]["row_count"] == 3600
+
+
+def test_run_given_late_log_file_in_one_hour_should_profile_only_that_hour_again(shop: Shop) -> None:
+    run_day(shop)
+    before = profile_files(shop)
+    late = pd.DataFrame(
+        {
+            "timestamp": [DAY + timedelta(hours=5, minutes=m) for m in range(30)],
+            "age": np.full(30, 41.0),
+            "basket": np.full(30, 30.0),
+            "channel": ["web"] * 30,
+            "prediction_proba": np.full(30, 0.4),
+            "prediction": np.zeros(30, dtype=int),
+        }
+    )
+    with LogWriter("shop-churn", shop.store, model_version="v3") as writer:
+        writer.log_frame(late)
+
+    run_day(shop)
+    after = profile_files(shop)
+    added = set(after) - set(before)
+    assert {name.split("/")[2] for name in added} == {"hour=05"}
+    assert {name.rsplit("/", 1)[1].split(".", 1)[1] for name in added} == {"npz", "values.npz"}
+    assert {name: after[name] for name in before} == before  # other hours merged from the cache
+    assert day_rows(shop)["monitoring_run"][-1]["row_count"] == 3630
+
+
+def test_run_given_labels_arriving_later_should_recompute_performance_of_their_hours(shop: Shop) -> None:
+    run_day(shop)
+    labelled_before = day_rows(shop)["monitoring_run"][-1]["labelled_count"]
+    unlabelled = shop.logs.loc[~shop.logs["request_id"].isin(shop.labels.index)].iloc[:100]
+    with LabelWriter("shop-churn", shop.store) as writer:
+        writer.label_many(
+            list(zip(unlabelled["request_id"], unlabelled["truth"], strict=True)), labelled_at=DAY + timedelta(days=3)
+        )
+
+    run_day(shop)
+    cached = day_rows(shop)
+    assert cached["monitoring_run"][-1]["labelled_count"] == labelled_before + 100
+    run_day(shop, "--rescan")
+    assert day_rows(shop) == cached
+
+
+def test_run_given_corrupt_cached_profile_should_fail_naming_it_and_rescan_should_recover(shop: Shop) -> None:
+    run_day(shop)
+    expected = day_rows(shop)
+    victim = sorted(Path(shop.store.path("profiles")).rglob("*.npz"))[0]
+    victim.write_bytes(b"\x80\x04not a summary")
+
+    result = shop.cli("run", "shop-churn", "--start", "2026-03-02", "--end", "2026-03-03", "--no-report")
+    assert result.exit_code == 1
+    assert victim.name in result.output and "--rescan" in result.output
+
+    run_day(shop, "--rescan")
+    rows = day_rows(shop)
+    assert {k: v for k, v in rows.items() if k != "monitoring_run"} == {
+        k: v for k, v in expected.items() if k != "monitoring_run"
+    }
+
+
+def test_profile_partitions_given_one_or_two_threads_should_give_identical_summaries(shop: Shop) -> None:
+    project = load_project(shop.store, "shop-churn")
+    planned = plan_window(shop.store, project, WINDOW, window_partitions(shop.store, "shop-churn", WINDOW))
+    serial = merge_profiles(
+        shop.store, project, WINDOW, profile_partitions(shop.store, project, planned, rescan=True, workers=1)
+    )
+    threaded = merge_profiles(
+        shop.store, project, WINDOW, profile_partitions(shop.store, project, planned, rescan=True, workers=2)
+    )
+    for name, column in serial.profile.columns.items():
+        other = threaded.profile.columns[name]
+        if isinstance(column, NumericalProfile):
+            assert isinstance(other, NumericalProfile) and column.values is not None and other.values is not None
+            assert np.array_equal(column.values, other.values) and np.array_equal(column.cell_counts, other.cell_counts)
+            assert (column.count, column.missing, column.mean) == (other.count, other.missing, other.mean)
+        else:
+            assert column == other
+    assert serial.performance.metrics("1") == threaded.performance.metrics("1")
+
+
+def test_summary_codec_given_values_should_keep_them_apart_and_attach_them_on_request(shop: Shop) -> None:
+    project = load_project(shop.store, "shop-churn")
+    planned = plan_window(shop.store, project, WINDOW, window_partitions(shop.store, "shop-churn", WINDOW))
+    [path] = profile_partitions(shop.store, project, planned[:1])
+    profile_bytes, values_bytes = encode_summary(merge_profiles(shop.store, project, WINDOW, [path]))
+    assert values_bytes is not None
+
+    summary, stored = decode_summary(profile_bytes, project.reference)
+    assert stored.columns == {"age", "basket"} and stored.pairs
+    assert summary.profile.columns["age"].values is None  # type: ignore[union-attr]
+    full = attach_values(summary, values_bytes, {"age"}, pairs=False)
+    assert full.profile.columns["age"].values.size == full.profile.columns["age"].count  # type: ignore[union-attr]
+    assert full.profile.columns["basket"].values is None  # type: ignore[union-attr]
+
+    with pytest.raises(ValueError, match="not a drifting-etl summary"):
+        decode_summary(b"\x80\x04\x95 a pickle", project.reference)
+
+
+def test_merge_profiles_given_missing_summary_should_raise_data_error_naming_it(shop: Shop) -> None:
+    project = load_project(shop.store, "shop-churn")
+    missing = shop.store.partition_profile_path("shop-churn", DAY, "0" * 32)
+    with pytest.raises(DataError, match="0{32}.npz"):
+        merge_profiles(shop.store, project, WINDOW, [missing])
+
+
+def test_ordered_map_given_slow_first_item_should_keep_input_order() -> None:
+    import time
+
+    def slow_first(n: int) -> int:
+        if n == 0:
+            time.sleep(0.05)
+        return n * n
+
+    assert list(ordered_map(slow_first, list(range(10)), workers=2)) == [n * n for n in range(10)]
