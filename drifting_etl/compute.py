@@ -124,6 +124,7 @@ class QualityResult:
     out_of_range_share: float | None
     new_category_share: float | None
     non_finite_count: int = 0
+    distinct_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,7 @@ def _quality(name: str, reference: ReferenceProfile, profile: WindowProfile) -> 
         missing_share,
         out_of_range_share=None,
         new_category_share=unseen / column.count if column.count else None,
+        distinct_count=column.distinct,
     )
 
 

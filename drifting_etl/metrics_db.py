@@ -314,6 +314,7 @@ class DataQualityRow:
     missing_share: float
     out_of_range_share: float | None
     new_category_share: float | None
+    distinct_count: int | None = None
     slice_key: str = ALL_ROWS
     slice_value: str = ALL_ROWS
 
@@ -458,6 +459,7 @@ data_quality = sa.Table(
     sa.Column("new_category_share", sa.Float(), nullable=True),
     *_slice_columns(compared_with=False),
     *_metric_table_extras("data_quality"),
+    sa.Column("distinct_count", sa.BigInteger(), nullable=True),
     sa.CheckConstraint("column_type IN ('numerical', 'categorical')", name="ck_data_quality_column_type"),
 )
 

@@ -188,6 +188,7 @@ def metric_rows(
             missing_share=q.missing_share,
             out_of_range_share=q.out_of_range_share,
             new_category_share=q.new_category_share,
+            distinct_count=q.distinct_count,
         )
         for q in evaluation.quality
     ]

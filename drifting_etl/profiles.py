@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -438,6 +439,8 @@ class CategoricalProfile:
     counts: dict[str, int]
     known: frozenset[str] = frozenset()
     """The reference's categories: always counted exactly. Only unseen categories are ever pooled."""
+    sketch: np.ndarray = field(default_factory=lambda: np.zeros(SKETCH_REGISTERS, np.uint8), compare=False)
+    """HyperLogLog registers of every category seen: the distinct count once rare categories are pooled."""
 
     column_type: ColumnType = "categorical"
 
@@ -448,18 +451,59 @@ class CategoricalProfile:
     @classmethod
     def of(cls, column: pa.Array | pa.ChunkedArray, known: frozenset[str] = frozenset()) -> CategoricalProfile:
         counts, missing = category_counts(column)
-        return cls(rows=len(column), missing=missing, counts=_capped(counts, known), known=known)
+        return cls(len(column), missing, _capped(counts, known), known, distinct_sketch(counts))
 
     @property
     def count(self) -> int:
         return self.rows - self.missing
+
+    @property
+    def distinct(self) -> int:
+        """Distinct categories: exact unless rare ones were pooled, then estimated (about 1.6% standard error)."""
+        if OTHER_CATEGORY not in self.counts:
+            return len(self.counts)
+        return max(round(sketch_estimate(self.sketch)), len(self.counts) - 1)
 
     def merge(self, other: CategoricalProfile) -> CategoricalProfile:
         counts = dict(self.counts)
         for key, n in other.counts.items():
             counts[key] = counts.get(key, 0) + n
         known = self.known | other.known
-        return CategoricalProfile(self.rows + other.rows, self.missing + other.missing, _capped(counts, known), known)
+        return CategoricalProfile(
+            self.rows + other.rows,
+            self.missing + other.missing,
+            _capped(counts, known),
+            known,
+            np.maximum(self.sketch, other.sketch),
+        )
+
+
+SKETCH_BITS = 12
+SKETCH_REGISTERS = 1 << SKETCH_BITS
+
+
+def distinct_sketch(keys: Iterable[str]) -> np.ndarray:
+    """HyperLogLog registers of some category keys (64-bit BLAKE2b hashes: the same in every process)."""
+    registers = np.zeros(SKETCH_REGISTERS, np.uint8)
+    indexes, ranks = [], []
+    low_bits = 64 - SKETCH_BITS
+    for key in keys:
+        hashed = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+        indexes.append(hashed >> low_bits)
+        ranks.append(low_bits + 1 - (hashed & ((1 << low_bits) - 1)).bit_length())
+    if indexes:
+        np.maximum.at(registers, np.asarray(indexes), np.asarray(ranks, np.uint8))
+    return registers
+
+
+def sketch_estimate(registers: np.ndarray) -> float:
+    """The HyperLogLog estimate (Flajolet et al. 2007) with linear counting for small counts."""
+    m = registers.size
+    estimate = 0.7213 / (1 + 1.079 / m) * m * m / float(np.sum(np.ldexp(1.0, -registers.astype(np.int64))))
+    zeros = int(np.count_nonzero(registers == 0))
+    if estimate <= 2.5 * m and zeros:
+        return m * math.log(m / zeros)
+    return estimate
 
 
 def _capped(counts: dict[str, int], known: frozenset[str]) -> dict[str, int]:

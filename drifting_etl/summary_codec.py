@@ -68,8 +68,10 @@ def encode_summary(summary: WindowSummary) -> tuple[bytes, bytes | None]:
                 "small_counts": None if column.small_counts is None else list(column.small_counts.items()),
             }  # fmt: skip
         else:
+            arrays[f"c{index}_sketch"] = column.sketch
             columns[name] = {
                 "type": "categorical",
+                "sketch": f"c{index}_sketch",
                 "rows": column.rows,
                 "missing": column.missing,
                 "counts": column.counts,
@@ -147,7 +149,11 @@ def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSumm
             known = reference.columns[name]
             assert isinstance(known, CategoricalReference)
             columns[name] = CategoricalProfile(
-                column["rows"], column["missing"], dict(column["counts"]), frozenset(known.counts)
+                column["rows"],
+                column["missing"],
+                dict(column["counts"]),
+                frozenset(known.counts),
+                arrays[column["sketch"]],
             )
     if set(columns) != set(reference.columns):
         raise ValueError("summary columns differ from the reference's")

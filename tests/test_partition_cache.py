@@ -174,7 +174,7 @@ def test_summary_codec_given_values_should_keep_them_apart_and_attach_them_on_re
 def test_merge_profiles_given_missing_summary_should_raise_data_error_naming_it(shop: Shop) -> None:
     project = load_project(shop.store, "shop-churn")
     missing = shop.store.partition_profile_path("shop-churn", DAY, "0" * 32)
-    with pytest.raises(DataError, match="0{32}.npz"):
+    with pytest.raises(DataError, match=r"0{32}\.npz"):
         merge_profiles(shop.store, project, WINDOW, [missing])
 
 

@@ -188,6 +188,8 @@ def test_run_given_day_of_logs_should_load_metrics_equal_to_independent_computat
         ((window["age"] > age_max) | (window["age"] < shop.reference["age"].min())).mean()
     )
     assert quality["channel"]["new_category_share"] == 0.0
+    assert quality["channel"]["distinct_count"] == window["channel"].nunique() == 3
+    assert quality["age"]["distinct_count"] is None
 
     # re-running the window replaces its rows: same rows, no duplicates
     before = {table: _stable(database.rows(table, "shop-churn")) for table in METRIC_TABLES}

@@ -575,3 +575,22 @@ def test_categorical_profile_given_float_nan_not_null_should_count_it_missing() 
     assert column.null_count == 0  # written by numpy/pyarrow directly, NaN is a value, not a null
     profile = CategoricalProfile.of(column)
     assert (profile.counts, profile.missing, profile.count) == ({"1": 2, "2": 1}, 2, 3)
+
+
+def test_categorical_distinct_given_pooled_categories_should_estimate_within_five_percent() -> None:
+    keys = np.array([f"user-{i}" for i in range(60_000)])
+    parts = [CategoricalProfile.of(pa.array(chunk)) for chunk in np.array_split(np.concatenate([keys, keys[:5000]]), 7)]
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = merged.merge(part)
+    assert OTHER_CATEGORY in merged.counts  # more than CATEGORY_LIMIT unseen categories: pooled
+    assert merged.distinct == pytest.approx(60_000, rel=0.05)
+    reversed_merge = parts[-1]
+    for part in reversed(parts[:-1]):
+        reversed_merge = reversed_merge.merge(part)
+    assert np.array_equal(merged.sketch, reversed_merge.sketch)  # order-independent
+
+
+def test_categorical_distinct_given_few_categories_should_be_exact() -> None:
+    profile = CategoricalProfile.of(pa.array(["a", "b", None, "a", "c"])).merge(CategoricalProfile.of(pa.array(["d"])))
+    assert profile.distinct == 4

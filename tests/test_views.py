@@ -209,7 +209,7 @@ def test_migrate_should_create_every_view_and_no_table(db: MetricsDatabase) -> N
     assert view_names(db) == VIEWS
     with db.engine.connect() as connection:
         assert not VIEWS & set(sa.inspect(connection).get_table_names())
-        assert connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0002"
+        assert connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0003"
     for view in VIEWS:
         assert query(db, f"SELECT * FROM {view}") == []
 
