@@ -124,9 +124,7 @@ def column_drift(
         elif chosen == "psi":
             score = _psi(ref_freq, cur_freq)
         else:
-            from scipy.spatial import distance
-
-            score = float(distance.jensenshannon(ref_freq, cur_freq))
+            score = jensenshannon(ref_freq, cur_freq)
     drifted = is_drift(chosen, score, limit)
     return ColumnDrift(
         column=name,
@@ -180,16 +178,47 @@ def _ks(reference: NumericalReference, current: NumericalProfile) -> tuple[float
 
 
 def _wasserstein(reference: NumericalReference, current: NumericalProfile) -> tuple[float, bool]:
-    from scipy import stats  # imported on first use: half a second that other commands need not pay
-
     assert reference.values is not None
     norm = max(float(np.std(reference.values)), 0.001)
     if current.values is not None:
-        return float(stats.wasserstein_distance(reference.values, current.values)) / norm, False
+        return wasserstein_distance(reference.values, current.values) / norm, False
     # Each cell's values are moved to their mean: exact on the tails and on any gap where the CDFs do not cross.
     ref_atoms, ref_weights = _cell_atoms(reference.cell_counts, reference.cell_sums)
     cur_atoms, cur_weights = _cell_atoms(current.cell_counts, current.cell_sums)
-    return float(stats.wasserstein_distance(ref_atoms, cur_atoms, ref_weights, cur_weights)) / norm, True
+    return wasserstein_distance(ref_atoms, cur_atoms, ref_weights, cur_weights) / norm, True
+
+
+def wasserstein_distance(
+    u: np.ndarray, v: np.ndarray, u_weights: np.ndarray | None = None, v_weights: np.ndarray | None = None
+) -> float:
+    """The first Wasserstein distance of two 1-D distributions: the area between their CDFs (as scipy.stats defines
+    it; computed here because importing scipy.stats costs half a second that large windows need not pay)."""
+    points = np.sort(np.concatenate([u, v]), kind="mergesort")
+    gaps = np.diff(points)
+    return float(np.sum(np.abs(_cdf_at(u, u_weights, points[:-1]) - _cdf_at(v, v_weights, points[:-1])) * gaps))
+
+
+def _cdf_at(values: np.ndarray, weights: np.ndarray | None, points: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="mergesort")
+    below = np.searchsorted(values[order], points, side="right")
+    if weights is None:
+        return below / values.size
+    cumulative = np.concatenate([[0.0], np.cumsum(weights[order])])
+    return cumulative[below] / cumulative[-1]
+
+
+def jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon distance (natural logarithm) of two histograms, as scipy.spatial.distance defines it."""
+    p, q = p / np.sum(p), q / np.sum(q)
+    middle = (p + q) / 2
+    return float(np.sqrt((_relative_entropy(p, middle) + _relative_entropy(q, middle)) / 2))
+
+
+def _relative_entropy(p: np.ndarray, q: np.ndarray) -> float:
+    terms = np.zeros_like(p, dtype=np.float64)
+    present = p > 0  # middle > 0 wherever p > 0
+    terms[present] = p[present] * np.log(p[present] / q[present])
+    return float(terms.sum())
 
 
 def _cell_atoms(counts: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -259,6 +288,8 @@ def _spread_cells(current: NumericalProfile, edges: np.ndarray, bins: np.ndarray
     high = np.concatenate(
         [edges[1:], below_high, np.minimum(np.append(above_low[1:], current.maximum), current.maximum)]
     )
+    # no value lies beyond the window's own extremes: a gap they cut holds its values on the inner part only
+    low, high = np.maximum(low, current.minimum), np.minimum(high, current.maximum)
     mass = np.concatenate([gap_counts, current.tail_counts[0], current.tail_counts[1]]).astype(np.float64)
     mean = np.concatenate([gap_means, (low + high)[edges.size - 1 :] / 2])
     occupied = mass > 0

@@ -1,7 +1,6 @@
 """Partition profiles: each hour partition of a window is summarised once, cached in the store, then merged.
 
-A partition's summary is stored at `profiles/project=<name>/date=<day>/hour=<hh>/<key>.npz` (plus `<key>.values.npz`
-when it kept raw values). The key hashes everything the summary depends on: the partition's log files (path, size,
+A partition's summary is stored at `profiles/project=<name>/date=<day>/hour=<hh>/<key>.npz`. The key hashes everything the summary depends on: the partition's log files (path, size,
 version), the label files that can hold its ground truth, the reference version, the configuration that shapes a
 summary, and where the window cuts the hour. So a later window over the same hours (a re-run, a backfill, a daily
 window after hourly ones) merges cached summaries instead of reading logs, while a partition whose files changed
@@ -29,7 +28,15 @@ from drifting_etl.performance import EXACT_PAIRS_LIMIT, ClassificationSummary
 from drifting_etl.profiles import EXACT_VALUES_LIMIT
 from drifting_etl.projects import Project
 from drifting_etl.storage import ArtifactStore, StoredFile
-from drifting_etl.summary_codec import FORMAT, StoredValues, attach_values, decode_summary, encode_summary
+from drifting_etl.summary_codec import (
+    FORMAT,
+    PREFIX_BYTES,
+    StoredValues,
+    attach_values,
+    decode_summary,
+    encode_summary,
+    profile_end,
+)
 from drifting_etl.window import Window
 
 WORKERS = max(1, int(os.environ.get("DRIFTING_WORKERS") or os.cpu_count() or 1))
@@ -50,14 +57,6 @@ class PlannedPartition:
     label_files: tuple[StoredFile, ...] | None
     """The label files that can hold ground truth for its rows; None when the project has no label partitions."""
     path: str
-
-    @property
-    def values_path(self) -> str:
-        return values_path(self.path)
-
-
-def values_path(profile_path: str) -> str:
-    return profile_path.removesuffix(".npz") + ".values.npz"
 
 
 def plan_window(
@@ -154,10 +153,8 @@ def profile_partitions(
 
     def profile(item: PlannedPartition) -> str:
         if rescan or not store.exists(item.path):
-            profile_bytes, values_bytes = encode_summary(summarize_partition(store, project, item, labels.get(item)))
-            if values_bytes is not None:  # the values first: a profile is only ever found with its values
-                store.write_bytes(item.values_path, values_bytes, durable=False)
-            store.write_bytes(item.path, profile_bytes, durable=False)
+            summary = summarize_partition(store, project, item, labels.get(item))
+            store.write_bytes(item.path, encode_summary(summary), durable=False)
         return item.path
 
     paths = []
@@ -176,7 +173,8 @@ def merge_profiles(store: ArtifactStore, project: Project, window: Window, paths
     parts: list[tuple[str, WindowSummary, StoredValues]] = []
     for path in paths:
         try:
-            summary, stored = decode_summary(store.read_bytes(path), project.reference)
+            profile = store.read_bytes(path, profile_end(store.read_bytes(path, PREFIX_BYTES)))
+            summary, stored = decode_summary(profile, project.reference)
         except (ValueError, KeyError, OSError, NotFoundError) as exc:
             raise _unusable(project, window, path, exc) from exc
         parts.append((path, summary, stored))
@@ -192,11 +190,11 @@ def merge_profiles(store: ArtifactStore, project: Project, window: Window, paths
     for path, summary, stored in parts:
         columns = stored.columns & exact
         pairs = stored.pairs and proba_rows <= EXACT_PAIRS_LIMIT
-        if columns or pairs:
+        if columns or pairs:  # a window small enough to be exact: read the rest of the file
             try:
-                summary = attach_values(summary, store.read_bytes(values_path(path)), columns, pairs=pairs)
+                summary = attach_values(summary, store.read_bytes(path), columns, pairs=pairs)
             except (ValueError, KeyError, OSError, NotFoundError) as exc:
-                raise _unusable(project, window, values_path(path), exc) from exc
+                raise _unusable(project, window, path, exc) from exc
         window_summary = window_summary.merge(summary)
     return window_summary
 

@@ -168,10 +168,11 @@ class ArtifactStore:
         except Exception as exc:  # network and permission errors alike
             raise StorageError("could not reach the artifact store", path=self.display(path)) from exc
 
-    def read_bytes(self, path: str) -> bytes:
+    def read_bytes(self, path: str, length: int | None = None) -> bytes:
+        """The file's bytes, or only its first `length` bytes."""
         try:
             with self.fs.open(path, "rb") as handle:
-                return handle.read()
+                return handle.read() if length is None else handle.read(length)
         except FileNotFoundError as exc:
             raise NotFoundError("file not found in the artifact store", path=self.display(path)) from exc
         except Exception as exc:

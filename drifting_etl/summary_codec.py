@@ -1,16 +1,15 @@
 """Encoding of a `WindowSummary` (profiles + performance summary) as bytes, for caching and for passing partition
 summaries between Airflow workers through the artifact store.
 
-A summary is two numpy `.npz` archives: the profile (counts, cells, moments: small, whatever the row count) and,
-when the summary kept raw values for exact computations, the values. A window reads the values only when its
-total is small enough for them to matter, so large windows merge small files. Arrays are stored as arrays and
-everything else as one JSON document; both are read with `allow_pickle=False`, so a file from shared storage can
-never execute code. Pure computation.
+One file holds two blocks, each a JSON header followed by raw little-endian arrays: the profile (counts, cells,
+moments: small whatever the row count; zstd-compressed) and, when the summary kept raw values for exact computations,
+those values (uncompressed: raw floats barely compress). A window reads the values only when its total is
+small enough for them to matter (see `profile_end`), so a large window reads small prefixes of its files. Nothing is
+ever unpickled (object arrays are refused): a file from shared storage cannot execute code. Pure computation.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from dataclasses import dataclass, replace
@@ -29,9 +28,11 @@ from drifting_etl.profiles import (
     WindowProfile,
 )
 
-FORMAT = 2
-MAGIC = b"DRIFTZ1\n"
-"""Archives are zstd-compressed (by pyarrow, about 30x faster than numpy's zlib), behind this magic and their size."""
+FORMAT = 4
+MAGIC = b"DRIFTZ4\n"
+PREFIX_BYTES = len(MAGIC) + 16
+"""The magic, then the compressed and the uncompressed size of the profile part (zstd by pyarrow: about 30x faster
+than numpy's zlib)."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,7 @@ def _number(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)  # JSON has no infinity; min/max of an empty column are ±inf
 
 
-def encode_summary(summary: WindowSummary) -> tuple[bytes, bytes | None]:
-    """(profile archive, values archive or None when no raw values were kept)."""
+def encode_summary(summary: WindowSummary) -> bytes:
     arrays: dict[str, np.ndarray] = {}
     kept: dict[str, np.ndarray] = {}
     columns: dict[str, Any] = {}
@@ -97,37 +97,57 @@ def encode_summary(summary: WindowSummary) -> tuple[bytes, bytes | None]:
         "format": FORMAT, "reference_version": summary.profile.reference_version, "profile_rows": summary.profile.rows,
         "rows": summary.rows, "labelled": summary.labelled, "columns": columns, "performance": performance_json,
     }  # fmt: skip
-    arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    return _pack(arrays), _pack(kept) if kept else None
+    raw = _block(arrays, header)
+    profile = pa.Codec("zstd", compression_level=1).compress(raw, asbytes=True)
+    sizes = len(profile).to_bytes(8, "little") + len(raw).to_bytes(8, "little")
+    return MAGIC + sizes + profile + _block(kept, {})
 
 
-def _pack(arrays: dict[str, np.ndarray]) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as bool
-    archive = buffer.getvalue()
-    compressed = pa.Codec("zstd", compression_level=1).compress(archive, asbytes=True)
-    return MAGIC + len(archive).to_bytes(8, "little") + compressed
+def _block(arrays: dict[str, np.ndarray], header: dict[str, Any]) -> bytes:
+    """A JSON header (with each array's dtype, offset and shape), then the arrays' raw little-endian bytes: no
+    archive format to parse, nothing to unpickle."""
+    index, offset = {}, 0
+    for name, array in arrays.items():
+        index[name] = [array.dtype.str, offset, list(array.shape)]
+        offset += array.nbytes
+    text = json.dumps({**header, "arrays": index}).encode()
+    body = b"".join(np.ascontiguousarray(array).tobytes() for array in arrays.values())
+    return len(text).to_bytes(8, "little") + text + body
 
 
-def _unpack(data: bytes) -> Any:
-    """The npz archive in `data` (an `np.lib.npyio.NpzFile`; use it as a context manager)."""
-    if not data.startswith(MAGIC):
-        raise ValueError("not a drifting-etl summary archive")
-    size = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 8], "little")
-    try:
-        archive = pa.Codec("zstd").decompress(data[len(MAGIC) + 8 :], size, asbytes=True)
-    except (pa.ArrowException, OSError) as exc:
-        raise ValueError(f"corrupt summary archive: {exc}") from exc
-    return np.load(io.BytesIO(archive), allow_pickle=False)
+def _read_block(data: bytes | memoryview, start: int = 0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    size = int.from_bytes(data[start : start + 8], "little")
+    header = json.loads(bytes(data[start + 8 : start + 8 + size]))
+    base = start + 8 + size
+    arrays = {}
+    for name, (dtype, offset, shape) in header.pop("arrays").items():
+        kind = np.dtype(dtype)
+        if kind.hasobject:
+            raise ValueError("object arrays are not allowed in a summary file")
+        arrays[name] = np.frombuffer(data, dtype=kind, count=math.prod(shape), offset=base + offset).reshape(shape)
+    return header, arrays
+
+
+def profile_end(prefix: bytes) -> int:
+    """How many leading bytes of a summary file hold its profile, from its first `PREFIX_BYTES`."""
+    if len(prefix) < PREFIX_BYTES or not prefix.startswith(MAGIC):
+        raise ValueError("not a drifting-etl summary file (or one written by another version)")
+    return PREFIX_BYTES + int.from_bytes(prefix[len(MAGIC) : len(MAGIC) + 8], "little")
 
 
 def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSummary, StoredValues]:
-    """Decode a profile archive made against `reference`, without raw values (see `attach_values`).
-
-    Raises ValueError on a foreign, corrupt or stale file."""
-    with _unpack(data) as archive:
-        arrays = {name: archive[name] for name in archive.files}
-    header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
+    """Decode a summary made against `reference` from (at least) its profile part, without raw values (see
+    `attach_values`). Raises ValueError on a foreign, corrupt or stale file."""
+    end = profile_end(data)
+    if len(data) < end:
+        raise ValueError("truncated summary file")
+    try:
+        raw = pa.Codec("zstd").decompress(
+            data[PREFIX_BYTES:end], int.from_bytes(data[len(MAGIC) + 8 : PREFIX_BYTES], "little")
+        )
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(f"corrupt summary file: {exc}") from exc
+    header, arrays = _read_block(memoryview(raw))
     if header.get("format") != FORMAT:
         raise ValueError(f"unknown summary format {header.get('format')!r}")
     if header["reference_version"] != reference.version:
@@ -182,16 +202,16 @@ def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSumm
 def attach_values(
     summary: WindowSummary, data: bytes, columns: frozenset[str] | set[str], *, pairs: bool
 ) -> WindowSummary:
-    """The summary with the raw values of `columns` (and the classifier's pairs) read from its values archive."""
-    with _unpack(data) as archive:
-        profiles = dict(summary.profile.columns)
-        for index, (name, column) in enumerate(profiles.items()):
-            if name in columns and isinstance(column, NumericalProfile):
-                values = archive[f"c{index}_values"]
-                if values.size != column.count:
-                    raise ValueError(f"column {name!r}: {values.size} values stored for a count of {column.count}")
-                profiles[name] = replace(column, values=values)
-        performance = summary.performance
-        if pairs and isinstance(performance, ClassificationSummary):
-            performance = replace(performance, probabilities=archive["probabilities"], positives=archive["positives"])
+    """The summary with the raw values of `columns` (and the classifier's pairs) from its whole file's `data`."""
+    _, stored = _read_block(data, profile_end(data))
+    profiles = dict(summary.profile.columns)
+    for index, (name, column) in enumerate(profiles.items()):
+        if name in columns and isinstance(column, NumericalProfile):
+            values = stored[f"c{index}_values"]
+            if values.size != column.count:
+                raise ValueError(f"column {name!r}: {values.size} values stored for a count of {column.count}")
+            profiles[name] = replace(column, values=values)
+    performance = summary.performance
+    if pairs and isinstance(performance, ClassificationSummary):
+        performance = replace(performance, probabilities=stored["probabilities"], positives=stored["positives"])
     return replace(summary, profile=replace(summary.profile, columns=profiles), performance=performance)

@@ -564,3 +564,11 @@ def test_readers_given_naive_datetime_should_raise_value_error(db: MetricsDataba
         db.rows("feature_drift", PROJECT, START.replace(tzinfo=None))
     with pytest.raises(ValueError, match="timezone-aware"):
         db.previous_performance(PROJECT, END.replace(tzinfo=None))
+
+
+def test_schema_revision_given_packaged_migrations_should_be_alembic_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from drifting_etl.metrics_db import SCHEMA_REVISION, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [SCHEMA_REVISION]
