@@ -407,6 +407,10 @@ def _number(value: float | None) -> str:
 
 def print_summary(outcome: RunOutcome) -> None:
     console.print(f"[bold]{outcome.project}[/] window {escape(str(outcome.window))}")
+    console.print(
+        f"  {outcome.partitions} hour partitions ({outcome.reused} from the profile cache), "
+        f"computed in {outcome.seconds:.2f} s"
+    )
     evaluation = outcome.evaluation
     if evaluation is None:
         console.print(f"  no data: no log rows in the window ({outcome.partitions} partitions) — recorded as no_data")

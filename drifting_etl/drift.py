@@ -34,6 +34,7 @@ from drifting_etl.profiles import (
     ColumnReference,
     NumericalProfile,
     NumericalReference,
+    extreme_zone,
     tail_width,
 )
 
@@ -182,10 +183,24 @@ def _wasserstein(reference: NumericalReference, current: NumericalProfile) -> tu
     norm = max(float(np.std(reference.values)), 0.001)
     if current.values is not None:
         return wasserstein_distance(reference.values, current.values) / norm, False
-    # Each cell's values are moved to their mean: exact on the tails and on any gap where the CDFs do not cross.
-    ref_atoms, ref_weights = _cell_atoms(reference.cell_counts, reference.cell_sums)
-    cur_atoms, cur_weights = _cell_atoms(current.cell_counts, current.cell_sums)
-    return wasserstein_distance(ref_atoms, cur_atoms, ref_weights, cur_weights) / norm, True
+    return _modelled_wasserstein(reference, current) / norm, True
+
+
+def _modelled_wasserstein(reference: NumericalReference, current: NumericalProfile, steps: int = 8) -> float:
+    """The area between the reference's exact CDF and the window's modelled one (`CellModel`), by the trapezoidal
+    rule on `steps` points per piece of the model, every edge, and both ranges' ends."""
+    assert reference.values is not None
+    model = CellModel.of(current, reference.edges)
+    fractions = np.arange(steps) / steps
+    inner = (model.low[:, None] + (model.high - model.low)[:, None] * fractions[None, :]).ravel()
+    ends = [reference.minimum, reference.maximum, current.minimum, current.maximum]
+    x = np.unique(np.concatenate([inner, model.points, model.high, ends]))
+    n, m = reference.values.size, current.count
+    ref_at = np.searchsorted(reference.values, x, side="right") / n  # on [x_j, x_j+1): right-continuous values
+    ref_before = np.searchsorted(reference.values, x, side="left") / n  # left limits
+    cur_at, cur_before = model.below(x, inclusive=True) / m, model.below(x, inclusive=False) / m
+    left, right = np.abs(ref_at[:-1] - cur_at[:-1]), np.abs(ref_before[1:] - cur_before[1:])
+    return float(np.sum(np.diff(x) * (left + right) / 2))
 
 
 def wasserstein_distance(
@@ -219,11 +234,6 @@ def _relative_entropy(p: np.ndarray, q: np.ndarray) -> float:
     present = p > 0  # middle > 0 wherever p > 0
     terms[present] = p[present] * np.log(p[present] / q[present])
     return float(terms.sum())
-
-
-def _cell_atoms(counts: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    occupied = counts > 0
-    return sums[occupied] / counts[occupied], counts[occupied].astype(np.float64)
 
 
 def _frequencies(reference: ColumnReference, current: ColumnProfile) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -274,38 +284,73 @@ def _sturges_shares(reference: NumericalReference, current: NumericalProfile) ->
 
 
 def _spread_cells(current: NumericalProfile, edges: np.ndarray, bins: np.ndarray) -> np.ndarray:
-    """Window counts per histogram bin. Edge values are placed exactly; the values inside a gap between edges get
-    the linear density on the gap that has their mean; tail sub-bins (narrow) are spread evenly."""
-    result = np.histogram(edges, bins, weights=current.cell_counts[1::2].astype(np.float64))[0]
-    gap_counts = current.cell_counts[2:-1:2].astype(np.float64)
-    gap_means = np.divide(current.cell_sums[2:-1:2], gap_counts, out=np.zeros_like(gap_counts), where=gap_counts > 0)
-    width = tail_width(edges)
-    steps = np.arange(TAIL_BINS, dtype=np.float64)
-    below_high, above_low = edges[0] - steps * width, edges[-1] + steps * width
-    low = np.concatenate(
-        [edges[:-1], np.maximum(np.append(below_high[1:], current.minimum), current.minimum), above_low]
-    )
-    high = np.concatenate(
-        [edges[1:], below_high, np.minimum(np.append(above_low[1:], current.maximum), current.maximum)]
-    )
-    # no value lies beyond the window's own extremes: a gap they cut holds its values on the inner part only
-    low, high = np.maximum(low, current.minimum), np.minimum(high, current.maximum)
-    mass = np.concatenate([gap_counts, current.tail_counts[0], current.tail_counts[1]]).astype(np.float64)
-    mean = np.concatenate([gap_means, (low + high)[edges.size - 1 :] / 2])
-    occupied = mass > 0
-    low, high, mass, mean = low[occupied], high[occupied], mass[occupied], mean[occupied]
-    degenerate = high <= low
-    if degenerate.any():
-        result += np.histogram(np.clip(low[degenerate], bins[0], bins[-1]), bins, weights=mass[degenerate])[0]
-    low, high, mass, mean = low[~degenerate], high[~degenerate], mass[~degenerate], mean[~degenerate]
-    span = high - low
-    # density (1 + s(2u - 1)) / span on u = (x - low) / span has mean low + span (1/2 + s/6); its CDF is u + s(u^2 - u)
-    slope = np.clip(6 * ((mean - low) / span - 0.5), -1, 1)[:, None]
-    u_low = np.clip((bins[None, :-1] - low[:, None]) / span[:, None], 0, 1)
-    u_high = np.clip((bins[None, 1:] - low[:, None]) / span[:, None], 0, 1)
-    cdf_high = u_high + slope * (u_high**2 - u_high)
-    cdf_low = u_low + slope * (u_low**2 - u_low)
-    return result + (mass[:, None] * (cdf_high - cdf_low)).sum(axis=0)
+    """Window counts per histogram bin ([a, b), the last one [a, b], as np.histogram counts), from the cell model."""
+    model = CellModel.of(current, edges)
+    below = model.below(bins, inclusive=False)
+    counts = np.diff(below)
+    counts[-1] += model.below(bins[-1:], inclusive=True)[0] - below[-1]
+    return counts
+
+
+@dataclass(frozen=True)
+class CellModel:
+    """A window's values as its profile knows them: the values equal to a reference edge exactly, and inside each
+    gap between edges (and each tail sub-bin beyond them) a linear density with the gap's count and mean."""
+
+    points: np.ndarray
+    """Sorted locations of exact values (the edges; pieces too narrow for a density), with `point_counts`."""
+    point_counts: np.ndarray
+    low: np.ndarray
+    """Pieces with a density, sorted and disjoint: [low, high) holding `mass` values with density slope `slope`."""
+    high: np.ndarray
+    mass: np.ndarray
+    slope: np.ndarray
+
+    @classmethod
+    def of(cls, current: NumericalProfile, edges: np.ndarray) -> CellModel:
+        gap_counts = current.cell_counts[2:-1:2].astype(np.float64)
+        gap_means = np.divide(
+            current.cell_sums[2:-1:2], gap_counts, out=np.zeros_like(gap_counts), where=gap_counts > 0
+        )
+        width = tail_width(edges)
+        steps = np.arange(TAIL_BINS, dtype=np.float64)
+        below_high, above_low = edges[0] - steps * width, edges[-1] + steps * width
+        low = np.concatenate([edges[:-1], np.append(below_high[1:], current.minimum), above_low])
+        high = np.concatenate([edges[1:], below_high, np.append(above_low[1:], current.maximum)])
+        # no value lies beyond the window's own extremes: a piece they cut holds its values on the inner part only
+        low, high = np.maximum(low, current.minimum), np.minimum(high, current.maximum)
+        mass = np.concatenate([gap_counts, current.tail_counts[0], current.tail_counts[1]]).astype(np.float64)
+        mean = np.concatenate([gap_means, (low + high)[edges.size - 1 :] / 2])
+        occupied = mass > 0
+        edge_counts = current.cell_counts[1::2].astype(np.float64)
+        extremes = np.zeros(0) if current.extremes is None else current.extremes
+        if current.extremes is not None:  # the values in the outer zones are known one by one: model only the rest
+            first, last = extreme_zone(edges)
+            gap = np.arange(occupied.size)
+            occupied &= (gap >= first) & (gap < last)  # the gaps between edges[first] and edges[last]; no tails
+            edge_counts = np.where((np.arange(edges.size) >= first) & (np.arange(edges.size) <= last), edge_counts, 0)
+        low, high, mass, mean = low[occupied], high[occupied], mass[occupied], mean[occupied]
+        narrow = high <= low
+        points = np.concatenate([edges, np.clip(low[narrow], current.minimum, current.maximum), extremes])
+        point_counts = np.concatenate([edge_counts, mass[narrow], np.ones(extremes.size)])
+        order = np.argsort(points, kind="stable")
+        low, high, mass, mean = low[~narrow], high[~narrow], mass[~narrow], mean[~narrow]
+        # density (1 + s(2u - 1)) / span on u = (x - low) / span has mean low + span (1/2 + s/6); its CDF u + s(u^2 - u)
+        slope = np.clip(6 * ((mean - low) / (high - low) - 0.5), -1, 1)
+        by_low = np.argsort(low, kind="stable")
+        return cls(points[order], point_counts[order], low[by_low], high[by_low], mass[by_low], slope[by_low])
+
+    def below(self, x: np.ndarray, *, inclusive: bool) -> np.ndarray:
+        """How many values are below each of `x` (or at most each of `x`, when `inclusive`)."""
+        side: Literal["left", "right"] = "right" if inclusive else "left"
+        at_points = np.concatenate([[0.0], np.cumsum(self.point_counts)])[np.searchsorted(self.points, x, side=side)]
+        piece = np.searchsorted(self.low, x, side="right") - 1
+        before = np.concatenate([[0.0], np.cumsum(self.mass)])[np.maximum(piece, 0)]
+        inside = np.maximum(piece, 0)
+        span = self.high[inside] - self.low[inside] if self.low.size else np.ones_like(x)
+        u = np.clip((x - self.low[inside]) / span, 0, 1) if self.low.size else np.zeros_like(x)
+        partial = self.mass[inside] * (u + self.slope[inside] * (u * u - u)) if self.low.size else np.zeros_like(x)
+        return at_points + np.where(piece >= 0, before + partial, 0.0)
 
 
 def _chisquare(ref_freq: np.ndarray, cur_freq: np.ndarray, current_count: int) -> tuple[float, float]:

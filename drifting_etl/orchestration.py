@@ -71,7 +71,9 @@ def profile_partitions(
                     f"partition {hour} is gone", project=project_name, window=str(window), hint="re-run the window"
                 )
             group.append(partition)
-        return partitions.profile_partitions(store, project, partitions.plan_window(store, project, window, group))
+        return partitions.profile_partitions(
+            store, project, partitions.plan_window(store, project, window, group)
+        ).paths
 
 
 def load_partitions(

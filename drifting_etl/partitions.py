@@ -146,23 +146,31 @@ def profile_partitions(
     rescan: bool = False,
     on_partition: Callable[[Partition], None] | None = None,
     workers: int = WORKERS,
-) -> list[str]:
-    """Make sure every planned partition has a cached summary (reading only those without one, or all with `rescan`);
-    returns the summary paths in partition order."""
+) -> Profiled:
+    """Make sure every planned partition has a cached summary (reading only those without one, or all with `rescan`)."""
     labels = LabelTables(store, project)
 
-    def profile(item: PlannedPartition) -> str:
-        if rescan or not store.exists(item.path):
-            summary = summarize_partition(store, project, item, labels.get(item))
-            store.write_bytes(item.path, encode_summary(summary), durable=False)
-        return item.path
+    def profile(item: PlannedPartition) -> bool:
+        if not rescan and store.exists(item.path):
+            return True
+        summary = summarize_partition(store, project, item, labels.get(item))
+        store.write_bytes(item.path, encode_summary(summary), durable=False)
+        return False
 
-    paths = []
-    for item, path in zip(planned, ordered_map(profile, planned, workers), strict=True):
-        paths.append(path)
+    reused = 0
+    for item, cached in zip(planned, ordered_map(profile, planned, workers), strict=True):
+        reused += cached
         if on_partition is not None:
             on_partition(item.partition)
-    return paths
+    return Profiled([item.path for item in planned], reused)
+
+
+@dataclass(frozen=True)
+class Profiled:
+    paths: list[str]
+    """The partitions' summaries, in partition order."""
+    reused: int
+    """How many of them were already cached."""
 
 
 def merge_profiles(store: ArtifactStore, project: Project, window: Window, paths: list[str]) -> WindowSummary:

@@ -7,9 +7,10 @@ exit non-zero or let Airflow retry. A window without rows is recorded as `no_dat
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -26,7 +27,7 @@ from drifting_etl.metrics_db import (
     PerformanceRow,
     RunRow,
 )
-from drifting_etl.partitions import merge_profiles, plan_window, profile_partitions
+from drifting_etl.partitions import Profiled, merge_profiles, plan_window, profile_partitions
 from drifting_etl.projects import Project, load_project
 from drifting_etl.storage import ArtifactStore
 from drifting_etl.window import Window
@@ -42,6 +43,10 @@ class RunOutcome:
     evaluation: WindowEvaluation | None
     partitions: int
     reference_version: str
+    reused: int = 0
+    """Partitions whose cached summary was merged instead of reading their logs."""
+    seconds: float = 0.0
+    """Time from loading the project to loading the metrics."""
 
 
 def summarize_window(
@@ -51,12 +56,11 @@ def summarize_window(
     *,
     on_partition: Progress | None = None,
     rescan: bool = False,
-) -> tuple[WindowSummary, int]:
-    """The window's summary, merged from its hour partitions' summaries (cached ones reused unless `rescan`).
-    Returns it and the number of partitions."""
+) -> tuple[WindowSummary, Profiled]:
+    """The window's summary, merged from its hour partitions' summaries (cached ones reused unless `rescan`)."""
     planned = plan_window(store, project, window, window_partitions(store, project.config.name, window))
-    paths = profile_partitions(store, project, planned, rescan=rescan, on_partition=on_partition)
-    return merge_profiles(store, project, window, paths), len(planned)
+    profiled = profile_partitions(store, project, planned, rescan=rescan, on_partition=on_partition)
+    return merge_profiles(store, project, window, profiled.paths), profiled
 
 
 def load_summary(
@@ -113,19 +117,21 @@ def run_window(
     rescan: bool = False,
 ) -> RunOutcome:
     """Compute and load one window. Raises DriftingError (after recording the failure) when the window fails."""
+    clock = time.perf_counter()
     project = load_project(store, project_name)
     started_at = datetime.now(UTC)
     with failures_recorded(database, project_name, window, started_at, airflow_run_id):
-        summary, partitions = summarize_window(store, project, window, on_partition=on_partition, rescan=rescan)
-        return load_summary(
+        summary, profiled = summarize_window(store, project, window, on_partition=on_partition, rescan=rescan)
+        outcome = load_summary(
             database,
             project,
             window,
             summary,
-            partitions=partitions,
+            partitions=len(profiled.paths),
             started_at=started_at,
             airflow_run_id=airflow_run_id,
         )
+    return replace(outcome, reused=profiled.reused, seconds=time.perf_counter() - clock)
 
 
 def empty_window_rows(project: Project, window: Window, started_at: datetime, airflow_run_id: str | None) -> tuple:

@@ -37,6 +37,9 @@ EXACT_TAIL_EDGES = 256
 """With quantile edges, the most extreme distinct reference values at each end are edges too."""
 TAIL_BINS = 1024
 """Sub-bins beyond each end of the reference range, each 1/128 of the range wide (the last one open-ended)."""
+EXTREME_EDGES = 64
+EXTREMES_LIMIT = 8192
+"""See `NumericalProfile.extremes`."""
 SMALL_COUNTS_LIMIT = 64
 """Distinct numerical values counted exactly (enough to pick a test by unique-value count, and for value-count tests)."""
 CATEGORY_LIMIT = 10_000
@@ -315,6 +318,21 @@ def _sorted_cell_statistics(ordered: np.ndarray, edges: np.ndarray) -> tuple[np.
     return counts, sums
 
 
+def extreme_zone(edges: np.ndarray) -> tuple[int, int]:
+    """Indexes of the edges that bound the extreme zones: values below edges[low] or above edges[high]."""
+    low = min(EXTREME_EDGES, edges.size - 1)
+    return low, max(edges.size - 1 - EXTREME_EDGES, low)
+
+
+def _extremes(ordered: np.ndarray, edges: np.ndarray) -> np.ndarray | None:
+    low, high = extreme_zone(edges)
+    below = int(np.searchsorted(ordered, edges[low], side="left"))
+    above = int(np.searchsorted(ordered, edges[high], side="right"))
+    if below + ordered.size - above > EXTREMES_LIMIT:
+        return None
+    return np.concatenate([ordered[:below], ordered[above:]])
+
+
 def tail_width(edges: np.ndarray) -> float:
     span = float(edges[-1] - edges[0])
     return span / 128 if span > 0 else max(abs(float(edges[0])), 1.0) / 128
@@ -350,6 +368,10 @@ class NumericalProfile:
     tail_counts: np.ndarray
     small_counts: dict[float, int] | None
     values: np.ndarray | None
+    extremes: np.ndarray | None = field(default_factory=lambda: np.zeros(0))
+    """The values beyond the reference's `EXTREME_EDGES`-th edge from either end, while there are at most
+    `EXTREMES_LIMIT` of them (then None). A window like the reference has a few hundred; they decide the sparse
+    outer bins of PSI and Jensen-Shannon, where a modelled count is off by a value or two."""
 
     column_type: ColumnType = "numerical"
 
@@ -405,6 +427,7 @@ class NumericalProfile:
             tail_counts=_tail_counts(below, above, edges),
             small_counts=small,
             values=values.copy() if count <= EXACT_VALUES_LIMIT else None,
+            extremes=_extremes(values, edges),
         )
 
     def merge(self, other: NumericalProfile) -> NumericalProfile:
@@ -422,6 +445,10 @@ class NumericalProfile:
         values = None
         if self.values is not None and other.values is not None and count <= EXACT_VALUES_LIMIT:
             values = np.concatenate([self.values, other.values])
+        extremes = None
+        if self.extremes is not None and other.extremes is not None:
+            extremes = np.concatenate([self.extremes, other.extremes])
+            extremes = extremes if extremes.size <= EXTREMES_LIMIT else None
         return NumericalProfile(
             rows=self.rows + other.rows,
             missing=self.missing + other.missing,
@@ -436,6 +463,7 @@ class NumericalProfile:
             tail_counts=self.tail_counts + other.tail_counts,
             small_counts=small,
             values=values,
+            extremes=extremes,
         )
 
     @property

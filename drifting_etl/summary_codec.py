@@ -28,8 +28,8 @@ from drifting_etl.profiles import (
     WindowProfile,
 )
 
-FORMAT = 4
-MAGIC = b"DRIFTZ4\n"
+FORMAT = 5
+MAGIC = b"DRIFTZ5\n"
 PREFIX_BYTES = len(MAGIC) + 16
 """The magic, then the compressed and the uncompressed size of the profile part (zstd by pyarrow: about 30x faster
 than numpy's zlib)."""
@@ -61,10 +61,13 @@ def encode_summary(summary: WindowSummary) -> bytes:
             arrays[prefix + "tail_counts"] = column.tail_counts
             if column.values is not None:
                 kept[prefix + "values"] = column.values
+            if column.extremes is not None:
+                arrays[prefix + "extremes"] = column.extremes
             columns[name] = {
                 "type": "numerical", "prefix": prefix, "rows": column.rows, "missing": column.missing,
                 "non_finite": column.non_finite, "count": column.count, "min": _number(column.minimum),
                 "max": _number(column.maximum), "mean": column.mean, "m2": column.m2, "has_values": column.values is not None,
+                "has_extremes": column.extremes is not None,
                 "small_counts": None if column.small_counts is None else list(column.small_counts.items()),
             }  # fmt: skip
         else:
@@ -164,6 +167,7 @@ def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSumm
                 tail_counts=arrays[prefix + "tail_counts"],
                 small_counts=None if small is None else {float(v): int(n) for v, n in small},
                 values=None,
+                extremes=arrays[prefix + "extremes"] if column["has_extremes"] else None,
             )  # fmt: skip
         else:
             known = reference.columns[name]

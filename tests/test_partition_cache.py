@@ -66,7 +66,8 @@ def test_run_given_hours_profiled_by_hourly_runs_should_merge_their_profiles_for
     hourly = profile_files(shop)
     assert len({name.split("/")[2] for name in hourly}) == 24  # one cached summary per hour partition
 
-    run_day(shop)
+    result = shop.cli("run", "shop-churn", "--start", "2026-03-02", "--end", "2026-03-03", "--no-report")
+    assert "24 hour partitions (24 from the profile cache)" in result.output
     assert profile_files(shop) == hourly  # nothing was read or written again
     cached = day_rows(shop)
 
@@ -136,10 +137,10 @@ def test_profile_partitions_given_one_or_two_threads_should_give_identical_summa
     project = load_project(shop.store, "shop-churn")
     planned = plan_window(shop.store, project, WINDOW, window_partitions(shop.store, "shop-churn", WINDOW))
     serial = merge_profiles(
-        shop.store, project, WINDOW, profile_partitions(shop.store, project, planned, rescan=True, workers=1)
+        shop.store, project, WINDOW, profile_partitions(shop.store, project, planned, rescan=True, workers=1).paths
     )
     threaded = merge_profiles(
-        shop.store, project, WINDOW, profile_partitions(shop.store, project, planned, rescan=True, workers=2)
+        shop.store, project, WINDOW, profile_partitions(shop.store, project, planned, rescan=True, workers=2).paths
     )
     for name, column in serial.profile.columns.items():
         other = threaded.profile.columns[name]
@@ -155,7 +156,7 @@ def test_profile_partitions_given_one_or_two_threads_should_give_identical_summa
 def test_summary_codec_given_values_should_keep_them_after_the_profile_and_attach_them_on_request(shop: Shop) -> None:
     project = load_project(shop.store, "shop-churn")
     planned = plan_window(shop.store, project, WINDOW, window_partitions(shop.store, "shop-churn", WINDOW))
-    [path] = profile_partitions(shop.store, project, planned[:1])
+    [path] = profile_partitions(shop.store, project, planned[:1]).paths
     data = encode_summary(merge_profiles(shop.store, project, WINDOW, [path]))
 
     end = profile_end(data[:PREFIX_BYTES])
