@@ -85,9 +85,12 @@ class Rows(Protocol):
     def column(self, name: str) -> pa.Array | pa.ChunkedArray: ...
 
 
-def summarize(rows: Rows, config: ProjectConfig, reference: ReferenceProfile, positive: str) -> WindowSummary:
-    """The summary of some extracted rows (see extract.read_partition_row_groups)."""
-    profile = WindowProfile.of(rows, reference)
+def summarize(
+    rows: Rows, config: ProjectConfig, reference: ReferenceProfile, positive: str, *, keep_values: bool = True
+) -> WindowSummary:
+    """The summary of some extracted rows (see extract.read_partition_row_groups); `keep_values=False` when they are
+    part of more rows than are ever kept verbatim."""
+    profile = WindowProfile.of(rows, reference, keep_values=keep_values)
     prediction = rows.column(config.columns.prediction)
     truth = rows.column(LABEL)
     # a row counts as labelled when it has both the truth and the model's prediction

@@ -128,7 +128,7 @@ class Performance(_Strict):
 
 class Labels(_Strict):
     max_delay: timedelta = timedelta(days=30)
-    """How long after a window ground truth may still arrive in labels/; label partitions up to this far are joined."""
+    """How long after a row's hour its ground truth may still arrive in labels/ (label partitions dated up to this far on)."""
 
     @field_validator("max_delay", mode="before")
     @classmethod

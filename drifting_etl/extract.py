@@ -10,18 +10,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from drifting_etl.config import ProjectConfig
 from drifting_etl.errors import DataError, StorageError
+from drifting_etl.profiles import fixed_width_values
 from drifting_etl.storage import ArtifactStore, StoredFile
 from drifting_etl.window import Window
 
 BATCH_ROWS = 65_536
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LABEL = "__label__"
 """Name of the ground-truth column in extracted batches: the joined label, else the label logged inline."""
 
@@ -89,8 +92,8 @@ def read_partition_row_groups(
 ) -> Iterator[RowGroupRows]:
     """The partition's rows inside the window, a row group at a time, each read one column at a time: memory holds
     one column chunk whatever the size of the files (a row group of a million rows decodes to hundreds of MB)."""
-    for stored in partition.files:
-        with _open_log(store, config, window, stored, labels) as (parquet, columns, where):
+    for stored in partition.files:  # categories are counted by dictionary code, without hashing strings
+        with _open_log(store, config, window, stored, labels, config.features.categorical) as (parquet, columns, where):
             keys = [config.columns.timestamp]
             keys += [name for name in (config.columns.request_id, config.columns.label) if name in columns]
             for index in range(parquet.metadata.num_row_groups):
@@ -119,6 +122,8 @@ class RowGroupRows:
         self._parquet, self._index, self._keep, self._label, self._where = parquet, index, keep, label, where
         self.column_names = [*columns, LABEL]
         self.num_rows = len(label)
+        self.file_rows: int = parquet.metadata.num_rows
+        """Rows in the whole file (all row groups, inside the window or not)."""
 
     def column(self, name: str) -> pa.Array | pa.ChunkedArray:
         if name == LABEL:
@@ -134,9 +139,15 @@ class RowGroupRows:
 
 @contextmanager
 def _open_log(
-    store: ArtifactStore, config: ProjectConfig, window: Window, stored: StoredFile, labels: LabelTable | None
+    store: ArtifactStore,
+    config: ProjectConfig,
+    window: Window,
+    stored: StoredFile,
+    labels: LabelTable | None,
+    dictionary_columns: list[str] | None = None,
 ) -> Iterator[tuple[pq.ParquetFile, list[str], dict[str, str]]]:
-    """An open log file, checked to have the project's columns; yields it, the columns to read, and its context."""
+    """An open log file, checked to have the project's columns; yields it, the columns to read, and its context.
+    String columns in `dictionary_columns` are read as Parquet stores them: codes into a dictionary."""
     where = {"project": config.name, "window": str(window), "path": store.display(stored.path)}
     try:
         handle = store.fs.open(stored.path, "rb")
@@ -144,7 +155,7 @@ def _open_log(
         raise StorageError("could not open log file", **where) from exc
     with handle:
         try:
-            parquet = pq.ParquetFile(handle)
+            parquet = pq.ParquetFile(handle, read_dictionary=dictionary_columns)
         except Exception as exc:
             raise DataError(
                 f"unreadable Parquet file: {exc}", hint="move or delete the file, then re-run", **where
@@ -164,6 +175,31 @@ def _open_log(
         yield parquet, [*required, *optional], where
 
 
+def _inside(timestamps: pa.Array | pa.ChunkedArray, window: Window) -> pa.BooleanArray | None:
+    """Which timestamps lie in the window (None: all of them). Compared as the int64 UTC instants Arrow stores (naive
+    timestamps are UTC by contract; zoned ones are stored in UTC), with numpy: building an Arrow scalar for the
+    bounds would import pandas, a fifth of a second of every run."""
+    if isinstance(timestamps, pa.ChunkedArray):
+        timestamps = timestamps.combine_chunks()
+    unit = timestamps.type.unit
+    instants = fixed_width_values(timestamps, np.int64)
+    bounds = [(edge - EPOCH) // timedelta(microseconds=1) for edge in (window.start, window.end)]
+    if unit == "ns":
+        start, end = (bound * 1000 for bound in bounds)
+    else:
+        instants = instants * {"s": 1_000_000, "ms": 1000, "us": 1}[unit]
+        start, end = bounds
+    inside = (instants >= start) & (instants < end)
+    if timestamps.null_count:
+        validity = np.frombuffer(timestamps.buffers()[0], np.uint8)
+        end_bit = timestamps.offset + len(timestamps)
+        inside &= np.unpackbits(validity, count=end_bit, bitorder="little")[timestamps.offset :].astype(bool)
+    if inside.all():
+        return None
+    bits = pa.py_buffer(np.packbits(inside, bitorder="little").tobytes())
+    return pa.Array.from_buffers(pa.bool_(), len(inside), [None, bits])  # type: ignore[return-value]
+
+
 def _unreadable(exc: Exception, where: dict[str, str]) -> DataError:
     return DataError(f"unreadable Parquet data: {exc}", hint="move or delete the file, then re-run", **where)
 
@@ -181,17 +217,7 @@ def _window_rows(
         raise DataError(
             f"column {config.columns.timestamp!r} has type {timestamps.type}, expected a timestamp", **where
         )
-    if timestamps.type.tz is None:  # naive timestamps are UTC by contract
-        timestamps = pc.assume_timezone(timestamps, "UTC")
-    elif timestamps.type.tz != "UTC":  # same instants, compared in UTC
-        timestamps = timestamps.cast(pa.timestamp(timestamps.type.unit, tz="UTC"))
-    start = pa.scalar(window.start, type=pa.timestamp("us", tz="UTC"))
-    end = pa.scalar(window.end, type=pa.timestamp("us", tz="UTC"))
-    keep: pa.Array | None = pc.fill_null(pc.and_(pc.greater_equal(timestamps, start), pc.less(timestamps, end)), False)
-    if isinstance(keep, pa.ChunkedArray):
-        keep = keep.combine_chunks()
-    if pc.all(keep).as_py() is not False:  # every row (or none at all): no copy of the columns
-        keep = None
+    keep = _inside(timestamps, window)
     inline = rows.column(config.columns.label) if config.columns.label in rows.column_names else None
     if inline is not None and keep is not None:
         inline = inline.filter(keep)

@@ -132,9 +132,12 @@ def summarize_partition(
     config, reference = project.config, project.reference
     positive = positive_label(config, reference)
     summary = WindowSummary.empty(config, reference)
+    whole_hour = planned.cut.end - planned.cut.start == timedelta(hours=1)
     for rows in read_partition_row_groups(store, config, planned.cut, planned.partition, labels):
         if rows.num_rows:
-            summary = summary.merge(summarize(rows, config, reference, positive))
+            # a window holding a whole file of more rows than are ever kept verbatim is never exact: keep none
+            keep_values = not whole_hour or rows.file_rows <= EXACT_VALUES_LIMIT
+            summary = summary.merge(summarize(rows, config, reference, positive, keep_values=keep_values))
     return summary
 
 

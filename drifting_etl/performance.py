@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from drifting_etl.profiles import category_key
+from drifting_etl.profiles import category_key, fixed_width_values
 
 EXACT_PAIRS_LIMIT = 200_000
 PROBA_BINS = 10_000
@@ -139,7 +139,7 @@ def _encode(values: Sequence[Any] | pa.Array) -> tuple[np.ndarray, list[str]]:
         encoded = encoded.combine_chunks()
     if encoded.null_count:
         raise ValueError("labels and predictions of labelled rows must not be null")
-    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    codes = fixed_width_values(encoded.indices.cast(pa.int64()), np.int64)  # to_numpy would import pandas
     return codes, [category_key(value) for value in encoded.dictionary.to_pylist()]
 
 

@@ -16,6 +16,7 @@ This module is pure computation: no storage, no database.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -66,31 +67,48 @@ def numeric_array(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def float_values(array: pa.Array) -> np.ndarray:
     """A float64 Arrow array as numpy, nulls as NaN, read from its buffers (`Array.to_numpy` imports pandas: 0.2 s
     of every run's start-up)."""
-    validity, data = array.buffers()
-    end = array.offset + len(array)
-    values = np.frombuffer(data, dtype=np.float64, count=end)[array.offset :] if len(array) else np.zeros(0)
+    values = fixed_width_values(array, np.float64)
     if array.null_count:
+        validity = array.buffers()[0]
+        end = array.offset + len(array)
         bits = np.unpackbits(np.frombuffer(validity, np.uint8), count=end, bitorder="little")[array.offset :]
         values = np.where(bits.astype(bool), values, np.nan)
     return values
 
 
+def fixed_width_values(array: pa.Array, dtype: type[np.generic]) -> np.ndarray:
+    """The data buffer of a fixed-width Arrow array as numpy (entries under nulls are undefined)."""
+    if not len(array):
+        return np.zeros(0, dtype)
+    end = array.offset + len(array)
+    return np.frombuffer(array.buffers()[1], dtype=dtype, count=end)[array.offset :]
+
+
 def category_counts(column: pa.Array | pa.ChunkedArray) -> tuple[dict[str, int], int]:
     """(count per category key, null count) of a column. Values sharing a key (0.0 and -0.0) are counted together."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    if pa.types.is_floating(column.type):  # NaN is missing, as a null is (and as Evidently drops it)
-        column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
-    missing = column.null_count
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     counts: dict[str, int] = {}
-    if len(column) == missing:
-        return counts, missing
-    distinct = pc.value_counts(column.drop_null())
-    for value, n in zip(distinct.field("values").to_pylist(), distinct.field("counts").to_pylist(), strict=True):
-        key = category_key(value)
-        counts[key] = counts.get(key, 0) + n
+    missing = 0
+    for chunk in chunks:
+        missing += chunk.null_count
+        if pa.types.is_dictionary(chunk.type):  # as Parquet stores strings: count codes, not strings
+            codes = pc.drop_null(chunk.indices).cast(pa.int64())
+            per_code = np.bincount(fixed_width_values(codes, np.int64), minlength=len(chunk.dictionary))
+            present = np.flatnonzero(per_code)
+            dictionary = chunk.dictionary.to_pylist()
+            values, value_counts = [dictionary[code] for code in present], per_code[present].tolist()
+        else:
+            if pa.types.is_floating(chunk.type):  # NaN is missing, as a null is (and as Evidently drops it)
+                nan = int(pc.sum(pc.is_nan(chunk)).as_py() or 0)
+                missing += nan
+                chunk = chunk.filter(pc.invert(pc.is_nan(chunk))) if nan else chunk
+            if len(chunk) == chunk.null_count:
+                continue
+            distinct = pc.value_counts(chunk.drop_null())
+            values, value_counts = distinct.field("values").to_pylist(), distinct.field("counts").to_pylist()
+        for value, n in zip(values, value_counts, strict=True):
+            key = category_key(value)
+            counts[key] = counts.get(key, 0) + n
     return counts, missing
 
 
@@ -395,8 +413,9 @@ class NumericalProfile:
         )
 
     @classmethod
-    def of(cls, raw: np.ndarray, edges: np.ndarray) -> NumericalProfile:
-        """The profile of some values (NaN = missing, +-inf = non-finite), from one sort of them."""
+    def of(cls, raw: np.ndarray, edges: np.ndarray, *, keep_values: bool = True) -> NumericalProfile:
+        """The profile of some values (NaN = missing, +-inf = non-finite), from one sort of them. `keep_values=False`
+        when they are known to belong to more than `EXACT_VALUES_LIMIT` values (merging would drop them)."""
         ordered = np.sort(raw)  # -inf first, then the finite values, +inf, and NaN last
         first_finite = int(np.searchsorted(ordered, -math.inf, side="right"))
         first_inf = int(np.searchsorted(ordered, math.inf, side="left"))
@@ -406,7 +425,12 @@ class NumericalProfile:
         count = int(values.size)
         mean = float(values.sum()) / count if count else 0.0
         small: dict[float, int] | None = None
-        if count and np.count_nonzero(values[1:] != values[:-1]) < SMALL_COUNTS_LIMIT:
+        occupied_cells = int(np.count_nonzero(counts))  # distinct values >= occupied cells: often no need to look
+        if (
+            count
+            and occupied_cells <= SMALL_COUNTS_LIMIT
+            and np.count_nonzero(values[1:] != values[:-1]) < SMALL_COUNTS_LIMIT
+        ):
             uniques, unique_counts = np.unique(values, return_counts=True)
             small = {float(v): int(c) for v, c in zip(uniques, unique_counts, strict=True)}
         elif not count:
@@ -426,7 +450,7 @@ class NumericalProfile:
             cell_sums=sums,
             tail_counts=_tail_counts(below, above, edges),
             small_counts=small,
-            values=values.copy() if count <= EXACT_VALUES_LIMIT else None,
+            values=values.copy() if keep_values and count <= EXACT_VALUES_LIMIT else None,
             extremes=_extremes(values, edges),
         )
 
@@ -528,15 +552,19 @@ SKETCH_REGISTERS = 1 << SKETCH_BITS
 def distinct_sketch(keys: Iterable[str]) -> np.ndarray:
     """HyperLogLog registers of some category keys (64-bit BLAKE2b hashes: the same in every process)."""
     registers = np.zeros(SKETCH_REGISTERS, np.uint8)
-    indexes, ranks = [], []
-    low_bits = 64 - SKETCH_BITS
-    for key in keys:
-        hashed = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
-        indexes.append(hashed >> low_bits)
-        ranks.append(low_bits + 1 - (hashed & ((1 << low_bits) - 1)).bit_length())
-    if indexes:
+    positions = [_sketch_position(key) for key in keys]
+    if positions:
+        indexes, ranks = zip(*positions, strict=True)
         np.maximum.at(registers, np.asarray(indexes), np.asarray(ranks, np.uint8))
     return registers
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _sketch_position(key: str) -> tuple[int, int]:
+    """The register a key updates and the rank it offers (categories recur in every batch: hash each once)."""
+    low_bits = 64 - SKETCH_BITS
+    hashed = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+    return hashed >> low_bits, low_bits + 1 - (hashed & ((1 << low_bits) - 1)).bit_length()
 
 
 def sketch_estimate(registers: np.ndarray) -> float:
@@ -588,13 +616,15 @@ class WindowProfile:
         return cls(reference.version, 0, columns)
 
     @classmethod
-    def of(cls, table: Any, reference: ReferenceProfile) -> WindowProfile:
+    def of(cls, table: Any, reference: ReferenceProfile, *, keep_values: bool = True) -> WindowProfile:
         """Profile of some rows: anything with `num_rows` and `column(name)` (a table, a batch, extract.RowGroupRows)."""
         columns: dict[str, ColumnProfile] = {}
         for name, column_reference in reference.columns.items():
             column = table.column(name)
             if isinstance(column_reference, NumericalReference):
-                columns[name] = NumericalProfile.of(numeric_array(column), column_reference.edges)
+                columns[name] = NumericalProfile.of(
+                    numeric_array(column), column_reference.edges, keep_values=keep_values
+                )
             else:
                 columns[name] = CategoricalProfile.of(column, frozenset(column_reference.counts))
         return cls(reference.version, table.num_rows, columns)

@@ -100,13 +100,13 @@ def encode_summary(summary: WindowSummary) -> bytes:
         "format": FORMAT, "reference_version": summary.profile.reference_version, "profile_rows": summary.profile.rows,
         "rows": summary.rows, "labelled": summary.labelled, "columns": columns, "performance": performance_json,
     }  # fmt: skip
-    raw = _block(arrays, header)
+    raw = b"".join(_block(arrays, header))
     profile = pa.Codec("zstd", compression_level=1).compress(raw, asbytes=True)
     sizes = len(profile).to_bytes(8, "little") + len(raw).to_bytes(8, "little")
-    return MAGIC + sizes + profile + _block(kept, {})
+    return b"".join([MAGIC, sizes, profile, *_block(kept, {})])  # one copy of the (possibly large) raw values
 
 
-def _block(arrays: dict[str, np.ndarray], header: dict[str, Any]) -> bytes:
+def _block(arrays: dict[str, np.ndarray], header: dict[str, Any]) -> list[bytes | memoryview]:
     """A JSON header (with each array's dtype, offset and shape), then the arrays' raw little-endian bytes: no
     archive format to parse, nothing to unpickle."""
     index, offset = {}, 0
@@ -114,8 +114,8 @@ def _block(arrays: dict[str, np.ndarray], header: dict[str, Any]) -> bytes:
         index[name] = [array.dtype.str, offset, list(array.shape)]
         offset += array.nbytes
     text = json.dumps({**header, "arrays": index}).encode()
-    body = b"".join(np.ascontiguousarray(array).tobytes() for array in arrays.values())
-    return len(text).to_bytes(8, "little") + text + body
+    body = [memoryview(np.ascontiguousarray(array)).cast("B") for array in arrays.values()]
+    return [len(text).to_bytes(8, "little"), text, *body]
 
 
 def _read_block(data: bytes | memoryview, start: int = 0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
