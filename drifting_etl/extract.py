@@ -102,7 +102,7 @@ def read_partition_row_groups(
                 except Exception as exc:
                     raise _unreadable(exc, where) from exc
                 keep, label = _window_rows(table, config, window, labels, where)
-                yield RowGroupRows(parquet, index, columns, keep, label, where)
+                yield RowGroupRows(parquet, index, columns, keep, label, where, file_bytes=stored.size)
 
 
 class RowGroupRows:
@@ -118,12 +118,15 @@ class RowGroupRows:
         keep: pa.Array | None,
         label: pa.Array,
         where: dict[str, str],
+        *,
+        file_bytes: int,
     ) -> None:
         self._parquet, self._index, self._keep, self._label, self._where = parquet, index, keep, label, where
         self.column_names = [*columns, LABEL]
         self.num_rows = len(label)
         self.file_rows: int = parquet.metadata.num_rows
         """Rows in the whole file (all row groups, inside the window or not)."""
+        self.file_bytes = file_bytes
 
     def column(self, name: str) -> pa.Array | pa.ChunkedArray:
         if name == LABEL:

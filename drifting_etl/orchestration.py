@@ -89,7 +89,7 @@ def load_partitions(
     started_at = datetime.now(UTC)
     with failures_recorded(database, project_name, window, started_at, airflow_run_id):
         project = load_project(store, project_name)
-        summary = partitions.merge_profiles(store, project, window, summary_paths)
+        summary = partitions.merge_window(store, project, window, summary_paths)
         outcome = load_summary(
             database,
             project,

@@ -23,9 +23,17 @@ from typing import TypeVar
 
 from drifting_etl.compute import WindowSummary, positive_label, summarize
 from drifting_etl.errors import DataError, NotFoundError
-from drifting_etl.extract import LabelTable, Partition, label_days, label_range, read_labels, read_partition_row_groups
+from drifting_etl.extract import (
+    LabelTable,
+    Partition,
+    label_days,
+    label_range,
+    read_labels,
+    read_partition_row_groups,
+    window_partitions,
+)
 from drifting_etl.performance import EXACT_PAIRS_LIMIT, ClassificationSummary
-from drifting_etl.profiles import EXACT_VALUES_LIMIT
+from drifting_etl.profiles import EXACT_VALUES_LIMIT, NumericalProfile
 from drifting_etl.projects import Project
 from drifting_etl.storage import ArtifactStore, StoredFile
 from drifting_etl.summary_codec import (
@@ -57,6 +65,8 @@ class PlannedPartition:
     label_files: tuple[StoredFile, ...] | None
     """The label files that can hold ground truth for its rows; None when the project has no label partitions."""
     path: str
+    window_bytes: int
+    """Log bytes of the whole window: with a file's rows per byte, an estimate of the window's rows."""
 
 
 def plan_window(
@@ -77,14 +87,15 @@ def plan_window(
                 found.extend(listed[day])
         return tuple(found)
 
+    partitions = list(partitions)
+    window_bytes = sum(partition.size for partition in partitions)
     planned = []
     for partition in partitions:
         cut = Window(max(window.start, partition.hour), min(window.end, partition.hour + timedelta(hours=1)))
         labels = None if days is None else files_between(*label_range(config, cut.start, cut.end))
         key = partition_key(project, cut, partition.files, labels)
-        planned.append(
-            PlannedPartition(partition, cut, labels, store.partition_profile_path(config.name, partition.hour, key))
-        )
+        path = store.partition_profile_path(config.name, partition.hour, key)
+        planned.append(PlannedPartition(partition, cut, labels, path, window_bytes))
     return planned
 
 
@@ -126,18 +137,28 @@ class LabelTables:
 
 
 def summarize_partition(
-    store: ArtifactStore, project: Project, planned: PlannedPartition, labels: LabelTable | None
+    store: ArtifactStore,
+    project: Project,
+    planned: PlannedPartition,
+    labels: LabelTable | None,
+    *,
+    keep_values: bool | None = None,
 ) -> WindowSummary:
-    """The summary of one partition's rows inside the window, streamed a row group and a column at a time."""
+    """The summary of one partition's rows inside the window, streamed a row group and a column at a time.
+
+    Raw values are kept for exact results unless the window is clearly too large to be exact (estimated from each
+    file's rows per byte; `keep_values` overrides). A smaller window that needs them later reads the hour again."""
     config, reference = project.config, project.reference
     positive = positive_label(config, reference)
     summary = WindowSummary.empty(config, reference)
     whole_hour = planned.cut.end - planned.cut.start == timedelta(hours=1)
     for rows in read_partition_row_groups(store, config, planned.cut, planned.partition, labels):
         if rows.num_rows:
-            # a window holding a whole file of more rows than are ever kept verbatim is never exact: keep none
-            keep_values = not whole_hour or rows.file_rows <= EXACT_VALUES_LIMIT
-            summary = summary.merge(summarize(rows, config, reference, positive, keep_values=keep_values))
+            keep = keep_values
+            if keep is None:
+                window_rows = rows.file_rows * planned.window_bytes / max(rows.file_bytes, 1)
+                keep = not whole_hour or window_rows <= 2 * EXACT_VALUES_LIMIT
+            summary = summary.merge(summarize(rows, config, reference, positive, keep_values=keep))
     return summary
 
 
@@ -147,6 +168,7 @@ def profile_partitions(
     planned: list[PlannedPartition],
     *,
     rescan: bool = False,
+    keep_values: bool | None = None,
     on_partition: Callable[[Partition], None] | None = None,
     workers: int = WORKERS,
 ) -> Profiled:
@@ -156,7 +178,7 @@ def profile_partitions(
     def profile(item: PlannedPartition) -> bool:
         if not rescan and store.exists(item.path):
             return True
-        summary = summarize_partition(store, project, item, labels.get(item))
+        summary = summarize_partition(store, project, item, labels.get(item), keep_values=keep_values)
         store.write_bytes(item.path, encode_summary(summary), durable=False)
         return False
 
@@ -197,6 +219,14 @@ def merge_profiles(store: ArtifactStore, project: Project, window: Window, paths
         if isinstance(summary.performance, ClassificationSummary):
             proba_rows += summary.performance.proba_rows
     exact = {name for name, total in totals.items() if total <= EXACT_VALUES_LIMIT}
+    lacking = {
+        path: True
+        for path, summary, stored in parts
+        for name, column in summary.profile.columns.items()
+        if isinstance(column, NumericalProfile) and name in exact and column.count and name not in stored.columns
+    }
+    if lacking:
+        raise ValuesMissing(list(lacking))
     window_summary = WindowSummary.empty(project.config, project.reference)
     for path, summary, stored in parts:
         columns = stored.columns & exact
@@ -208,6 +238,40 @@ def merge_profiles(store: ArtifactStore, project: Project, window: Window, paths
                 raise _unusable(project, window, path, exc) from exc
         window_summary = window_summary.merge(summary)
     return window_summary
+
+
+class ValuesMissing(Exception):
+    """Summaries made for a larger window, without the raw values this (small enough to be exact) window needs."""
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__(f"{len(paths)} partition summaries lack raw values")
+        self.paths = paths
+
+
+def merge_window(
+    store: ArtifactStore,
+    project: Project,
+    window: Window,
+    paths: list[str],
+    planned: list[PlannedPartition] | None = None,
+) -> WindowSummary:
+    """`merge_profiles`, reading again (with their raw values) the hours whose cached summaries were made for a
+    window too large to be exact: an hourly window after a daily one."""
+    try:
+        return merge_profiles(store, project, window, paths)
+    except ValuesMissing as missing:
+        if planned is None:
+            planned = plan_window(store, project, window, window_partitions(store, project.config.name, window))
+        again = [item for item in planned if item.path in missing.paths]
+        if len(again) != len(missing.paths):
+            raise DataError(
+                "log files changed while the window was computed",
+                project=project.config.name,
+                window=str(window),
+                hint="run the window again",
+            ) from missing
+        profile_partitions(store, project, again, rescan=True, keep_values=True)
+        return merge_profiles(store, project, window, paths)
 
 
 def _unusable(project: Project, window: Window, path: str, exc: Exception) -> DataError:

@@ -27,7 +27,7 @@ from drifting_etl.metrics_db import (
     PerformanceRow,
     RunRow,
 )
-from drifting_etl.partitions import Profiled, merge_profiles, plan_window, profile_partitions
+from drifting_etl.partitions import Profiled, merge_window, plan_window, profile_partitions
 from drifting_etl.projects import Project, load_project
 from drifting_etl.storage import ArtifactStore
 from drifting_etl.window import Window
@@ -60,7 +60,7 @@ def summarize_window(
     """The window's summary, merged from its hour partitions' summaries (cached ones reused unless `rescan`)."""
     planned = plan_window(store, project, window, window_partitions(store, project.config.name, window))
     profiled = profile_partitions(store, project, planned, rescan=rescan, on_partition=on_partition)
-    return merge_profiles(store, project, window, profiled.paths), profiled
+    return merge_window(store, project, window, profiled.paths, planned), profiled
 
 
 def load_summary(

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from test_pipeline import DAY, Shop, _stable, make_shop
 
 from drifting_etl.capture import LabelWriter, LogWriter
@@ -74,6 +75,31 @@ def test_run_given_hours_profiled_by_hourly_runs_should_merge_their_profiles_for
     run_day(shop, "--rescan")
     assert day_rows(shop) == cached
     assert cached["monitoring_run"][-1]["row_count"] == 3600
+
+
+def test_run_given_hour_profiled_for_a_window_too_large_to_be_exact_should_read_it_again_for_an_hourly_window(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import drifting_etl.partitions as partitions
+    import drifting_etl.profiles as profiles
+
+    monkeypatch.setattr(partitions, "EXACT_VALUES_LIMIT", 1000)  # the day (3600 rows) is too large to be exact
+    monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 1000)
+    run_day(shop)
+    assert all(b"c0_values" not in Path(shop.store.path("profiles"), name).read_bytes() for name in profile_files(shop))
+
+    hour = DAY + timedelta(hours=3)
+    run(shop, hour.isoformat(), (hour + timedelta(hours=1)).isoformat())  # 150 rows: exact, needs the values
+    database = shop.database()
+    cached = _stable(database.rows("feature_drift", "shop-churn", hour, hour + timedelta(hours=1)))
+    run(shop, hour.isoformat(), (hour + timedelta(hours=1)).isoformat(), "--rescan")
+    assert _stable(database.rows("feature_drift", "shop-churn", hour, hour + timedelta(hours=1))) == cached
+    database.dispose()
+    assert not any(row["approximate"] for row in cached)
+    window = shop.logs[(shop.logs["timestamp"] >= hour) & (shop.logs["timestamp"] < hour + timedelta(hours=1))]
+    basket = next(row for row in cached if row["feature"] == "basket")  # configured ks: equal to scipy's exactly
+    expected = stats.ks_2samp(shop.reference["basket"], window["basket"])
+    assert basket["statistic"] == pytest.approx(expected.statistic, abs=1e-12)
 
 
 def test_run_given_late_log_file_in_one_hour_should_profile_only_that_hour_again(shop: Shop) -> None:
