@@ -7,10 +7,11 @@ so memory is bounded by a batch, not by the window. Nothing here computes metric
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +25,6 @@ from drifting_etl.storage import ArtifactStore, StoredFile
 from drifting_etl.window import Window
 
 BATCH_ROWS = 65_536
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LABEL = "__label__"
 """Name of the ground-truth column in extracted batches: the joined label, else the label logged inline."""
 
@@ -186,7 +186,9 @@ def _inside(timestamps: pa.Array | pa.ChunkedArray, window: Window) -> pa.Boolea
         timestamps = timestamps.combine_chunks()
     unit = timestamps.type.unit
     instants = fixed_width_values(timestamps, np.int64)
-    bounds = [(edge - EPOCH) // timedelta(microseconds=1) for edge in (window.start, window.end)]
+    bounds = [
+        calendar.timegm(edge.utctimetuple()) * 1_000_000 + edge.microsecond for edge in (window.start, window.end)
+    ]
     if unit == "ns":
         start, end = (bound * 1000 for bound in bounds)
     else:

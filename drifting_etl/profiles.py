@@ -38,8 +38,8 @@ EXACT_TAIL_EDGES = 256
 """With quantile edges, the most extreme distinct reference values at each end are edges too."""
 TAIL_BINS = 1024
 """Sub-bins beyond each end of the reference range, each 1/128 of the range wide (the last one open-ended)."""
-EXTREME_EDGES = 64
-EXTREMES_LIMIT = 8192
+EXTREME_EDGES = 16
+EXTREMES_LIMIT = 16384
 """See `NumericalProfile.extremes`."""
 SMALL_COUNTS_LIMIT = 64
 """Distinct numerical values counted exactly (enough to pick a test by unique-value count, and for value-count tests)."""

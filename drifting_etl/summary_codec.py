@@ -28,8 +28,8 @@ from drifting_etl.profiles import (
     WindowProfile,
 )
 
-FORMAT = 5
-MAGIC = b"DRIFTZ5\n"
+FORMAT = 6
+MAGIC = b"DRIFTZ6\n"
 PREFIX_BYTES = len(MAGIC) + 16
 """The magic, then the compressed and the uncompressed size of the profile part (zstd by pyarrow: about 30x faster
 than numpy's zlib)."""

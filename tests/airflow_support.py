@@ -78,4 +78,6 @@ class Airflow:
         lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
         if done.returncode != 0 or not lines:
             raise AssertionError(f"dag.test failed ({done.returncode}):\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}")
-        return json.loads(lines[-1].removeprefix("RESULT "))
+        result = json.loads(lines[-1].removeprefix("RESULT "))
+        result["output"] = done.stdout[-8000:] + done.stderr[-8000:]  # task logs, for assertion messages
+        return result

@@ -161,7 +161,7 @@ def test_monitoring_dag_given_three_windows_should_load_them_idempotently_and_tr
 
     assert result["import_errors"] == {}
     assert "drift_monitor__fleet" in result["dag_ids"]
-    assert [run["state"] for run in result["runs"]] == ["success"] * 3
+    assert [run["state"] for run in result["runs"]] == ["success"] * 3, result["output"]
     windows = [Window(START + timedelta(days=d), START + timedelta(days=d + 1)) for d in range(3)]
     assert [(r["data_interval_start"], r["data_interval_end"]) for r in result["runs"]] == [
         (w.start.isoformat(), w.end.isoformat()) for w in windows
