@@ -16,6 +16,9 @@ from importlib import import_module
 from importlib.metadata import version
 from typing import Any
 
+from drifting_etl.numpy_dispatch import prefer_avx2_sort
+
+prefer_avx2_sort()
 __version__ = version("drifting-etl")
 
 _EXPORTS = {

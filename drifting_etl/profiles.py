@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import math
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -336,6 +337,24 @@ def _sorted_cell_statistics(ordered: np.ndarray, edges: np.ndarray) -> tuple[np.
     return counts, sums
 
 
+def _squared_deviations(values: np.ndarray, mean: float) -> float:
+    deviations = np.subtract(values, mean, out=_scratch(1, values.size))
+    return float(np.square(deviations, out=deviations).sum())  # not a BLAS dot: its idle threads spin on the cores
+
+
+_scratch_buffers = threading.local()
+
+
+def _scratch(slot: int, size: int) -> np.ndarray:
+    """This thread's reusable float64 buffer number `slot` (0 or 1), `size` long. Profiling a column in fresh arrays
+    costs as much in page faults as the sort itself (the allocator hands large blocks back to the system at once)."""
+    buffers: list[np.ndarray] = getattr(_scratch_buffers, "buffers", None) or [np.empty(0), np.empty(0)]
+    _scratch_buffers.buffers = buffers
+    if buffers[slot].size < size:
+        buffers[slot] = np.empty(size)
+    return buffers[slot][:size]
+
+
 def extreme_zone(edges: np.ndarray) -> tuple[int, int]:
     """Indexes of the edges that bound the extreme zones: values below edges[low] or above edges[high]."""
     low = min(EXTREME_EDGES, edges.size - 1)
@@ -416,7 +435,9 @@ class NumericalProfile:
     def of(cls, raw: np.ndarray, edges: np.ndarray, *, keep_values: bool = True) -> NumericalProfile:
         """The profile of some values (NaN = missing, +-inf = non-finite), from one sort of them. `keep_values=False`
         when they are known to belong to more than `EXACT_VALUES_LIMIT` values (merging would drop them)."""
-        ordered = np.sort(raw)  # -inf first, then the finite values, +inf, and NaN last
+        ordered = _scratch(0, raw.size)
+        ordered[:] = raw
+        ordered.sort()  # -inf first, then the finite values, +inf, and NaN last
         first_finite = int(np.searchsorted(ordered, -math.inf, side="right"))
         first_inf = int(np.searchsorted(ordered, math.inf, side="left"))
         first_nan = int(np.searchsorted(ordered, math.nan, side="left"))
@@ -445,7 +466,7 @@ class NumericalProfile:
             minimum=float(values[0]) if count else math.inf,
             maximum=float(values[-1]) if count else -math.inf,
             mean=mean,
-            m2=float(np.square(values - mean).sum()) if count else 0.0,
+            m2=_squared_deviations(values, mean),
             cell_counts=counts,
             cell_sums=sums,
             tail_counts=_tail_counts(below, above, edges),

@@ -11,7 +11,7 @@ Layout under the store root::
     projects/<name>/reference_profile.json
     logs/project=<name>/date=YYYY-MM-DD/hour=HH/<uuid>.parquet
     labels/project=<name>/date=YYYY-MM-DD/<uuid>.parquet
-    profiles/project=<name>/date=YYYY-MM-DD/hour=HH/<key>.npz   cached partition summaries (numpy, no pickle)
+    profiles/project=<name>/date=YYYY-MM-DD/hour=HH/<key>.profile  cached partition summaries (zstd JSON + raw arrays, no pickle)
     reports/project=<name>/<start>--<end>.html                  HTML drift report of a window (UTC, 20260101T000000Z)
 
 Files whose name starts with "." or "_" are in-flight or bookkeeping files and are never read as data.
@@ -151,7 +151,7 @@ class ArtifactStore:
         """A cached summary of one hour partition; `key` identifies its files, the reference and the window's cut."""
         if not re.fullmatch(r"[0-9a-f]{8,64}", key):
             raise ValueError(f"invalid profile key {key!r}")
-        return f"{self.path('profiles', f'project={check_project_name(project)}')}/date={hour.date().isoformat()}/hour={hour.hour:02d}/{key}.npz"
+        return f"{self.path('profiles', f'project={check_project_name(project)}')}/date={hour.date().isoformat()}/hour={hour.hour:02d}/{key}.profile"
 
     def report_path(self, project: str, window_start: datetime, window_end: datetime) -> str:
         """The window's HTML drift report: reports/project=<name>/<start>--<end>.html (UTC, ISO basic format)."""

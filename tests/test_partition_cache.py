@@ -41,7 +41,7 @@ def run_day(shop: Shop, *extra: str) -> None:
 
 def profile_files(shop: Shop) -> dict[str, float]:
     root = Path(shop.store.path("profiles"))
-    return {str(path.relative_to(root)): path.stat().st_mtime_ns for path in root.rglob("*.npz")}
+    return {str(path.relative_to(root)): path.stat().st_mtime_ns for path in root.rglob("*.profile")}
 
 
 def day_rows(shop: Shop) -> dict[str, list[dict]]:
@@ -145,7 +145,7 @@ def test_run_given_labels_arriving_later_should_recompute_performance_of_their_h
 def test_run_given_corrupt_cached_profile_should_fail_naming_it_and_rescan_should_recover(shop: Shop) -> None:
     run_day(shop)
     expected = day_rows(shop)
-    victim = sorted(Path(shop.store.path("profiles")).rglob("*.npz"))[0]
+    victim = sorted(Path(shop.store.path("profiles")).rglob("*.profile"))[0]
     victim.write_bytes(b"\x80\x04not a summary")
 
     result = shop.cli("run", "shop-churn", "--start", "2026-03-02", "--end", "2026-03-03", "--no-report")
@@ -205,7 +205,7 @@ def test_summary_codec_given_values_should_keep_them_after_the_profile_and_attac
 def test_merge_profiles_given_missing_summary_should_raise_data_error_naming_it(shop: Shop) -> None:
     project = load_project(shop.store, "shop-churn")
     missing = shop.store.partition_profile_path("shop-churn", DAY, "0" * 32)
-    with pytest.raises(DataError, match=r"0{32}\.npz"):
+    with pytest.raises(DataError, match=r"0{32}\.profile"):
         merge_profiles(shop.store, project, WINDOW, [missing])
 
 
@@ -218,3 +218,17 @@ def test_ordered_map_given_slow_first_item_should_keep_input_order() -> None:
         return n * n
 
     assert list(ordered_map(slow_first, list(range(10)), workers=2)) == [n * n for n in range(10)]
+
+
+def test_profile_partitions_given_columns_read_one_at_a_time_should_give_the_summaries_of_whole_row_groups(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import drifting_etl.extract as extract
+
+    project = load_project(shop.store, "shop-churn")
+    planned = plan_window(shop.store, project, WINDOW, window_partitions(shop.store, "shop-churn", WINDOW))
+    grouped = profile_partitions(shop.store, project, planned, rescan=True).paths
+    whole = [Path(path).read_bytes() for path in grouped]
+    monkeypatch.setattr(extract, "READ_GROUP_BYTES", 1)  # every column alone
+    single = profile_partitions(shop.store, project, planned, rescan=True).paths
+    assert [Path(path).read_bytes() for path in single] == whole
