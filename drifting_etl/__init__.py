@@ -13,13 +13,7 @@ Names are imported lazily so that `import drifting_etl` stays cheap (Airflow par
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import version
 from typing import Any
-
-from drifting_etl.numpy_dispatch import prefer_avx2_sort
-
-prefer_avx2_sort()
-__version__ = version("drifting-etl")
 
 _EXPORTS = {
     "LogWriter": "drifting_etl.capture",
@@ -32,6 +26,10 @@ __all__ = [*_EXPORTS, "__version__"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # importlib.metadata costs 30 ms of every command's start-up
+        from importlib.metadata import version
+
+        return version("drifting-etl")
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'drifting_etl' has no attribute {name!r}")

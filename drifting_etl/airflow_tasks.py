@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from drifting_etl import orchestration
+from drifting_etl.batch_process import tune_batch_process
 from drifting_etl.metrics_db import MetricsDatabase, database_url
 from drifting_etl.storage import ArtifactStore
 from drifting_etl.window import Window
@@ -57,6 +58,7 @@ def plan(project: str) -> list[list[str]]:
 
 
 def profile(project: str, hours: list[str]) -> list[str]:
+    tune_batch_process()
     store, database = _environment()
     return _terminal_errors_fail(
         lambda: orchestration.profile_partitions(

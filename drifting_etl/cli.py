@@ -7,6 +7,10 @@ Errors print one clear message and exit 1; nothing here computes anything itself
 
 from __future__ import annotations
 
+from drifting_etl.batch_process import tune_batch_process
+
+tune_batch_process()  # before numpy is imported
+
 import sys
 from collections.abc import Callable
 from functools import wraps
