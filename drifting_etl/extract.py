@@ -25,7 +25,6 @@ from drifting_etl.storage import ArtifactStore, StoredFile
 from drifting_etl.window import Window
 
 BATCH_ROWS = 65_536
-READ_GROUP_BYTES = 8 << 20
 LABEL = "__label__"
 """Name of the ground-truth column in extracted batches: the joined label, else the label logged inline."""
 
@@ -91,10 +90,8 @@ def read_partition_row_groups(
     partition: Partition,
     labels: LabelTable | None,
 ) -> Iterator[RowGroupRows]:
-    """The partition's rows inside the window, a row group at a time, its columns read on demand in groups of at most
-    `READ_GROUP_BYTES` decoded: memory holds one such group whatever the size of the files (a row group of a million
-    rows decodes to hundreds of MB), and small row groups are decoded in one call (a call per column costs a quarter
-    more)."""
+    """The partition's rows inside the window, a row group at a time, each read one column at a time: memory holds
+    one column chunk whatever the size of the files (a row group of a million rows decodes to hundreds of MB)."""
     for stored in partition.files:  # categories are counted by dictionary code, without hashing strings
         with _open_log(store, config, window, stored, labels, config.features.categorical) as (parquet, columns, where):
             keys = [config.columns.timestamp]
@@ -109,7 +106,7 @@ def read_partition_row_groups(
 
 
 class RowGroupRows:
-    """The rows of one Parquet row group that lie inside the window, read on demand a group of columns at a time.
+    """The rows of one Parquet row group that lie inside the window, read on demand one column at a time.
 
     Offers what summaries use of a record batch: `num_rows`, `column_names` and `column(name)`."""
 
@@ -130,42 +127,17 @@ class RowGroupRows:
         self.file_rows: int = parquet.metadata.num_rows
         """Rows in the whole file (all row groups, inside the window or not)."""
         self.file_bytes = file_bytes
-        self._groups = _read_groups(parquet.metadata.row_group(index), columns)
-        self._loaded: dict[str, pa.Array | pa.ChunkedArray] = {}
 
     def column(self, name: str) -> pa.Array | pa.ChunkedArray:
         if name == LABEL:
             return self._label
         if name not in self.column_names:
             raise KeyError(name)
-        if name not in self._loaded:
-            group = next(group for group in self._groups if name in group)
-            try:
-                table = self._parquet.read_row_group(self._index, columns=group, use_threads=False)
-            except Exception as exc:
-                raise _unreadable(exc, self._where) from exc
-            if self._keep is not None:
-                table = table.filter(self._keep)
-            self._loaded = dict(zip(group, table.columns, strict=True))  # the previous group is released
-        return self._loaded[name]
-
-
-def _read_groups(row_group: pq.RowGroupMetaData, columns: list[str]) -> list[list[str]]:
-    """`columns` in order, cut into groups of at most `READ_GROUP_BYTES` uncompressed (a larger column alone)."""
-    sizes: dict[str, int] = {}
-    for position in range(row_group.num_columns):
-        chunk = row_group.column(position)
-        sizes[chunk.path_in_schema] = chunk.total_uncompressed_size
-    groups: list[list[str]] = [[]]
-    group_bytes = 0
-    for name in columns:
-        size = sizes.get(name, 0)
-        if groups[-1] and group_bytes + size > READ_GROUP_BYTES:
-            groups.append([])
-            group_bytes = 0
-        groups[-1].append(name)
-        group_bytes += size
-    return groups
+        try:
+            column = self._parquet.read_row_group(self._index, columns=[name], use_threads=False).column(0)
+        except Exception as exc:
+            raise _unreadable(exc, self._where) from exc
+        return column if self._keep is None else column.filter(self._keep)
 
 
 @contextmanager

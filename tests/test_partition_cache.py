@@ -218,17 +218,3 @@ def test_ordered_map_given_slow_first_item_should_keep_input_order() -> None:
         return n * n
 
     assert list(ordered_map(slow_first, list(range(10)), workers=2)) == [n * n for n in range(10)]
-
-
-def test_profile_partitions_given_columns_read_one_at_a_time_should_give_the_summaries_of_whole_row_groups(
-    shop: Shop, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import drifting_etl.extract as extract
-
-    project = load_project(shop.store, "shop-churn")
-    planned = plan_window(shop.store, project, WINDOW, window_partitions(shop.store, "shop-churn", WINDOW))
-    grouped = profile_partitions(shop.store, project, planned, rescan=True).paths
-    whole = [Path(path).read_bytes() for path in grouped]
-    monkeypatch.setattr(extract, "READ_GROUP_BYTES", 1)  # every column alone
-    single = profile_partitions(shop.store, project, planned, rescan=True).paths
-    assert [Path(path).read_bytes() for path in single] == whole
