@@ -1,11 +1,13 @@
 """Scale benchmark: one day of hourly Parquet logs at 1 M, 5 M and 20 M rows, monitored as separate processes.
 
-    .venv/bin/python benchmarks/scale.py [--sizes 1M,5M,20M] [--small] [--workdir DIR] [--keep] [--no-evidently] [--seed N]
+    .venv/bin/python benchmarks/scale.py [--sizes 1M,5M,20M] [--small] [--workdir DIR] [--keep] [--no-evidently]
+                                         [--seed N] [--repeat N]
 
 For each size it generates (deterministically from --seed, in chunks, never the whole window in memory) a window of
 24 hour partitions with 20 numerical + 5 categorical features, prediction, prediction_proba and an inline label,
 against a reference of 100 k rows (20 k with --small) of which about a third of the features have shifted. Then it
-measures, each in its own process, wall time (the whole process: start-up, imports, reads) and peak RSS of:
+measures, each in its own process, wall time (the whole process: start-up, imports, reads) and peak RSS of (scan,
+run and cached: the median of --repeat alternating runs, 3 by default, as the machine's speed drifts):
 
 - scan: a plain pyarrow scan of the same columns, counting rows (the floor);
 - run: `drifting-etl run` of the daily window with no cached partition profiles (report and e-mail off);
@@ -464,24 +466,31 @@ class SizeResult:
     errors: dict[str, MethodErrors] = field(default_factory=dict)
 
 
-def measure_size(data: SizeData, reference: Path, *, evidently: bool) -> SizeResult:
+def median_of(runs: list[Measured]) -> Measured:
+    """The run of median wall time (its output too), with the highest peak RSS of all."""
+    median = sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]
+    return Measured(median.seconds, max(run.rss_bytes for run in runs), median.stdout)
+
+
+def measure_size(data: SizeData, reference: Path, *, evidently: bool, repeat: int) -> SizeResult:
     result = SizeResult(data, parquet_bytes=data.parquet_bytes)
     set_up_store(data, reference)
     files = json.dumps(data.files())
     scan = [sys.executable, "-c", SCAN_CHILD, files, json.dumps(SCAN_COLUMNS)]
     measure(f"warm-up scan {data.label}", scan)  # the page cache is hot for every measured process
-    result.scan = measure(f"scan {data.label}", scan)
+    scans, runs, cached = [], [], []
+    for attempt in range(1, repeat + 1):  # scan and run alternate: both see the same machine
+        which = f" {attempt}/{repeat}" if repeat > 1 else ""
+        scans.append(measure(f"scan {data.label}{which}", scan))
+        clear_profiles(data)
+        runs.append(measure(f"run {data.label}{which}", run_command(data)))
+        if not any((data.store / "profiles").rglob("*.*")):
+            raise BenchmarkFailed(f"the run left no cached profiles under {data.store / 'profiles'}")
+        cached.append(measure(f"run (cached) {data.label}{which}", run_command(data)))
+    result.scan, result.run, result.cached = median_of(scans), median_of(runs), median_of(cached)
     result.rows = int(result.scan.stdout.split()[-1])
     if result.rows != data.rows:
         raise BenchmarkFailed(f"the scan of {data.label} counted {result.rows} rows, expected {data.rows}")
-    clear_profiles(data)
-    result.run = measure(f"run {data.label}", run_command(data))
-    if not any((data.store / "profiles").rglob("*.*")):
-        progress(f"WARNING: the run left no cached profiles under {data.store / 'profiles'}: clearing that directory")
-        progress(
-            "         may not make the next runs read raw files; the raw/cached columns may not mean what they say"
-        )
-    result.cached = measure(f"run (cached) {data.label}", run_command(data))
     clear_profiles(data)
     progress(f"filling the profile cache with 24 hourly runs {data.label} (untimed) …")
     measure(
@@ -641,9 +650,10 @@ def machine_facts(args: argparse.Namespace, floors: tuple[float, float] | None) 
         f"command: {command}",
         f"mode: {'small (CI: directions and error bounds)' if args.small else 'full (numeric targets)'}, seed {args.seed}, "
         f"reference {size_label(args.reference_rows)} rows, one day of 24 hourly partitions per size",
-        "every timing is one run of a whole process (start-up and imports included), after an untimed warm-up scan "
-        "of the same files so the page cache is hot; RSS is the process's own peak (ru_maxrss from wait4, spawned "
-        "by a bare launcher so that this process's memory does not count)",
+        f"every timing is a whole process (start-up and imports included): scan, run and cached run the median of "
+        f"{args.repeat} alternating runs, the others one run; all after an untimed warm-up scan of the same files so "
+        "the page cache is hot; RSS is the process's own peak, the highest of the repeats (ru_maxrss from wait4, "
+        "spawned by a bare launcher so that this process's memory does not count)",
     ]
     if floors is not None:
         lines.append(
@@ -876,9 +886,16 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="do not remove the temporary work directory")
     parser.add_argument("--no-evidently", action="store_true", help="skip the Evidently measurement")
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated data [default: 7]")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        help="measure scan, run and cached run this many times, report medians [default: 3, 1 --small]",
+    )
     args = parser.parse_args()
     sizes: list[int] = args.sizes or parse_sizes(SMALL_SIZES if args.small else FULL_SIZES)
     args.reference_rows = SMALL_REFERENCE_ROWS if args.small else FULL_REFERENCE_ROWS
+    args.repeat = args.repeat or (1 if args.small else 3)
+    repeat: int = args.repeat
     evidently_rows = EVIDENTLY_SIZE if EVIDENTLY_SIZE in sizes and not args.small else sizes[0]
 
     temporary = args.workdir is None
@@ -894,7 +911,7 @@ def main() -> int:
         results = []
         for data in datasets:
             evidently = not args.no_evidently and data.rows == evidently_rows
-            results.append(measure_size(data, reference, evidently=evidently))
+            results.append(measure_size(data, reference, evidently=evidently, repeat=repeat))
         for result in results:
             step = time.perf_counter()
             result.errors = approximation_errors(result.data, reference)
