@@ -305,6 +305,10 @@ class CellModel:
     high: np.ndarray
     mass: np.ndarray
     slope: np.ndarray
+    lowest: np.ndarray
+    """The window's smallest and largest values, known one by one (see NumericalProfile.lowest), and its count."""
+    highest: np.ndarray
+    count: int
 
     @classmethod
     def of(cls, current: NumericalProfile, edges: np.ndarray) -> CellModel:
@@ -338,7 +342,17 @@ class CellModel:
         # density (1 + s(2u - 1)) / span on u = (x - low) / span has mean low + span (1/2 + s/6); its CDF u + s(u^2 - u)
         slope = np.clip(6 * ((mean - low) / (high - low) - 0.5), -1, 1)
         by_low = np.argsort(low, kind="stable")
-        return cls(points[order], point_counts[order], low[by_low], high[by_low], mass[by_low], slope[by_low])
+        return cls(
+            points[order],
+            point_counts[order],
+            low[by_low],
+            high[by_low],
+            mass[by_low],
+            slope[by_low],
+            current.lowest,
+            current.highest,
+            current.count,
+        )
 
     def below(self, x: np.ndarray, *, inclusive: bool) -> np.ndarray:
         """How many values are below each of `x` (or at most each of `x`, when `inclusive`)."""
@@ -350,7 +364,20 @@ class CellModel:
         span = self.high[inside] - self.low[inside] if self.low.size else np.ones_like(x)
         u = np.clip((x - self.low[inside]) / span, 0, 1) if self.low.size else np.zeros_like(x)
         partial = self.mass[inside] * (u + self.slope[inside] * (u * u - u)) if self.low.size else np.zeros_like(x)
-        return at_points + np.where(piece >= 0, before + partial, 0.0)
+        return self._exact_at_the_ends(x, at_points + np.where(piece >= 0, before + partial, 0.0), side)
+
+    def _exact_at_the_ends(self, x: np.ndarray, modelled: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:
+        """Counts below `x` that the window's kept smallest and largest values decide, the model's elsewhere (kept
+        within what those values allow, so counts stay monotone)."""
+        if not self.lowest.size:
+            return modelled
+        # every value under the k-th smallest kept one is kept; so is every value over the k-th largest
+        low_known = self.lowest[-1] > x if side == "right" else self.lowest[-1] >= x
+        high_known = self.highest[0] <= x if side == "right" else self.highest[0] < x
+        at_least = np.searchsorted(self.lowest, x, side=side).astype(np.float64)
+        at_most = self.count - (self.highest.size - np.searchsorted(self.highest, x, side=side))
+        bounded = np.minimum(np.maximum(modelled, at_least), at_most)
+        return np.where(low_known, at_least, np.where(high_known, at_most, bounded))
 
 
 def _chisquare(ref_freq: np.ndarray, cur_freq: np.ndarray, current_count: int) -> tuple[float, float]:

@@ -147,7 +147,7 @@ def _open_log(
     window: Window,
     stored: StoredFile,
     labels: LabelTable | None,
-    dictionary_columns: list[str] | None = None,
+    dictionary_columns: Sequence[str] | None = None,
 ) -> Iterator[tuple[pq.ParquetFile, list[str], dict[str, str]]]:
     """An open log file, checked to have the project's columns; yields it, the columns to read, and its context.
     String columns in `dictionary_columns` are read as Parquet stores them: codes into a dictionary."""
@@ -202,7 +202,7 @@ def _inside(timestamps: pa.Array | pa.ChunkedArray, window: Window) -> pa.Boolea
     if inside.all():
         return None
     bits = pa.py_buffer(np.packbits(inside, bitorder="little").tobytes())
-    return pa.Array.from_buffers(pa.bool_(), len(inside), [None, bits])  # type: ignore[return-value]
+    return pa.Array.from_buffers(pa.bool_(), len(inside), [None, bits])
 
 
 def _unreadable(exc: Exception, where: dict[str, str]) -> DataError:

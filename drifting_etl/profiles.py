@@ -42,8 +42,13 @@ TAIL_BINS = 1024
 EXTREME_EDGES = 16
 EXTREMES_LIMIT = 16384
 """See `NumericalProfile.extremes`."""
+ENDS_KEPT = 1024
+"""See `NumericalProfile.lowest`."""
 SMALL_COUNTS_LIMIT = 64
 """Distinct numerical values counted exactly (enough to pick a test by unique-value count, and for value-count tests)."""
+SKETCH_BITS = 12
+SKETCH_REGISTERS = 1 << SKETCH_BITS
+"""HyperLogLog registers of a categorical column's distinct-count sketch."""
 CATEGORY_LIMIT = 10_000
 """Distinct categories counted per column; rarer ones beyond this are pooled in `OTHER_CATEGORY`."""
 OTHER_CATEGORY = "\x00other"
@@ -409,6 +414,10 @@ class NumericalProfile:
     """The values beyond the reference's `EXTREME_EDGES`-th edge from either end, while there are at most
     `EXTREMES_LIMIT` of them (then None). A window like the reference has a few hundred; they decide the sparse
     outer bins of PSI and Jensen-Shannon, where a modelled count is off by a value or two."""
+    lowest: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """The window's `ENDS_KEPT` smallest finite values, sorted (and `highest` its largest): the histogram bins at the
+    ends of its range may hold a handful of values, and PSI weighs a handful as heavily as thousands."""
+    highest: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     column_type: ColumnType = "numerical"
 
@@ -473,6 +482,8 @@ class NumericalProfile:
             small_counts=small,
             values=values.copy() if keep_values and count <= EXACT_VALUES_LIMIT else None,
             extremes=_extremes(values, edges),
+            lowest=values[:ENDS_KEPT].copy(),
+            highest=values[-ENDS_KEPT:].copy(),
         )
 
     def merge(self, other: NumericalProfile) -> NumericalProfile:
@@ -509,6 +520,8 @@ class NumericalProfile:
             small_counts=small,
             values=values,
             extremes=extremes,
+            lowest=np.sort(np.concatenate([self.lowest, other.lowest]))[:ENDS_KEPT],
+            highest=np.sort(np.concatenate([self.highest, other.highest]))[-ENDS_KEPT:],
         )
 
     @property
@@ -566,8 +579,6 @@ class CategoricalProfile:
         )
 
 
-SKETCH_BITS = 12
-SKETCH_REGISTERS = 1 << SKETCH_BITS
 
 
 def distinct_sketch(keys: Iterable[str]) -> np.ndarray:

@@ -28,8 +28,8 @@ from drifting_etl.profiles import (
     WindowProfile,
 )
 
-FORMAT = 6
-MAGIC = b"DRIFTZ6\n"
+FORMAT = 7
+MAGIC = b"DRIFTZ7\n"
 PREFIX_BYTES = len(MAGIC) + 16
 """The magic, then the compressed and the uncompressed size of the profile part (zstd by pyarrow: about 30x faster
 than numpy's zlib)."""
@@ -59,6 +59,8 @@ def encode_summary(summary: WindowSummary) -> bytes:
             arrays[prefix + "cell_counts"] = column.cell_counts
             arrays[prefix + "cell_sums"] = column.cell_sums
             arrays[prefix + "tail_counts"] = column.tail_counts
+            arrays[prefix + "lowest"] = column.lowest
+            arrays[prefix + "highest"] = column.highest
             if column.values is not None:
                 kept[prefix + "values"] = column.values
             if column.extremes is not None:
@@ -114,7 +116,7 @@ def _block(arrays: dict[str, np.ndarray], header: dict[str, Any]) -> list[bytes 
         index[name] = [array.dtype.str, offset, list(array.shape)]
         offset += array.nbytes
     text = json.dumps({**header, "arrays": index}).encode()
-    body = [memoryview(np.ascontiguousarray(array)).cast("B") for array in arrays.values()]
+    body = [np.ascontiguousarray(array).data.cast("B") for array in arrays.values()]
     return [len(text).to_bytes(8, "little"), text, *body]
 
 
@@ -168,6 +170,7 @@ def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSumm
                 small_counts=None if small is None else {float(v): int(n) for v, n in small},
                 values=None,
                 extremes=arrays[prefix + "extremes"] if column["has_extremes"] else None,
+                lowest=arrays[prefix + "lowest"], highest=arrays[prefix + "highest"],
             )  # fmt: skip
         else:
             known = reference.columns[name]

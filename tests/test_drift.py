@@ -12,7 +12,7 @@ from evidently_reference import evidently_drift
 from scipy import stats
 
 import drifting_etl.profiles as profiles
-from drifting_etl.drift import column_drift, dataset_drift
+from drifting_etl.drift import CellModel, column_drift, dataset_drift
 from drifting_etl.profiles import ReferenceProfile, WindowProfile, fit_reference
 
 
@@ -207,6 +207,9 @@ LARGE_CASES = {
     "normal same": (lambda r: r.normal(0, 1, 60_000), lambda r: r.normal(0, 1, 200_000)),
     "lognormal beyond range": (lambda r: r.lognormal(0, 1, 60_000), lambda r: r.lognormal(0.5, 1.2, 200_000)),
     "rounded": (lambda r: np.round(r.normal(50, 10, 60_000)), lambda r: np.round(r.normal(52, 10, 200_000))),
+    # the window's range ends inside the reference's: the end bins hold a handful of values, which PSI weighs heavily
+    "uniform shifted within range": (lambda r: r.uniform(0, 10, 60_000), lambda r: r.uniform(2, 12, 200_000)),
+    "truncated within range": (lambda r: r.normal(0, 1, 60_000), lambda r: np.abs(r.normal(0, 1, 200_000)) - 0.5),
     "few distinct in reference": (
         lambda r: r.integers(0, 500, 900).astype(float),
         lambda r: r.integers(0, 520, 200_000).astype(float),
@@ -262,3 +265,24 @@ def test_column_drift_given_numeric_codes_with_nan_declared_categorical_should_d
     assert ours is not None
     assert (ours.method, ours.current_rows) == (expected["columns"]["x"][0], int(current["x"].notna().sum()))
     assert ours.score == pytest.approx(expected["columns"]["x"][1], rel=1e-9)
+
+
+def test_cell_model_given_points_among_the_windows_smallest_and_largest_values_should_count_them_exactly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(8)
+    reference = pd.DataFrame({"x": rng.normal(0, 1, 60_000)})
+    current = pd.DataFrame({"x": rng.uniform(-0.5, 3, 200_000)})  # starts inside the reference's range
+    monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 1000)
+    fitted, window = profile_of(reference, current, {"x": "numerical"}, parts=4)
+    column, known = window.columns["x"], fitted.columns["x"]
+    assert isinstance(column, profiles.NumericalProfile) and isinstance(known, profiles.NumericalReference)
+    assert column.values is None
+    model = CellModel.of(column, known.edges)
+    ordered = np.sort(current["x"].to_numpy())
+    pieces: list[np.ndarray] = []
+    for end in (ordered[: profiles.ENDS_KEPT - 1], ordered[-profiles.ENDS_KEPT + 1 :]):
+        pieces += [end, (end[1:] + end[:-1]) / 2]  # the values themselves and between them
+    points = np.concatenate(pieces)
+    assert np.array_equal(model.below(points, inclusive=False), np.searchsorted(ordered, points, side="left"))
+    assert np.array_equal(model.below(points, inclusive=True), np.searchsorted(ordered, points, side="right"))
