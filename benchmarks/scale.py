@@ -6,8 +6,8 @@
 For each size it generates (deterministically from --seed, in chunks, never the whole window in memory) a window of
 24 hour partitions with 20 numerical + 5 categorical features, prediction, prediction_proba and an inline label,
 against a reference of 100 k rows (20 k with --small) of which about a third of the features have shifted. Then it
-measures, each in its own process, wall time (the whole process: start-up, imports, reads) and peak RSS of (scan,
-run and cached: the median of --repeat alternating runs, 3 by default, as the machine's speed drifts):
+measures, each in its own process, wall time (the whole process: start-up, imports, reads) and peak RSS of (all
+but Evidently: the median of --repeat runs, 3 by default, scan and run alternating, as the machine's speed drifts):
 
 - scan: a plain pyarrow scan of the same columns, counting rows (the floor);
 - run: `drifting-etl run` of the daily window with no cached partition profiles (report and e-mail off);
@@ -496,7 +496,12 @@ def measure_size(data: SizeData, reference: Path, *, evidently: bool, repeat: in
     measure(
         f"hourly runs {data.label}", [sys.executable, "-c", HOURLY_CHILD, str(data.store), PROJECT, DAY.isoformat()]
     )
-    result.daily = measure(f"run (daily after hourly) {data.label}", run_command(data))
+    result.daily = median_of(
+        [
+            measure(f"run (daily after hourly) {data.label} {n}/{repeat}", run_command(data))
+            for n in range(1, repeat + 1)
+        ]
+    )
     if evidently:
         numerical, categorical = json.dumps(NUMERICAL), json.dumps([*CATEGORICAL, "prediction"])
         command = [sys.executable, "-c", EVIDENTLY_CHILD, files, str(reference), numerical, categorical]
@@ -650,8 +655,8 @@ def machine_facts(args: argparse.Namespace, floors: tuple[float, float] | None) 
         f"command: {command}",
         f"mode: {'small (CI: directions and error bounds)' if args.small else 'full (numeric targets)'}, seed {args.seed}, "
         f"reference {size_label(args.reference_rows)} rows, one day of 24 hourly partitions per size",
-        f"every timing is a whole process (start-up and imports included): scan, run and cached run the median of "
-        f"{args.repeat} alternating runs, the others one run; all after an untimed warm-up scan of the same files so "
+        f"every timing is a whole process (start-up and imports included): scan, run, cached run and hourly->daily the "
+        f"median of {args.repeat} runs (scan and run alternating), Evidently one run; all after an untimed warm-up scan of the same files so "
         "the page cache is hot; RSS is the process's own peak, the highest of the repeats (ru_maxrss from wait4, "
         "spawned by a bare launcher so that this process's memory does not count)",
     ]
