@@ -1,7 +1,7 @@
-"""Compute: a window's summary (merged from batch summaries) and, from it, drift, data quality and performance.
+"""Compute: a window's summary (merged from row-group summaries) and, from it, drift, data quality and performance.
 
-`summarize` turns one batch of extracted rows into a `WindowSummary`; summaries merge, so any split of a
-window into partitions or batches gives the same result. `evaluate` derives every metric of the window from
+`summarize` turns one row group's extracted rows into a `WindowSummary`; summaries merge, so any split of a
+window into partitions or row groups gives the same result. `evaluate` derives every metric of the window from
 the summary and the reference. Pure computation: no storage, no database.
 """
 

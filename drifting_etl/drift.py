@@ -203,23 +203,16 @@ def _modelled_wasserstein(reference: NumericalReference, current: NumericalProfi
     return float(np.sum(np.diff(x) * (left + right) / 2))
 
 
-def wasserstein_distance(
-    u: np.ndarray, v: np.ndarray, u_weights: np.ndarray | None = None, v_weights: np.ndarray | None = None
-) -> float:
+def wasserstein_distance(u: np.ndarray, v: np.ndarray) -> float:
     """The first Wasserstein distance of two 1-D distributions: the area between their CDFs (as scipy.stats defines
     it; computed here because importing scipy.stats costs half a second that large windows need not pay)."""
     points = np.sort(np.concatenate([u, v]), kind="mergesort")
     gaps = np.diff(points)
-    return float(np.sum(np.abs(_cdf_at(u, u_weights, points[:-1]) - _cdf_at(v, v_weights, points[:-1])) * gaps))
+    return float(np.sum(np.abs(_cdf_at(u, points[:-1]) - _cdf_at(v, points[:-1])) * gaps))
 
 
-def _cdf_at(values: np.ndarray, weights: np.ndarray | None, points: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="mergesort")
-    below = np.searchsorted(values[order], points, side="right")
-    if weights is None:
-        return below / values.size
-    cumulative = np.concatenate([[0.0], np.cumsum(weights[order])])
-    return cumulative[below] / cumulative[-1]
+def _cdf_at(values: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return np.searchsorted(np.sort(values), points, side="right") / values.size
 
 
 def jensenshannon(p: np.ndarray, q: np.ndarray) -> float:

@@ -1,8 +1,9 @@
 """Extract: find a window's log partitions and stream their rows, with labels joined by request id.
 
 Only partitions whose hour overlaps the window are listed (pruning on date= and hour=), only the project's
-columns are read, and rows are filtered to [start, end) on their timestamp. Batches are yielded one at a time,
-so memory is bounded by a batch, not by the window. Nothing here computes metrics.
+columns are read, and rows are filtered to [start, end) on their timestamp. Rows come a row group at a time (and
+for profiling a column at a time), so memory is bounded by a row group's column, not by the window. Nothing here
+computes metrics.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 
 from drifting_etl.config import ProjectConfig
 from drifting_etl.errors import DataError, StorageError
-from drifting_etl.profiles import fixed_width_values
+from drifting_etl.profiles import fixed_width_values, valid_mask
 from drifting_etl.storage import ArtifactStore, StoredFile
 from drifting_etl.window import Window
 
@@ -127,17 +128,22 @@ class RowGroupRows:
         self.file_rows: int = parquet.metadata.num_rows
         """Rows in the whole file (all row groups, inside the window or not)."""
         self.file_bytes = file_bytes
+        self._last: tuple[str, pa.ChunkedArray] | None = None
+        """The column read last: the prediction is profiled, then scored."""
 
     def column(self, name: str) -> pa.Array | pa.ChunkedArray:
         if name == LABEL:
             return self._label
         if name not in self.column_names:
             raise KeyError(name)
+        if self._last is not None and self._last[0] == name:
+            return self._last[1]
         try:
             column = self._parquet.read_row_group(self._index, columns=[name], use_threads=False).column(0)
         except Exception as exc:
             raise _unreadable(exc, self._where) from exc
-        return column if self._keep is None else column.filter(self._keep)
+        self._last = (name, column if self._keep is None else column.filter(self._keep))
+        return self._last[1]
 
 
 @contextmanager
@@ -196,9 +202,7 @@ def _inside(timestamps: pa.Array | pa.ChunkedArray, window: Window) -> pa.Boolea
         start, end = bounds
     inside = (instants >= start) & (instants < end)
     if timestamps.null_count:
-        validity = np.frombuffer(timestamps.buffers()[0], np.uint8)
-        end_bit = timestamps.offset + len(timestamps)
-        inside &= np.unpackbits(validity, count=end_bit, bitorder="little")[timestamps.offset :].astype(bool)
+        inside &= valid_mask(timestamps)
     if inside.all():
         return None
     bits = pa.py_buffer(np.packbits(inside, bitorder="little").tobytes())

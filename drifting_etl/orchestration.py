@@ -71,9 +71,9 @@ def profile_partitions(
                     f"partition {hour} is gone", project=project_name, window=str(window), hint="re-run the window"
                 )
             group.append(partition)
-        return partitions.profile_partitions(
-            store, project, partitions.plan_window(store, project, window, group)
-        ).paths
+        window_bytes = sum(partition.size for partition in by_hour.values())
+        planned = partitions.plan_window(store, project, window, group, window_bytes=window_bytes)
+        return partitions.profile_partitions(store, project, planned).paths
 
 
 def load_partitions(

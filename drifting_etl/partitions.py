@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypeVar
 
+from drifting_etl import profiles
 from drifting_etl.compute import WindowSummary, positive_label, summarize
 from drifting_etl.errors import DataError, NotFoundError
 from drifting_etl.extract import (
@@ -34,7 +35,7 @@ from drifting_etl.extract import (
     window_partitions,
 )
 from drifting_etl.performance import EXACT_PAIRS_LIMIT, ClassificationSummary
-from drifting_etl.profiles import EXACT_VALUES_LIMIT, NumericalProfile
+from drifting_etl.profiles import NumericalProfile
 from drifting_etl.projects import Project
 from drifting_etl.storage import ArtifactStore, StoredFile
 from drifting_etl.summary_codec import (
@@ -50,7 +51,7 @@ from drifting_etl.window import Window
 
 WORKERS = max(1, int(os.environ.get("DRIFTING_WORKERS") or os.cpu_count() or 1))
 """Partitions profiled at once in one process. Reading Parquet and numpy's sorting release the GIL, so threads use
-every core; memory grows by one record batch per worker."""
+every core; memory grows by one column of a row group (and a scratch copy of it) per worker."""
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -71,9 +72,15 @@ class PlannedPartition:
 
 
 def plan_window(
-    store: ArtifactStore, project: Project, window: Window, partitions: Iterable[Partition]
+    store: ArtifactStore,
+    project: Project,
+    window: Window,
+    partitions: Iterable[Partition],
+    *,
+    window_bytes: int | None = None,
 ) -> list[PlannedPartition]:
-    """Cache paths for the window's partitions (lists the label partitions once, and each label day it needs once)."""
+    """Cache paths for the window's partitions (lists the label partitions once, and each label day it needs once).
+    `window_bytes`: the log bytes of the whole window, when `partitions` are only some of its partitions."""
     config = project.config
     days = label_days(store, config)
     listed: dict[date, tuple[StoredFile, ...]] = {}
@@ -89,7 +96,8 @@ def plan_window(
         return tuple(found)
 
     partitions = list(partitions)
-    window_bytes = sum(partition.size for partition in partitions)
+    if window_bytes is None:
+        window_bytes = sum(partition.size for partition in partitions)
     planned = []
     for partition in partitions:
         cut = Window(max(window.start, partition.hour), min(window.end, partition.hour + timedelta(hours=1)))
@@ -129,7 +137,7 @@ class LabelTables:
     def get(self, planned: PlannedPartition) -> LabelTable | None:
         if planned.label_files is None:
             return None
-        with self._lock:  # one reader per set of files; the others wait for its table
+        with self._lock:  # label tables are read one at a time; each set of files once
             if planned.label_files not in self._tables:
                 self._tables[planned.label_files] = read_labels(
                     self._store, self._project.config, planned.label_files, planned.cut
@@ -158,7 +166,7 @@ def summarize_partition(
             keep = keep_values
             if keep is None:
                 window_rows = rows.file_rows * planned.window_bytes / max(rows.file_bytes, 1)
-                keep = not whole_hour or window_rows <= 2 * EXACT_VALUES_LIMIT
+                keep = not whole_hour or window_rows <= 2 * profiles.EXACT_VALUES_LIMIT
             summary = summary.merge(summarize(rows, config, reference, positive, keep_values=keep))
     return summary
 
@@ -203,7 +211,7 @@ def merge_profiles(store: ArtifactStore, project: Project, window: Window, paths
     """The window's summary from its partitions' cached summaries.
 
     Profiles are read first; raw values only for the columns whose window total is small enough to be computed
-    exactly (see `EXACT_VALUES_LIMIT`), so a large window never reads them."""
+    exactly (see `profiles.EXACT_VALUES_LIMIT`), so a large window never reads them."""
     parts: list[tuple[str, WindowSummary, StoredValues]] = []
     for path in paths:
         try:
@@ -219,7 +227,7 @@ def merge_profiles(store: ArtifactStore, project: Project, window: Window, paths
             totals[name] = totals.get(name, 0) + column.count
         if isinstance(summary.performance, ClassificationSummary):
             proba_rows += summary.performance.proba_rows
-    exact = {name for name, total in totals.items() if total <= EXACT_VALUES_LIMIT}
+    exact = {name for name, total in totals.items() if total <= profiles.EXACT_VALUES_LIMIT}
     lacking = {
         path: True
         for path, summary, stored in parts

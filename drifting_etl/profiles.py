@@ -6,10 +6,12 @@ merge into a new one (associative, commutative, `WindowProfile.empty()` is the i
 is the merge of its partitions' profiles and memory does not grow with the window.
 
 Numerical columns keep, per cell of the reference binning (below the first edge, each edge value, each gap
-between edges, above the last edge), the count and the sum of the values that fell there. With edges at the
-reference's distinct values (up to `EDGE_LIMIT` of them) that is enough for an exact Kolmogorov-Smirnov statistic
-and a Wasserstein distance that is exact unless the two CDFs cross inside one gap. Up to `EXACT_VALUES_LIMIT`
-values per column are also kept verbatim, so small windows are computed exactly, exactly as scipy does.
+between edges, above the last edge), the count and the sum of the values that fell there; counts in fine sub-bins
+beyond the reference's range; the window's values beyond the reference's `EXTREME_EDGES`-th edge from either end
+(up to `EXTREMES_LIMIT`) and its `ENDS_KEPT` smallest and largest values. With edges at the reference's distinct
+values (up to `EDGE_LIMIT` of them) that gives an exact Kolmogorov-Smirnov statistic; drift.CellModel turns the
+rest into the window's distribution for Wasserstein, PSI and Jensen-Shannon. Up to `EXACT_VALUES_LIMIT` values per
+column are also kept verbatim, so small windows are computed exactly, exactly as scipy does.
 
 This module is pure computation: no storage, no database.
 """
@@ -59,11 +61,7 @@ def numeric_array(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_boolean(column.type):
         column = pc.cast(column, pa.int8())
     if pa.types.is_dictionary(column.type):
-        column = (
-            column.cast(column.type.value_type)
-            if isinstance(column, pa.Array)
-            else pc.cast(column, column.type.value_type)
-        )
+        column = pc.cast(column, column.type.value_type)
     array = pc.cast(column, pa.float64(), safe=False)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -75,11 +73,17 @@ def float_values(array: pa.Array) -> np.ndarray:
     of every run's start-up)."""
     values = fixed_width_values(array, np.float64)
     if array.null_count:
-        validity = array.buffers()[0]
-        end = array.offset + len(array)
-        bits = np.unpackbits(np.frombuffer(validity, np.uint8), count=end, bitorder="little")[array.offset :]
-        values = np.where(bits.astype(bool), values, np.nan)
+        values = np.where(valid_mask(array), values, np.nan)
     return values
+
+
+def valid_mask(array: pa.Array) -> np.ndarray:
+    """Which entries of an Arrow array are not null, as a numpy boolean array."""
+    if not array.null_count:
+        return np.ones(len(array), dtype=bool)
+    end = array.offset + len(array)
+    bits = np.unpackbits(np.frombuffer(array.buffers()[0], np.uint8), count=end, bitorder="little")
+    return bits[array.offset :].astype(bool)
 
 
 def fixed_width_values(array: pa.Array, dtype: type[np.generic]) -> np.ndarray:
@@ -380,12 +384,8 @@ def tail_width(edges: np.ndarray) -> float:
     return span / 128 if span > 0 else max(abs(float(edges[0])), 1.0) / 128
 
 
-def tail_statistics(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts of the values below and above the reference range in `TAIL_BINS` sub-bins per side: shape (2, TAIL_BINS)."""
-    return _tail_counts(values[values < edges[0]], values[values > edges[-1]], edges)
-
-
 def _tail_counts(below: np.ndarray, above: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts of the values below and above the reference range in `TAIL_BINS` sub-bins per side: shape (2, TAIL_BINS)."""
     width = tail_width(edges)
     counts = np.zeros((2, TAIL_BINS), dtype=np.int64)
     for side, distance in enumerate((edges[0] - below, above - edges[-1])):
@@ -480,7 +480,7 @@ class NumericalProfile:
             cell_sums=sums,
             tail_counts=_tail_counts(below, above, edges),
             small_counts=small,
-            values=values.copy() if keep_values and count <= EXACT_VALUES_LIMIT else None,
+            values=values.copy() if (keep_values and count <= EXACT_VALUES_LIMIT) or not count else None,
             extremes=_extremes(values, edges),
             lowest=values[:ENDS_KEPT].copy(),
             highest=values[-ENDS_KEPT:].copy(),
@@ -577,8 +577,6 @@ class CategoricalProfile:
             known,
             np.maximum(self.sketch, other.sketch),
         )
-
-
 
 
 def distinct_sketch(keys: Iterable[str]) -> np.ndarray:

@@ -4,7 +4,7 @@ summaries between Airflow workers through the artifact store.
 One file holds two blocks, each a JSON header followed by raw little-endian arrays: the profile (counts, cells,
 moments: small whatever the row count; zstd-compressed) and, when the summary kept raw values for exact computations,
 those values (uncompressed: raw floats barely compress). A window reads the values only when its total is
-small enough for them to matter (see `profile_end`), so a large window reads small prefixes of its files. Nothing is
+small enough for them to matter (partitions.merge_profiles decides), so a large window reads small prefixes of its files. Nothing is
 ever unpickled (object arrays are refused): a file from shared storage cannot execute code. Pure computation.
 """
 
@@ -29,7 +29,7 @@ from drifting_etl.profiles import (
 )
 
 FORMAT = 7
-MAGIC = b"DRIFTZ7\n"
+MAGIC = f"DRIFTZ{FORMAT}\n".encode()
 PREFIX_BYTES = len(MAGIC) + 16
 """The magic, then the compressed and the uncompressed size of the profile part (zstd by pyarrow: about 30x faster
 than numpy's zlib)."""
@@ -37,7 +37,7 @@ than numpy's zlib)."""
 
 @dataclass(frozen=True)
 class StoredValues:
-    """What a decoded profile left in its values archive."""
+    """What the values block of a decoded summary's file holds."""
 
     columns: frozenset[str]
     """Numerical columns whose raw values were kept."""

@@ -80,11 +80,9 @@ def test_run_given_hours_profiled_by_hourly_runs_should_merge_their_profiles_for
 def test_run_given_hour_profiled_for_a_window_too_large_to_be_exact_should_read_it_again_for_an_hourly_window(
     shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import drifting_etl.partitions as partitions
     import drifting_etl.profiles as profiles
 
-    monkeypatch.setattr(partitions, "EXACT_VALUES_LIMIT", 1000)  # the day (3600 rows) is too large to be exact
-    monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 1000)
+    monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 1000)  # the day (3600 rows) is too large to be exact
     run_day(shop)
     assert all(b"c0_values" not in Path(shop.store.path("profiles"), name).read_bytes() for name in profile_files(shop))
 
@@ -218,3 +216,17 @@ def test_ordered_map_given_slow_first_item_should_keep_input_order() -> None:
         return n * n
 
     assert list(ordered_map(slow_first, list(range(10)), workers=2)) == [n * n for n in range(10)]
+
+
+def test_profile_task_given_some_hours_of_a_window_too_large_to_be_exact_should_keep_no_raw_values(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import drifting_etl.profiles as profiles
+    from drifting_etl import orchestration
+
+    monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 1000)  # the day (3600 rows) is too large, two hours are not
+    hours = [(DAY + timedelta(hours=hour)).isoformat() for hour in (3, 4)]
+    database = shop.database()
+    paths = orchestration.profile_partitions(shop.store, database, "shop-churn", WINDOW, hours)
+    database.dispose()
+    assert len(paths) == 2 and all(b"c0_values" not in Path(path).read_bytes() for path in paths)

@@ -195,6 +195,15 @@ def test_window_profile_merge_given_profiles_of_different_references_should_rais
         WindowProfile.empty(reference).merge(WindowProfile.empty(other))
 
 
+def test_numerical_profile_given_hour_without_values_should_not_make_a_small_window_approximate() -> None:
+    edges = np.linspace(0.0, 1.0, 11)
+    empty_hour = NumericalProfile.of(np.full(50, np.nan), edges, keep_values=False)  # kept or not: nothing to keep
+    busy_hour = NumericalProfile.of(np.linspace(0.05, 0.95, 40), edges)
+    merged = empty_hour.merge(busy_hour)
+    assert merged.values is not None and np.array_equal(np.sort(merged.values), np.linspace(0.05, 0.95, 40))
+    assert (merged.count, merged.missing) == (40, 50)
+
+
 def test_numerical_profile_given_values_should_match_numpy_statistics(
     reference: ReferenceProfile, window: pa.Table
 ) -> None:
