@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -48,6 +49,8 @@ from drifting_etl.summary_codec import (
     profile_end,
 )
 from drifting_etl.window import Window
+
+logger = logging.getLogger(__name__)
 
 WORKERS = max(1, int(os.environ.get("DRIFTING_WORKERS") or os.cpu_count() or 1))
 """Partitions profiled at once in one process. Reading Parquet and numpy's sorting release the GIL, so threads use
@@ -213,13 +216,17 @@ def merge_profiles(store: ArtifactStore, project: Project, window: Window, paths
     Profiles are read first; raw values only for the columns whose window total is small enough to be computed
     exactly (see `profiles.EXACT_VALUES_LIMIT`), so a large window never reads them."""
     parts: list[tuple[str, WindowSummary, StoredValues]] = []
+    unusable: dict[str, Exception] = {}
     for path in paths:
         try:
             profile = store.read_bytes(path, profile_end(store.read_bytes(path, PREFIX_BYTES)))
             summary, stored = decode_summary(profile, project.reference)
-        except (ValueError, KeyError, OSError, NotFoundError) as exc:
-            raise _unusable(project, window, path, exc) from exc
+        except UNUSABLE as exc:
+            unusable[path] = exc
+            continue
         parts.append((path, summary, stored))
+    if unusable:
+        raise SummariesUnusable(unusable)
     totals: dict[str, int] = {}
     proba_rows = 0
     for _, summary, _ in parts:
@@ -243,10 +250,14 @@ def merge_profiles(store: ArtifactStore, project: Project, window: Window, paths
         if columns or pairs:  # a window small enough to be exact: read the rest of the file
             try:
                 summary = attach_values(summary, store.read_bytes(path), columns, pairs=pairs)
-            except (ValueError, KeyError, OSError, NotFoundError) as exc:
-                raise _unusable(project, window, path, exc) from exc
+            except UNUSABLE as exc:
+                raise SummariesUnusable({path: exc}) from exc
         window_summary = window_summary.merge(summary)
     return window_summary
+
+
+UNUSABLE = (ValueError, KeyError, OSError, NotFoundError)
+"""What reading a cached summary raises when it is missing, truncated, corrupt or foreign."""
 
 
 class ValuesMissing(Exception):
@@ -257,6 +268,14 @@ class ValuesMissing(Exception):
         self.paths = paths
 
 
+class SummariesUnusable(Exception):
+    """Cached summaries that cannot be read (a crash while one was written, a foreign file): each with its error."""
+
+    def __init__(self, errors: dict[str, Exception]) -> None:
+        super().__init__(f"{len(errors)} partition summaries unusable")
+        self.errors = errors
+
+
 def merge_window(
     store: ArtifactStore,
     project: Project,
@@ -264,23 +283,43 @@ def merge_window(
     paths: list[str],
     planned: list[PlannedPartition] | None = None,
 ) -> WindowSummary:
-    """`merge_profiles`, reading again (with their raw values) the hours whose cached summaries were made for a
-    window too large to be exact: an hourly window after a daily one."""
-    try:
-        return merge_profiles(store, project, window, paths)
-    except ValuesMissing as missing:
-        if planned is None:
-            planned = plan_window(store, project, window, window_partitions(store, project.config.name, window))
-        again = [item for item in planned if item.path in missing.paths]
-        if len(again) != len(missing.paths):
+    """`merge_profiles`, reading the logs of some hours again: those whose cached summaries cannot be read (the cache
+    mends itself), and, with their raw values, those whose summaries were made for a window too large to be exact
+    (an hourly window after a daily one)."""
+    rebuilt: set[str] = set()  # each kind of rebuild at most once
+    while True:
+        try:
+            return merge_profiles(store, project, window, paths)
+        except SummariesUnusable as unusable:
+            if "unusable" in rebuilt:  # written again and still unreadable: the store itself is at fault
+                path, exc = next(iter(unusable.errors.items()))
+                raise _unusable(project, window, path, exc) from exc
+            rebuilt.add("unusable")
+            for path, exc in unusable.errors.items():
+                logger.warning("rebuilding unusable partition summary %s (%s)", store.display(path), exc)
+            again, keep_values = list(unusable.errors), None
+        except ValuesMissing as missing:
+            if "values" in rebuilt:
+                raise DataError(
+                    "partition summaries lack raw values even after their logs were read again",
+                    project=project.config.name,
+                    window=str(window),
+                    hint="run the window again with --rescan",
+                ) from missing
+            rebuilt.add("values")
+            again, keep_values = missing.paths, True
+        planned = planned or plan_window(store, project, window, window_partitions(store, project.config.name, window))
+        rebuild = [item for item in planned if item.path in again]
+        if len(rebuild) != len(again):
+            unknown = next(path for path in again if path not in {item.path for item in rebuild})
             raise DataError(
-                "log files changed while the window was computed",
+                "a partition summary to read again belongs to none of the window's hours: its logs changed meanwhile",
                 project=project.config.name,
                 window=str(window),
+                path=unknown,
                 hint="run the window again",
-            ) from missing
-        profile_partitions(store, project, again, rescan=True, keep_values=True)
-        return merge_profiles(store, project, window, paths)
+            )
+        profile_partitions(store, project, rebuild, rescan=True, keep_values=keep_values)
 
 
 def _unusable(project: Project, window: Window, path: str, exc: Exception) -> DataError:
@@ -289,7 +328,7 @@ def _unusable(project: Project, window: Window, path: str, exc: Exception) -> Da
         project=project.config.name,
         window=str(window),
         path=path,
-        hint="re-run the window with --rescan (or clear the Airflow run): profiles/ is a cache and is rebuilt",
+        hint="check the store's permissions and space; profiles/ is a cache: delete the file and run the window again",
     )
 
 

@@ -3,6 +3,7 @@ rows a full rescan gives, and reads again only the hours whose log or label file
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,10 +17,10 @@ from drifting_etl.capture import LabelWriter, LogWriter
 from drifting_etl.errors import DataError
 from drifting_etl.extract import window_partitions
 from drifting_etl.metrics_db import METRIC_TABLES
-from drifting_etl.partitions import merge_profiles, ordered_map, plan_window, profile_partitions
+from drifting_etl.partitions import merge_profiles, merge_window, ordered_map, plan_window, profile_partitions
 from drifting_etl.profiles import NumericalProfile
 from drifting_etl.projects import load_project
-from drifting_etl.summary_codec import PREFIX_BYTES, attach_values, decode_summary, encode_summary, profile_end
+from drifting_etl.summary_codec import MAGIC, PREFIX_BYTES, attach_values, decode_summary, encode_summary, profile_end
 from drifting_etl.window import Window
 
 WINDOW = Window(DAY, DAY + timedelta(days=1))
@@ -140,21 +141,40 @@ def test_run_given_labels_arriving_later_should_recompute_performance_of_their_h
     assert day_rows(shop) == cached
 
 
-def test_run_given_corrupt_cached_profile_should_fail_naming_it_and_rescan_should_recover(shop: Shop) -> None:
+def test_run_given_corrupt_cached_profile_should_rebuild_it_and_say_so(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
     run_day(shop)
     expected = day_rows(shop)
     victim = sorted(Path(shop.store.path("profiles")).rglob("*.profile"))[0]
     victim.write_bytes(b"\x80\x04not a summary")
 
-    result = shop.cli("run", "shop-churn", "--start", "2026-03-02", "--end", "2026-03-03", "--no-report")
-    assert result.exit_code == 1
-    assert victim.name in result.output and "--rescan" in result.output
-
-    run_day(shop, "--rescan")
+    with caplog.at_level(logging.WARNING, logger="drifting_etl.partitions"):
+        run_day(shop)
+    assert victim.name in caplog.text
+    assert victim.read_bytes().startswith(MAGIC)  # written again from the hour's logs
     rows = day_rows(shop)
     assert {k: v for k, v in rows.items() if k != "monitoring_run"} == {
         k: v for k, v in expected.items() if k != "monitoring_run"
     }
+
+
+def test_merge_window_given_summary_unreadable_even_after_rebuilding_should_fail_naming_it(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import drifting_etl.partitions as partitions
+
+    run_day(shop)
+    project = load_project(shop.store, "shop-churn")
+    planned = plan_window(shop.store, project, WINDOW, window_partitions(shop.store, "shop-churn", WINDOW))
+
+    def unreadable(data: bytes, reference: object) -> None:
+        raise ValueError("no space left on device")
+
+    monkeypatch.setattr(partitions, "decode_summary", unreadable)
+    with pytest.raises(DataError, match="no space left on device") as failure:
+        partitions.merge_window(shop.store, project, WINDOW, [item.path for item in planned], planned)
+    assert planned[0].path.rsplit("/", 1)[-1] in str(failure.value)
 
 
 def test_profile_partitions_given_one_or_two_threads_should_give_identical_summaries(shop: Shop) -> None:
@@ -200,11 +220,11 @@ def test_summary_codec_given_values_should_keep_them_after_the_profile_and_attac
         decode_summary(data[: end - 1], project.reference)
 
 
-def test_merge_profiles_given_missing_summary_should_raise_data_error_naming_it(shop: Shop) -> None:
+def test_merge_window_given_summary_of_no_current_hour_should_raise_data_error_naming_it(shop: Shop) -> None:
     project = load_project(shop.store, "shop-churn")
-    missing = shop.store.partition_profile_path("shop-churn", DAY, "0" * 32)
+    missing = shop.store.partition_profile_path("shop-churn", DAY, "0" * 32)  # e.g. from before a late log file
     with pytest.raises(DataError, match=r"0{32}\.profile"):
-        merge_profiles(shop.store, project, WINDOW, [missing])
+        merge_window(shop.store, project, WINDOW, [missing])
 
 
 def test_ordered_map_given_slow_first_item_should_keep_input_order() -> None:
