@@ -503,7 +503,9 @@ def measure_size(data: SizeData, reference: Path, *, evidently: bool, repeat: in
     )
     result.daily = median_of(
         [
-            measure(f"run (daily after hourly) {data.label} {n}/{repeat}", run_command(data))
+            measure(
+                f"run (daily after hourly) {data.label}" + (f" {n}/{repeat}" if repeat > 1 else ""), run_command(data)
+            )
             for n in range(1, repeat + 1)
         ]
     )
@@ -660,9 +662,9 @@ def machine_facts(args: argparse.Namespace, floors: tuple[float, float] | None) 
         f"command: {command}",
         f"mode: {'small (CI: directions and error bounds)' if args.small else 'full (numeric targets)'}, seed {args.seed}, "
         f"reference {size_label(args.reference_rows)} rows, one day of 24 hourly partitions per size",
-        f"every timing is a whole process (start-up and imports included): scan, run, cached run and hourly->daily the "
-        f"median of {args.repeat} runs (scan and run alternating), Evidently one run; all after an untimed warm-up scan of the same files so "
-        "the page cache is hot; RSS is the process's own peak, the highest of the repeats (ru_maxrss from wait4, "
+        f"every timing is a whole process (start-up and imports included): scan, run, cached run and hourly->daily "
+        f"the median of {args.repeat} runs (scan and run alternating), Evidently one run; all after an untimed "
+        "warm-up scan of the same files so the page cache is hot; RSS is the process's own peak, the highest of the repeats (ru_maxrss from wait4, "
         "spawned by a bare launcher so that this process's memory does not count)",
     ]
     if floors is not None:
@@ -899,7 +901,7 @@ def main() -> int:
     parser.add_argument(
         "--repeat",
         type=int,
-        help="measure scan, run and cached run this many times, report medians [default: 3, 1 --small]",
+        help="measure every timing but Evidently this many times, report medians [default: 5, 1 with --small]",
     )
     args = parser.parse_args()
     sizes: list[int] = args.sizes or parse_sizes(SMALL_SIZES if args.small else FULL_SIZES)

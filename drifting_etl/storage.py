@@ -11,8 +11,8 @@ Layout under the store root::
     projects/<name>/reference_profile.json
     logs/project=<name>/date=YYYY-MM-DD/hour=HH/<uuid>.parquet
     labels/project=<name>/date=YYYY-MM-DD/<uuid>.parquet
-    profiles/project=<name>/date=YYYY-MM-DD/hour=HH/<key>.profile  cached partition summaries (zstd JSON + raw arrays, no pickle)
-    reports/project=<name>/<start>--<end>.html                  HTML drift report of a window (UTC, 20260101T000000Z)
+    profiles/project=<name>/date=YYYY-MM-DD/hour=HH/<key>.profile  cached partition summaries (summary_codec, no pickle)
+    reports/project=<name>/<start>--<end>.html                      HTML drift report of a window (UTC, 20260101T000000Z)
 
 Files whose name starts with "." or "_" are in-flight or bookkeeping files and are never read as data.
 """

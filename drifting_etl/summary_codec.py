@@ -3,9 +3,10 @@ summaries between Airflow workers through the artifact store.
 
 One file holds two blocks, each a JSON header followed by raw little-endian arrays: the profile (counts, cells,
 moments: small whatever the row count; zstd-compressed) and, when the summary kept raw values for exact computations,
-those values (uncompressed: raw floats barely compress). A window reads the values only when its total is
-small enough for them to matter (partitions.merge_profiles decides), so a large window reads small prefixes of its files. Nothing is
-ever unpickled (object arrays are refused): a file from shared storage cannot execute code. Pure computation.
+those values (uncompressed: raw floats barely compress). A window reads the values only when its total is small
+enough for them to matter (partitions.merge_profiles decides), so a large window reads small prefixes of its files.
+Nothing is ever unpickled (object arrays are refused): a file from shared storage cannot execute code. Pure
+computation.
 """
 
 from __future__ import annotations
