@@ -30,6 +30,7 @@ airflow: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy drifting_etl
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) .venv-tools .drifting .airflow .pytest_cache

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from drifting_etl.metrics_db import MetricsDatabase
+from drifting_etl.load.database import MetricsDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "drifting-etl.json"

@@ -98,7 +98,7 @@ print(rows)
 
 SETUP_CHILD = """
 import json, sys
-from drifting_etl.cli import main
+from drifting_etl.cli.main import main
 for command in json.loads(sys.argv[2]):
     main(["--storage", sys.argv[1], *command], standalone_mode=False)
 """
@@ -106,7 +106,7 @@ for command in json.loads(sys.argv[2]):
 HOURLY_CHILD = """
 import sys
 from datetime import datetime, timedelta
-from drifting_etl.cli import main
+from drifting_etl.cli.main import main
 store, project, day = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3])
 for hour in range(24):
     start = day + timedelta(hours=hour)
@@ -426,7 +426,7 @@ def measure(what: str, command: list[str]) -> Measured:
 
 def cli() -> list[str]:
     script = Path(sys.executable).with_name("drifting-etl")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "drifting_etl.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "drifting_etl.cli.main"]
 
 
 def window_arguments() -> list[str]:
@@ -581,11 +581,11 @@ def approximation_errors(data: SizeData, reference: Path) -> dict[str, MethodErr
     import pandas as pd
     from scipy import stats
 
-    from drifting_etl.drift import column_drift
-    from drifting_etl.pipeline import summarize_window
-    from drifting_etl.projects import load_project
-    from drifting_etl.storage import ArtifactStore
-    from drifting_etl.window import Window
+    from drifting_etl.core.window import Window
+    from drifting_etl.metrics.drift import column_drift
+    from drifting_etl.pipeline.run import summarize_window
+    from drifting_etl.store.artifacts import ArtifactStore
+    from drifting_etl.store.projects import load_project
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -19,9 +19,9 @@ from typing import Any
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
 
-from drifting_etl.dag_factory import add_project_dags
-from drifting_etl.storage import IndexEntry
-from drifting_etl.window import cron_expression
+from drifting_etl.airflow.dag_factory import add_project_dags
+from drifting_etl.core.window import cron_expression
+from drifting_etl.store.artifacts import IndexEntry
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "drifting-etl",
@@ -34,42 +34,42 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 @task
 def plan_partitions(project: str) -> list[list[str]]:
-    from drifting_etl import airflow_tasks
+    from drifting_etl.airflow import tasks as airflow_tasks
 
     return airflow_tasks.plan(project)
 
 
 @task
 def profile_partitions(project: str, hours: list[str]) -> list[str]:
-    from drifting_etl import airflow_tasks
+    from drifting_etl.airflow import tasks as airflow_tasks
 
     return airflow_tasks.profile(project, hours)
 
 
 @task
 def load_metrics(project: str, summary_paths: list[list[str]]) -> dict[str, Any]:
-    from drifting_etl import airflow_tasks
+    from drifting_etl.airflow import tasks as airflow_tasks
 
     return airflow_tasks.load(project, summary_paths)
 
 
 @task
 def render_report(project: str, outcome: dict[str, Any]) -> str:
-    from drifting_etl import airflow_tasks
+    from drifting_etl.airflow import tasks as airflow_tasks
 
     return airflow_tasks.report(project)
 
 
 @task(trigger_rule="none_failed")
 def notify_team(project: str, report_location: str) -> str:
-    from drifting_etl import airflow_tasks
+    from drifting_etl.airflow import tasks as airflow_tasks
 
     return airflow_tasks.notify(project, report_location)
 
 
 @task.short_circuit(ignore_downstream_trigger_rules=False)
 def decide_retraining(outcome: dict[str, Any]) -> dict[str, Any] | None:
-    from drifting_etl import airflow_tasks
+    from drifting_etl.airflow import tasks as airflow_tasks
 
     return airflow_tasks.decide(outcome)
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from airflow.sdk import DAG, task
 
-from drifting_etl.dag_factory import add_project_dags
-from drifting_etl.storage import IndexEntry
+from drifting_etl.airflow.dag_factory import add_project_dags
+from drifting_etl.store.artifacts import IndexEntry
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "drifting-etl",
@@ -39,7 +39,7 @@ def retrain_dag_id(name: str) -> str:
 
 @task
 def retrain(project: str) -> dict[str, Any]:
-    from drifting_etl import airflow_tasks
+    from drifting_etl.airflow import tasks as airflow_tasks
 
     return airflow_tasks.retrain(project)
 

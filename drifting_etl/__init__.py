@@ -16,11 +16,11 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "LogWriter": "drifting_etl.capture",
-    "LabelWriter": "drifting_etl.capture",
-    "Window": "drifting_etl.window",
-    "run_window": "drifting_etl.pipeline",
-    "DriftingError": "drifting_etl.errors",
+    "LogWriter": "drifting_etl.capture.writers",
+    "LabelWriter": "drifting_etl.capture.writers",
+    "Window": "drifting_etl.core.window",
+    "run_window": "drifting_etl.pipeline.run",
+    "DriftingError": "drifting_etl.core.errors",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

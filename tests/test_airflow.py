@@ -24,11 +24,11 @@ from airflow_support import DAGS, Airflow
 from click.testing import CliRunner
 
 from drifting_etl.capture import LogWriter
-from drifting_etl.cli import main
-from drifting_etl.metrics_db import METRIC_TABLES, MetricsDatabase
-from drifting_etl.pipeline import run_window
-from drifting_etl.storage import ArtifactStore
-from drifting_etl.window import Window
+from drifting_etl.cli.main import main
+from drifting_etl.core.window import Window
+from drifting_etl.load.database import METRIC_TABLES, MetricsDatabase
+from drifting_etl.pipeline.run import run_window
+from drifting_etl.store.artifacts import ArtifactStore
 
 START = datetime(2026, 4, 1, tzinfo=UTC)
 CONFIG = """\

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from drifting_etl.batch_process import slow_avx512_sort
+from drifting_etl.core.process import slow_avx512_sort
 
 ZEN4 = {"vendor_id": "AuthenticAMD", "cpu family": "25", "model": "17", "flags": "fpu sse2 avx2 avx512f avx512bw"}
 
@@ -29,8 +29,8 @@ def _setting_after(code: str, **environment: str) -> str:
 
 
 def test_tune_batch_process_should_leave_a_user_setting_and_an_imported_numpy_alone() -> None:
-    assert _setting_after("import drifting_etl.cli", NPY_DISABLE_CPU_FEATURES="AVX512F") == "AVX512F"
-    assert _setting_after("import numpy, drifting_etl.cli") == "<unset>"
+    assert _setting_after("import drifting_etl.cli.main", NPY_DISABLE_CPU_FEATURES="AVX512F") == "AVX512F"
+    assert _setting_after("import numpy, drifting_etl.cli.main") == "<unset>"
 
 
 def test_import_of_the_package_should_not_tune_the_process() -> None:

@@ -24,10 +24,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from drifting_etl import capture
 from drifting_etl.capture import LabelWriter, LogWriter
-from drifting_etl.errors import ConfigError, DataError, DriftingError, StorageError
-from drifting_etl.storage import STORAGE_ENV, ArtifactStore
+from drifting_etl.capture import writers as capture
+from drifting_etl.core.errors import ConfigError, DataError, DriftingError, StorageError
+from drifting_etl.store.artifacts import STORAGE_ENV, ArtifactStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "churn"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drifting_etl.config import (
+from drifting_etl.core.config import (
     Columns,
     FeatureDrift,
     ProjectConfig,
@@ -17,7 +17,7 @@ from drifting_etl.config import (
     parse_config,
     parse_duration,
 )
-from drifting_etl.errors import ConfigError, DriftingError
+from drifting_etl.core.errors import ConfigError, DriftingError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "project.yaml"
 SOURCE = "projects/credit.yaml"

@@ -11,9 +11,9 @@ from urllib.parse import unquote, urlparse
 import pytest
 from click.testing import CliRunner
 
-from drifting_etl.cli import main
-from drifting_etl.demo import demo_projects
-from drifting_etl.metrics_db import MetricsDatabase
+from drifting_etl.cli.demo import demo_projects
+from drifting_etl.cli.main import main
+from drifting_etl.load.database import MetricsDatabase
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from drifting_etl.metrics_db import (
+from drifting_etl.load.database import (
     DataQualityRow,
     DatasetDriftRow,
     FeatureDriftRow,
@@ -622,7 +622,7 @@ def test_every_dashboard_query_should_run_on_a_metrics_database_filled_by_the_de
 ) -> None:
     from click.testing import CliRunner
 
-    from drifting_etl.cli import main
+    from drifting_etl.cli.main import main
 
     arguments = ["--storage", str(tmp_path / "store"), "--database-url", postgres_url]
     result = CliRunner().invoke(main, [*arguments, "demo", "--days", "4", "--end", "2026-02-09", "--no-report"])

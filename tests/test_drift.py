@@ -11,9 +11,9 @@ import pytest
 from evidently_reference import evidently_drift
 from scipy import stats
 
-import drifting_etl.profiles as profiles
-from drifting_etl.drift import CellModel, column_drift, dataset_drift
-from drifting_etl.profiles import ReferenceProfile, WindowProfile, fit_reference
+import drifting_etl.profiles.columns as profiles
+from drifting_etl.metrics.drift import CellModel, column_drift, dataset_drift
+from drifting_etl.profiles.columns import ReferenceProfile, WindowProfile, fit_reference
 
 
 def profile_of(

@@ -15,8 +15,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from drifting_etl.errors import ConfigError, DatabaseError
-from drifting_etl.metrics_db import (
+from drifting_etl.core.errors import ConfigError, DatabaseError
+from drifting_etl.load.database import (
     DATABASE_ENV,
     METRIC_TABLES,
     VERSION_TABLE,
@@ -30,7 +30,7 @@ from drifting_etl.metrics_db import (
     database_url,
     metadata,
 )
-from drifting_etl.storage import ArtifactStore
+from drifting_etl.store.artifacts import ArtifactStore
 
 PROJECT = "churn"
 START = datetime(2026, 3, 1, 10, tzinfo=UTC)
@@ -569,6 +569,6 @@ def test_readers_given_naive_datetime_should_raise_value_error(db: MetricsDataba
 def test_schema_revision_given_packaged_migrations_should_be_alembic_head() -> None:
     from alembic.script import ScriptDirectory
 
-    from drifting_etl.metrics_db import SCHEMA_REVISION, alembic_config
+    from drifting_etl.load.database import SCHEMA_REVISION, alembic_config
 
     assert ScriptDirectory.from_config(alembic_config()).get_heads() == [SCHEMA_REVISION]

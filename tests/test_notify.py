@@ -29,13 +29,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from click.testing import CliRunner
 
-from drifting_etl import notify
 from drifting_etl.capture import LogWriter
-from drifting_etl.cli import main
-from drifting_etl.config import Alerts, ProjectConfig
-from drifting_etl.errors import ConfigError
-from drifting_etl.metrics_db import MetricsDatabase
-from drifting_etl.notify import (
+from drifting_etl.cli.main import main
+from drifting_etl.core.config import Alerts, ProjectConfig
+from drifting_etl.core.errors import ConfigError
+from drifting_etl.core.window import Window
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.notify import email as notify
+from drifting_etl.notify.email import (
     NotifyError,
     SmtpSettings,
     compose_email,
@@ -45,10 +46,9 @@ from drifting_etl.notify import (
     should_send,
     window_label,
 )
-from drifting_etl.pipeline import run_window
-from drifting_etl.projects import load_config_of
-from drifting_etl.storage import ArtifactStore
-from drifting_etl.window import Window
+from drifting_etl.pipeline.run import run_window
+from drifting_etl.store.artifacts import ArtifactStore
+from drifting_etl.store.projects import load_config_of
 
 PROJECT = "credit-default"
 XSS = "<script>alert(1)</script>"
@@ -495,7 +495,7 @@ def test_notify_window_given_unreachable_server_should_record_failure_without_ra
     monitored: Monitored, smtp: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = SmtpSettings(host="127.0.0.1", port=_free_port(), user="monitor", password=PASSWORD, timeout=5)  # type: ignore[arg-type]
-    with caplog.at_level(logging.WARNING, logger="drifting_etl.notify"):
+    with caplog.at_level(logging.WARNING, logger="drifting_etl.notify.email"):
         result = notify_window(
             monitored.store,
             monitored.database,
@@ -642,7 +642,8 @@ AIRFLOW_SCRIPT = textwrap.dedent(
     import json, sys
     from email.parser import BytesParser
     from email.policy import default
-    from drifting_etl.notify import NotifyError, send_with_airflow
+    from drifting_etl.airflow.smtp import send_with_airflow
+    from drifting_etl.core.errors import NotifyError
 
     message = BytesParser(policy=default).parsebytes(open(sys.argv[1], "rb").read())
     send_with_airflow(message)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drifting_etl.metrics_db import MetricsDatabase
+from drifting_etl.load.database import MetricsDatabase
 
 WINDOWS = [(datetime(2026, 4, d, tzinfo=UTC), datetime(2026, 4, d + 1, tzinfo=UTC)) for d in range(1, 9)]
 

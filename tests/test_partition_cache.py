@@ -14,14 +14,14 @@ from scipy import stats
 from test_pipeline import DAY, Shop, _stable, make_shop
 
 from drifting_etl.capture import LabelWriter, LogWriter
-from drifting_etl.errors import DataError
-from drifting_etl.extract import window_partitions
-from drifting_etl.metrics_db import METRIC_TABLES
-from drifting_etl.partitions import merge_profiles, merge_window, ordered_map, plan_window, profile_partitions
-from drifting_etl.profiles import NumericalProfile
-from drifting_etl.projects import load_project
-from drifting_etl.summary_codec import MAGIC, PREFIX_BYTES, attach_values, decode_summary, encode_summary, profile_end
-from drifting_etl.window import Window
+from drifting_etl.core.errors import DataError
+from drifting_etl.core.window import Window
+from drifting_etl.extract.logs import window_partitions
+from drifting_etl.load.database import METRIC_TABLES
+from drifting_etl.pipeline.partitions import merge_profiles, merge_window, ordered_map, plan_window, profile_partitions
+from drifting_etl.profiles.codec import MAGIC, PREFIX_BYTES, attach_values, decode_summary, encode_summary, profile_end
+from drifting_etl.profiles.columns import NumericalProfile
+from drifting_etl.store.projects import load_project
 
 WINDOW = Window(DAY, DAY + timedelta(days=1))
 
@@ -81,7 +81,7 @@ def test_run_given_hours_profiled_by_hourly_runs_should_merge_their_profiles_for
 def test_run_given_hour_profiled_for_a_window_too_large_to_be_exact_should_read_it_again_for_an_hourly_window(
     shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import drifting_etl.profiles as profiles
+    import drifting_etl.profiles.columns as profiles
 
     monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 1000)  # the day (3600 rows) is too large to be exact
     run_day(shop)
@@ -149,7 +149,7 @@ def test_run_given_corrupt_cached_profile_should_rebuild_it_and_say_so(
     victim = sorted(Path(shop.store.path("profiles")).rglob("*.profile"))[0]
     victim.write_bytes(b"\x80\x04not a summary")
 
-    with caplog.at_level(logging.WARNING, logger="drifting_etl.partitions"):
+    with caplog.at_level(logging.WARNING, logger="drifting_etl.pipeline.partitions"):
         run_day(shop)
     assert victim.name in caplog.text
     assert victim.read_bytes().startswith(MAGIC)  # written again from the hour's logs
@@ -162,7 +162,7 @@ def test_run_given_corrupt_cached_profile_should_rebuild_it_and_say_so(
 def test_merge_window_given_summary_unreadable_even_after_rebuilding_should_fail_naming_it(
     shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import drifting_etl.partitions as partitions
+    import drifting_etl.pipeline.partitions as partitions
 
     run_day(shop)
     project = load_project(shop.store, "shop-churn")
@@ -241,8 +241,8 @@ def test_ordered_map_given_slow_first_item_should_keep_input_order() -> None:
 def test_profile_task_given_some_hours_of_a_window_too_large_to_be_exact_should_keep_no_raw_values(
     shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import drifting_etl.profiles as profiles
-    from drifting_etl import orchestration
+    import drifting_etl.profiles.columns as profiles
+    from drifting_etl.pipeline import steps as orchestration
 
     monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 1000)  # the day (3600 rows) is too large, two hours are not
     hours = [(DAY + timedelta(hours=hour)).isoformat() for hour in (3, 4)]

@@ -11,12 +11,13 @@ import pyarrow as pa
 import pytest
 from sklearn import metrics as skm
 
-from drifting_etl import performance
-from drifting_etl.compute import WindowSummary, evaluate, monitored_columns, positive_label, summarize
-from drifting_etl.config import ProjectConfig, parse_config
-from drifting_etl.extract import LABEL
-from drifting_etl.performance import EPS, ClassificationSummary, RegressionSummary
-from drifting_etl.profiles import fit_reference
+from drifting_etl.core.columns import LABEL
+from drifting_etl.core.config import ProjectConfig, parse_config
+from drifting_etl.metrics.evaluation import evaluate
+from drifting_etl.profiles import performance
+from drifting_etl.profiles.columns import fit_reference
+from drifting_etl.profiles.performance import EPS, ClassificationSummary, RegressionSummary
+from drifting_etl.profiles.summary import WindowSummary, positive_label, summarize
 
 CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 REGRESSION_KEYS = ("mae", "rmse", "mape", "r2")
@@ -423,7 +424,7 @@ def regression_config() -> ProjectConfig:
 
 
 def summarize_in_batches(table: pa.Table, config: ProjectConfig, rng: np.random.Generator, parts: int) -> WindowSummary:
-    reference = fit_reference(table.drop_columns([LABEL]), monitored_columns(config), source_digest="ref")
+    reference = fit_reference(table.drop_columns([LABEL]), config.monitored_columns(), source_digest="ref")
     summary = WindowSummary.empty(config, reference)
     positive = positive_label(config, reference)
     for index in random_splits(rng, table.num_rows, parts):
@@ -447,7 +448,7 @@ def test_summarize_given_classification_batches_merged_should_evaluate_like_skle
     config = classification_config()
 
     summary = summarize_in_batches(table, config, rng, 9)
-    reference = fit_reference(table.drop_columns([LABEL]), monitored_columns(config), source_digest="ref")
+    reference = fit_reference(table.drop_columns([LABEL]), config.monitored_columns(), source_digest="ref")
     results = {result.metric: result for result in evaluate(config, reference, summary, "1").performance}
 
     assert (summary.rows, summary.labelled) == (labels.size, int(has_label.sum()))
@@ -485,7 +486,7 @@ def test_summarize_given_labelled_row_without_prediction_should_leave_it_out_of_
             LABEL: pa.array([1, 0, 0, None]),
         }
     )
-    reference = fit_reference(table.drop_columns([LABEL]), monitored_columns(config), source_digest="ref")
+    reference = fit_reference(table.drop_columns([LABEL]), config.monitored_columns(), source_digest="ref")
 
     summary = summarize(table.to_batches()[0], config, reference, "1")
 

@@ -18,9 +18,9 @@ from scipy import stats
 from sklearn import metrics
 
 from drifting_etl.capture import LabelWriter, LogWriter
-from drifting_etl.cli import main
-from drifting_etl.metrics_db import METRIC_TABLES, MetricsDatabase
-from drifting_etl.storage import ArtifactStore
+from drifting_etl.cli.main import main
+from drifting_etl.load.database import METRIC_TABLES, MetricsDatabase
+from drifting_etl.store.artifacts import ArtifactStore
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
 CONFIG = """\

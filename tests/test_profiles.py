@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from drifting_etl import profiles
-from drifting_etl.profiles import (
+from drifting_etl.profiles import columns as profiles
+from drifting_etl.profiles.columns import (
     OTHER_CATEGORY,
     CategoricalProfile,
     CategoricalReference,

@@ -23,12 +23,13 @@ import pytest
 from scipy import stats
 
 from drifting_etl.capture import LabelWriter, LogWriter
-from drifting_etl.errors import DataError, DriftingError, NotFoundError
-from drifting_etl.extract import load_labels, window_partitions
-from drifting_etl.metrics_db import MetricsDatabase
-from drifting_etl.pipeline import run_window
-from drifting_etl.projects import Project, load_project, register
-from drifting_etl.report import (
+from drifting_etl.core.errors import DataError, DriftingError, NotFoundError
+from drifting_etl.core.window import Window
+from drifting_etl.extract.labels import load_labels
+from drifting_etl.extract.logs import window_partitions
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.pipeline.run import run_window
+from drifting_etl.report.evidently_report import (
     EVIDENTLY_METHODS,
     BottomK,
     banner_html,
@@ -41,8 +42,8 @@ from drifting_etl.report import (
     sample_partition,
     sample_window,
 )
-from drifting_etl.storage import ArtifactStore
-from drifting_etl.window import Window
+from drifting_etl.store.artifacts import ArtifactStore
+from drifting_etl.store.projects import Project, load_project, register
 
 NAME = "shop-report"
 STABLE = Window(datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC))
@@ -302,7 +303,7 @@ def test_build_report_given_empty_window_should_write_a_no_data_page_without_evi
     def no_evidently(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("Evidently must not run for an empty window")
 
-    monkeypatch.setattr("drifting_etl.report._drift_snapshot", no_evidently)
+    monkeypatch.setattr("drifting_etl.report.evidently_report._drift_snapshot", no_evidently)
     result = build_report(shop.store, NAME, EMPTY)
     assert (result.total_rows, result.sampled_rows, result.drifted_columns) == (0, 0, frozenset())
     page = Path(result.location).read_text(encoding="utf-8")

@@ -32,13 +32,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from threadpoolctl import threadpool_limits
 
-from drifting_etl.config import ESTIMATORS, ProjectConfig, dump_config, parse_config
-from drifting_etl.demo import CREDIT_CONFIG, DemoProject, demo_projects, generate
-from drifting_etl.errors import ConfigError, DataError
-from drifting_etl.extract import LABEL
-from drifting_etl.profiles import ReferenceProfile
-from drifting_etl.projects import load_config_of, load_project, register
-from drifting_etl.retrain import (
+from drifting_etl.cli.demo import CREDIT_CONFIG, DemoProject, demo_projects, generate
+from drifting_etl.core.columns import LABEL
+from drifting_etl.core.config import ESTIMATORS, ProjectConfig, dump_config, parse_config
+from drifting_etl.core.errors import ConfigError, DataError
+from drifting_etl.core.window import Window
+from drifting_etl.profiles.columns import ReferenceProfile
+from drifting_etl.retrain.training import (
     ESTIMATOR_CLASSES,
     TIMESTAMP,
     current_model_path,
@@ -55,8 +55,8 @@ from drifting_etl.retrain import (
     split_by_time,
     train_and_evaluate,
 )
-from drifting_etl.storage import ArtifactStore
-from drifting_etl.window import Window
+from drifting_etl.store.artifacts import ArtifactStore
+from drifting_etl.store.projects import load_config_of, load_project, register
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = 7
@@ -540,7 +540,7 @@ def test_retrain_dag_file_given_an_index_should_build_one_dag_per_active_project
     code = (
         LOAD_DAG_FILE
         + """
-    heavy = sorted(m for m in ("sklearn", "skops", "pandas", "drifting_etl.retrain") if m in sys.modules)
+    heavy = sorted(m for m in ("sklearn", "skops", "pandas", "drifting_etl.retrain.training") if m in sys.modules)
     print(json.dumps({
         "heavy": heavy,
         "dags": {

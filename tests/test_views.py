@@ -1,4 +1,4 @@
-"""Tests of the BI views (migration 0002, texts in drifting_etl/sql_views), on SQLite and on the real PostgreSQL.
+"""Tests of the BI views (migration 0002, texts in drifting_etl/load/sql_views), on SQLite and on the real PostgreSQL.
 
 Windows are loaded with `MetricsDatabase.replace_window` / `record_failure` / `claim_retrain_trigger`, the same
 writers the pipeline uses, so the views are checked against rows shaped exactly like production rows.
@@ -19,7 +19,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from drifting_etl.metrics_db import (
+from drifting_etl.load.database import (
     VERSION_TABLE,
     DataQualityRow,
     DatasetDriftRow,
@@ -232,7 +232,7 @@ def test_downgrade_to_0001_should_drop_views_and_keep_tables_and_upgrade_should_
 
 
 def test_view_files_should_ship_in_the_package_one_create_view_each() -> None:
-    folder = files("drifting_etl").joinpath("sql_views")
+    folder = files("drifting_etl.load").joinpath("sql_views")
     texts = {path.name: path.read_text(encoding="utf-8") for path in folder.iterdir() if path.name.endswith(".sql")}
     assert set(texts) == {f"{view}.sql" for view in VIEWS}
     for dialect_folder in (folder, folder.joinpath("sqlite")):

@@ -8,8 +8,8 @@ from itertools import pairwise
 
 import pytest
 
-from drifting_etl.errors import ConfigError
-from drifting_etl.window import Window, as_utc, cron_expression, parse_instant, schedule_windows
+from drifting_etl.core.errors import ConfigError
+from drifting_etl.core.window import Window, as_utc, cron_expression, parse_instant, schedule_windows
 
 PLUS_2 = timezone(timedelta(hours=2))
 MINUS_5_30 = timezone(-timedelta(hours=5, minutes=30))

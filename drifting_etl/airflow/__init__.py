@@ -1,0 +1,3 @@
+"""Airflow adapters: DAG construction helpers and the task functions the files in dags/ call.
+
+Imported by DAG files at parse time (dag_factory: light) and inside tasks (tasks)."""

@@ -1,0 +1,48 @@
+"""Sending a window's e-mail through Airflow's SMTP connection (the monitoring DAG's `notify_team` task)."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+from email.message import EmailMessage
+
+from drifting_etl.core.errors import NotifyError
+from drifting_etl.notify.email import DEFAULT_SENDER, SMTP_ENV, _describe, _recipients
+
+
+def send_with_airflow(message: EmailMessage, conn_id: str = "smtp_default") -> None:
+    """Send `message` through the Airflow SMTP connection `conn_id` (host, port, login, TLS settings).
+
+    The provider's `SmtpHook.send_email_smtp` builds its own HTML-only MIME message, so this logs in with the
+    hook and hands our message to the hook's smtplib client unchanged (From is filled in from the
+    connection's `from_email`, else DRIFTING_SMTP_FROM or drifting-etl@localhost, when the message has none).
+    """
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    recipients = _recipients(message)
+    hook = SmtpHook(smtp_conn_id=conn_id)
+    password: str | None = None
+    try:
+        with hook:
+            client = hook._smtp_client  # the hook exposes no public accessor for its logged-in client
+            if client is None or not isinstance(client, smtplib.SMTP):
+                raise NotifyError("the Airflow SMTP hook did not open a connection", conn_id=conn_id)
+            if "From" not in message:
+                message["From"] = hook.from_email or os.environ.get(SMTP_ENV["sender"]) or DEFAULT_SENDER
+            envelope_from = message["From"].addresses[0].addr_spec
+            refused = client.send_message(message, from_addr=envelope_from, to_addrs=recipients)
+    except NotifyError:
+        raise
+    except Exception as exc:  # AirflowException (connection missing, retries exhausted), smtplib and socket errors
+        if hook.smtp_connection is not None:
+            password = hook.smtp_connection.password or None
+        error = NotifyError(
+            f"could not send the e-mail through Airflow connection {conn_id!r}: {_describe(exc, password)}",
+            conn_id=conn_id,
+        )
+        error.transient = True
+        raise error from exc
+    if refused:
+        error = NotifyError(f"the SMTP server refused recipients {sorted(refused)}", conn_id=conn_id)
+        error.transient = True
+        raise error

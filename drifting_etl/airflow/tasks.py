@@ -1,0 +1,164 @@
+"""Adapters between Airflow task instances and drifting_etl.orchestration: they read the window from the task's
+data interval, open the store and database from the environment, and turn errors that a retry cannot fix into
+`AirflowFailException` so Airflow does not retry bad data. Imported inside tasks only (never at DAG parse time).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from drifting_etl.core.process import tune_batch_process
+from drifting_etl.core.window import Window
+from drifting_etl.load.database import MetricsDatabase, database_url
+from drifting_etl.pipeline import steps as orchestration
+from drifting_etl.store.artifacts import ArtifactStore
+
+T = TypeVar("T")
+
+
+def _context() -> Any:
+    from airflow.sdk import get_current_context
+
+    return get_current_context()
+
+
+def current_window() -> Window:
+    """The task's data interval [data_interval_start, data_interval_end) as a Window."""
+    context = _context()
+    return Window(context["data_interval_start"], context["data_interval_end"])
+
+
+def _run_id() -> str | None:
+    run = _context().get("dag_run")
+    return None if run is None else str(run.run_id)
+
+
+def _environment() -> tuple[ArtifactStore, MetricsDatabase]:
+    store = ArtifactStore.from_env()
+    return store, MetricsDatabase(database_url(store))
+
+
+def _terminal_errors_fail(step: Callable[[], T]) -> T:
+    try:
+        return step()
+    except Exception as exc:
+        if orchestration.is_transient(exc):
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc
+
+
+def plan(project: str) -> list[list[str]]:
+    store, _ = _environment()
+    return _terminal_errors_fail(lambda: orchestration.plan_partitions(store, project, current_window()))
+
+
+def profile(project: str, hours: list[str]) -> list[str]:
+    tune_batch_process()
+    store, database = _environment()
+    return _terminal_errors_fail(
+        lambda: orchestration.profile_partitions(
+            store, database, project, current_window(), list(hours), airflow_run_id=_run_id()
+        )
+    )
+
+
+def load(project: str, summary_paths: list[list[str]]) -> dict[str, Any]:
+    store, database = _environment()
+    paths = [path for group in summary_paths for path in group]
+    return _terminal_errors_fail(
+        lambda: orchestration.load_partitions(
+            store, database, project, current_window(), paths, airflow_run_id=_run_id()
+        )
+    )
+
+
+def decide(outcome: dict[str, Any]) -> dict[str, Any] | None:
+    store, database = _environment()
+    return _terminal_errors_fail(
+        lambda: orchestration.retrain_decision(store, database, outcome, now=datetime.now(UTC))
+    )
+
+
+def report(project: str) -> str:
+    store, database = _environment()
+    return _terminal_errors_fail(lambda: orchestration.publish_report(store, database, project, current_window()))
+
+
+def notify(project: str, report_location: str | None) -> str:
+    """E-mail through Airflow's `smtp_default` connection; a failed send is recorded, not raised."""
+    from drifting_etl.airflow.smtp import send_with_airflow
+
+    store, database = _environment()
+    result = _terminal_errors_fail(
+        lambda: orchestration.send_notification(
+            store,
+            database,
+            project,
+            current_window(),
+            send=send_with_airflow,
+            report_location=report_location,
+            airflow_run_url=_run_url(),
+        )
+    )
+    return result.status
+
+
+def _run_url() -> str | None:
+    from airflow.configuration import conf
+
+    run = _context().get("dag_run")
+    base = conf.get("api", "base_url", fallback="") or ""
+    if run is None or not base:
+        return None
+    return f"{base.rstrip('/')}/dags/{run.dag_id}/runs/{run.run_id}"
+
+
+def retrain(project: str) -> dict[str, Any]:
+    """Retrain `project` for the triggering window (`window_end` from the trigger's conf, else the run's interval
+    end); terminal errors fail at once, storage hiccups are retried."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from drifting_etl.core.window import parse_instant
+    from drifting_etl.retrain.training import RetrainResult, retrain_project
+
+    context = _context()
+    dag_run = context["dag_run"]
+    conf = dict(dag_run.conf or {})
+    if conf.get("project", project) != project:
+        raise AirflowFailException(f"conf names project {conf['project']!r}, but this DAG retrains {project!r}")
+
+    def run() -> RetrainResult:
+        if conf.get("window_end"):
+            window_end = parse_instant(str(conf["window_end"]), field="window_end")
+        else:
+            moment = context.get("data_interval_end") or context.get("logical_date") or dag_run.run_after
+            window_end = parse_instant(moment.isoformat(), field="window_end")
+        reason = str(conf.get("reason") or "manual")
+        return retrain_project(ArtifactStore.from_env(), project, window_end, reason=reason, trigger=conf)
+
+    result = _terminal_errors_fail(run)
+    logging.getLogger(__name__).info(
+        "retrained %s: version %s, %s new %s vs current %s, promoted=%s",
+        project,
+        result.version,
+        result.primary_metric,
+        result.new_metrics.get(result.primary_metric),
+        result.current_metrics.get(result.primary_metric),
+        result.promoted,
+    )
+    return {
+        "project": project,
+        "version": result.version,
+        "improved": result.improved,
+        "promoted": result.promoted,
+        "primary_metric": result.primary_metric,
+        "new": result.new_metrics.get(result.primary_metric),
+        "current": result.current_metrics.get(result.primary_metric),
+        "model_path": result.model_path,
+        "reference_version": result.reference_version,
+    }

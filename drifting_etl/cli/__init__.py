@@ -1,0 +1,1 @@
+"""The `drifting-etl` command line and the demo."""

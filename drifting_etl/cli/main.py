@@ -1,0 +1,349 @@
+"""The `drifting-etl` command line: storage and database set-up, the project registry, runs, backfills, the demo.
+
+Every command takes the artifact store from --storage / $DRIFTING_STORAGE_URL (default ./.drifting) and the
+metrics database from --database-url / $DRIFTING_DATABASE_URL (default <storage>/metrics.db when local).
+Errors print one clear message and exit 1; nothing here computes anything itself.
+"""
+
+from __future__ import annotations
+
+from drifting_etl.core.process import tune_batch_process
+
+tune_batch_process()  # before numpy is imported
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from drifting_etl.cli.output import (
+    backfill_with_progress,
+    console,
+    errors,
+    print_backfill,
+    print_published,
+    print_summary,
+)
+from drifting_etl.core.errors import ConfigError, DriftingError
+from drifting_etl.pipeline.publish import Publisher
+
+if TYPE_CHECKING:
+    from drifting_etl.notify.email import SmtpSettings
+from drifting_etl.core.window import Window, parse_instant, schedule_windows
+from drifting_etl.load.database import MetricsDatabase, database_url
+from drifting_etl.pipeline.run import run_window
+from drifting_etl.store.artifacts import ArtifactStore
+
+
+class Context:
+    def __init__(self, storage: str | None, database: str | None) -> None:
+        self._storage, self._database = storage, database
+
+    @property
+    def store(self) -> ArtifactStore:
+        return ArtifactStore.from_env(self._storage)
+
+    def database(self) -> MetricsDatabase:
+        return MetricsDatabase(database_url(self.store, self._database))
+
+
+def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DriftingError as exc:
+            errors.print("[bold red]error:[/] " + escape(str(exc)), soft_wrap=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--storage",
+    envvar="DRIFTING_STORAGE_URL",
+    help="Artifact store URL (local path, s3://, gs://). [default: .drifting]",
+)
+@click.option(
+    "--database-url",
+    envvar="DRIFTING_DATABASE_URL",
+    help="SQLAlchemy URL of the metrics database. [default: <storage>/metrics.db]",
+)
+@click.version_option(package_name="drifting-etl")
+@click.pass_context
+def main(ctx: click.Context, storage: str | None, database_url: str | None) -> None:
+    """Batch ML monitoring: data drift, data quality and model performance from Parquet logs."""
+    ctx.obj = Context(storage, database_url)
+
+
+@main.command()
+@click.pass_obj
+@friendly_errors
+def init(obj: Context) -> None:
+    """Create the storage layout and migrate the metrics database (safe to run again)."""
+    store = obj.store
+    store.ensure_layout()
+    database = obj.database()
+    database.migrate()
+    console.print(f"storage  {store.url}")
+    console.print(f"database {database.display_url}  (migrated)")
+
+
+# ------------------------------------------------------------------------------------------------ projects
+
+
+@main.group()
+def project() -> None:
+    """Register, list, inspect, pause and resume monitored projects."""
+
+
+@project.command("register")
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--reference", required=True, help="Reference data (Parquet; local path or fsspec URL).")
+@click.pass_obj
+@friendly_errors
+def project_register(obj: Context, config: str, reference: str) -> None:
+    """Register (or update) a project from CONFIG.yaml and its reference data."""
+    from drifting_etl.store.projects import register
+
+    store = obj.store
+    project_config, profile = register(store, config, reference)
+    console.print(
+        f"registered [bold]{project_config.name}[/] ({project_config.task}, {project_config.schedule}): "
+        f"{len(project_config.features.all)} features, reference {profile.row_count} rows, version {profile.version}"
+    )
+
+
+@project.command("list")
+@click.pass_obj
+@friendly_errors
+def project_list(obj: Context) -> None:
+    """List registered projects."""
+    from drifting_etl.store.projects import list_projects
+
+    entries = list_projects(obj.store)
+    if not entries:
+        console.print("no projects registered; see `drifting-etl project register --help`")
+        return
+    table = Table("project", "status", "schedule", "updated")
+    for entry in entries:
+        table.add_row(entry.name, entry.status, entry.schedule, entry.updated_at)
+    console.print(table)
+
+
+@project.command("show")
+@click.argument("name")
+@click.pass_obj
+@friendly_errors
+def project_show(obj: Context, name: str) -> None:
+    """Show a project's configuration, reference and latest runs."""
+    from drifting_etl.core.config import dump_config
+    from drifting_etl.store.projects import load_config_of
+
+    store = obj.store
+    config = load_config_of(store, name)
+    entry = store.read_index()[name]
+    console.print(f"[bold]{name}[/]  status={entry.status}  schedule={entry.schedule}  updated={entry.updated_at}")
+    console.print(f"configuration  {store.display(store.configuration_path(name))}")
+    console.print(f"reference      {store.display(store.reference_path(name))}")
+    console.print(dump_config(config))
+    try:
+        runs = obj.database().runs(name)
+    except DriftingError:
+        runs = []
+    if runs:
+        table = Table("window start", "window end", "status", "rows", "labelled", "drift share", title="latest runs")
+        for run in runs[-10:]:
+            share = "" if run["drift_share"] is None else f"{run['drift_share']:.2f}"
+            table.add_row(
+                str(run["window_start"]),
+                str(run["window_end"]),
+                run["status"],
+                str(run["row_count"]),
+                str(run["labelled_count"]),
+                share,
+            )
+        console.print(table)
+
+
+def _set_status(obj: Context, name: str, status: Any) -> None:
+    from drifting_etl.store.projects import set_status
+
+    entry = set_status(obj.store, name, status)
+    console.print(f"{entry.name}: {entry.status}")
+
+
+@project.command("pause")
+@click.argument("name")
+@click.pass_obj
+@friendly_errors
+def project_pause(obj: Context, name: str) -> None:
+    """Stop scheduling a project (its data and metrics are kept)."""
+    _set_status(obj, name, "paused")
+
+
+@project.command("resume")
+@click.argument("name")
+@click.pass_obj
+@friendly_errors
+def project_resume(obj: Context, name: str) -> None:
+    """Schedule a paused project again."""
+    _set_status(obj, name, "active")
+
+
+# ------------------------------------------------------------------------------------------------ runs
+
+
+REPORT_OPTION = click.option(
+    "--report/--no-report",
+    default=True,
+    show_default=True,
+    help="Render each window's HTML drift report into the store.",
+)
+RESCAN_OPTION = click.option(
+    "--rescan",
+    is_flag=True,
+    help="Read every partition's logs again instead of reusing cached partition profiles (profiles/ in the store).",
+)
+NOTIFY_OPTION = click.option(
+    "--notify/--no-notify",
+    default=None,
+    help="E-mail the project's team under its alerts policy. [default: when DRIFTING_SMTP_HOST is set]",
+)
+
+
+@main.command()
+@click.argument("project_name", metavar="PROJECT")
+@click.option("--start", required=True, help="Window start (ISO 8601, UTC unless an offset is given).")
+@click.option("--end", required=True, help="Window end, exclusive.")
+@REPORT_OPTION
+@NOTIFY_OPTION
+@RESCAN_OPTION
+@click.pass_obj
+@friendly_errors
+def run(obj: Context, project_name: str, start: str, end: str, report: bool, notify: bool | None, rescan: bool) -> None:
+    """Monitor one window [START, END) of PROJECT: extract, compute, load, report, e-mail, and print a summary.
+
+    Hour partitions profiled by an earlier run (of this or any window covering the same hours) are merged from
+    the cache instead of being read again, unless their files changed."""
+    window = Window(parse_instant(start, field="--start"), parse_instant(end, field="--end"))
+    database = obj.database()
+    database.check_schema()
+    store = obj.store
+    publisher = Publisher(store, database, report=report, smtp=smtp_settings(notify))
+    outcome = run_window(store, database, project_name, window, rescan=rescan)
+    print_summary(outcome)
+    published = publisher.publish(outcome)
+    print_published(published)
+    if published.report_error is not None:
+        sys.exit(1)
+
+
+def smtp_settings(notify: bool | None) -> SmtpSettings | None:
+    """Where e-mail goes: the DRIFTING_SMTP_* server when set (and not --no-notify); --notify without one is an error."""
+    from drifting_etl.notify.email import SmtpSettings
+
+    settings = SmtpSettings.from_env() if notify is not False else None
+    if notify and (settings is None or not settings.host):
+        raise ConfigError(
+            "--notify needs an SMTP server", hint="set DRIFTING_SMTP_HOST (and _PORT, _USER, _PASSWORD, _FROM)"
+        )
+    return settings if settings is not None and settings.host else None
+
+
+@main.command()
+@click.argument("project_name", metavar="PROJECT")
+@click.option("--start", required=True, help="Start of the range (ISO 8601).")
+@click.option("--end", required=True, help="End of the range, exclusive.")
+@click.option("--stop-on-error", is_flag=True, help="Stop at the first failed window instead of going on.")
+@REPORT_OPTION
+@NOTIFY_OPTION
+@RESCAN_OPTION
+@click.pass_obj
+@friendly_errors
+def backfill(
+    obj: Context,
+    project_name: str,
+    start: str,
+    end: str,
+    stop_on_error: bool,
+    report: bool,
+    notify: bool | None,
+    rescan: bool,
+) -> None:
+    """Monitor every window of PROJECT's schedule that lies inside [START, END)."""
+    from drifting_etl.store.projects import load_config_of
+
+    store = obj.store
+    config = load_config_of(store, project_name)
+    windows = schedule_windows(
+        config.schedule, parse_instant(start, field="--start"), parse_instant(end, field="--end")
+    )
+    if not windows:
+        raise DriftingError(f"no whole {config.schedule} window lies inside [{start}, {end})", project=project_name)
+    database = obj.database()
+    database.check_schema()
+    publisher = Publisher(store, database, report=report, smtp=smtp_settings(notify))
+    result = backfill_with_progress(
+        store, database, project_name, windows, stop_on_error=stop_on_error, publisher=publisher, rescan=rescan
+    )
+    print_backfill(project_name, result.outcomes, result.failures)
+    if result.failures:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("project_name", metavar="PROJECT")
+@click.option("--start", required=True, help="Window start (ISO 8601).")
+@click.option("--end", required=True, help="Window end, exclusive.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Also write the HTML to this file."
+)
+@click.option(
+    "--sample-size", default=None, type=click.IntRange(min=100), help="Rows sampled from the window. [default: 50000]"
+)
+@click.pass_obj
+@friendly_errors
+def report(obj: Context, project_name: str, start: str, end: str, output: str | None, sample_size: int | None) -> None:
+    """Render the HTML drift report of one window of PROJECT (stored in the artifact store)."""
+    from drifting_etl.report.evidently_report import DEFAULT_SAMPLE_SIZE, build_report
+
+    store = obj.store
+    window = Window(parse_instant(start, field="--start"), parse_instant(end, field="--end"))
+    result = build_report(store, project_name, window, sample_size=sample_size or DEFAULT_SAMPLE_SIZE)
+    # a window that was never loaded has no run row: nothing is annotated then
+    obj.database().annotate_run(project_name, window.start, window.end, report_location=result.display)
+    sampled = "all" if result.sampled_rows == result.total_rows else f"a sample of {result.sampled_rows} of"
+    console.print(f"report of {project_name} {escape(str(window))} from {sampled} {result.total_rows} rows")
+    console.print(f"  stored at {escape(result.display)}")
+    if output:
+        with open(output, "wb") as handle:
+            handle.write(store.read_bytes(result.location))
+        console.print(f"  written to {escape(output)}")
+
+
+@main.command()
+@click.option("--days", default=7, show_default=True, help="Days of hourly logs to generate.")
+@click.option("--seed", default=7, show_default=True, help="Random seed (the demo is reproducible).")
+@click.option("--end", help="End of the generated period (ISO date). [default: today 00:00 UTC]")
+@REPORT_OPTION
+@click.pass_obj
+@friendly_errors
+def demo(obj: Context, days: int, seed: int, end: str | None, report: bool) -> None:
+    """Generate demo projects with injected drift, register them, and backfill every window."""
+    from datetime import UTC, datetime
+
+    from drifting_etl.cli.demo import run_demo
+
+    period_end = parse_instant(end, field="--end") if end else datetime.now(UTC)
+    period_end = period_end.replace(hour=0, minute=0, second=0, microsecond=0)
+    run_demo(obj.store, obj.database(), end=period_end, days=days, seed=seed, console=console, report=report)
+
+
+if __name__ == "__main__":
+    main()

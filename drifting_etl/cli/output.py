@@ -1,0 +1,154 @@
+"""What the CLI prints: a window's summary, what publishing it did, a backfill's table, and progress."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from drifting_etl.core.errors import DriftingError
+from drifting_etl.core.window import Window
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.pipeline.backfill import Backfilled, backfill_windows
+from drifting_etl.pipeline.publish import Published, Publisher
+from drifting_etl.pipeline.run import RunOutcome
+from drifting_etl.store.artifacts import ArtifactStore
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def print_published(published: Published, *, quiet: bool = False) -> None:
+    """The report's location and the e-mail's fate; `quiet` (backfills) prints only failures and sent e-mails."""
+    if published.report_location is not None and not quiet:
+        console.print(f"  report: {escape(published.report_location)}")
+    if published.report_error is not None:
+        errors.print("[bold red]report failed:[/] " + escape(str(published.report_error)), soft_wrap=True)
+    result = published.notification
+    if result is None:
+        return
+    if result.status == "failed":
+        errors.print("[bold red]e-mail failed:[/] " + escape(result.error or ""), soft_wrap=True)
+    elif not quiet or result.status == "sent":
+        detail = ", ".join(result.recipients) if result.status == "sent" else (result.reason or "")
+        console.print(f"  e-mail: {result.status} {escape(detail)}")
+
+
+def backfill_with_progress(
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    project_name: str,
+    windows: list[Window],
+    *,
+    stop_on_error: bool = False,
+    publisher: Publisher | None = None,
+    rescan: bool = False,
+) -> Backfilled:
+    """`pipeline.backfill.backfill_windows` with a progress bar on stderr."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=True) as progress:
+        task = progress.add_task(project_name, total=len(windows))
+
+        def starting(window: Window) -> None:
+            progress.update(task, description=f"{project_name} {window.start:%Y-%m-%d %H:%M}")
+
+        def done(window: Window) -> None:
+            progress.advance(task)
+
+        result = backfill_windows(
+            store,
+            database,
+            project_name,
+            windows,
+            stop_on_error=stop_on_error,
+            publisher=publisher,
+            rescan=rescan,
+            on_window=starting,
+            on_done=done,
+        )
+    for published in result.published:
+        print_published(published, quiet=True)
+    return result
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
+
+
+def print_summary(outcome: RunOutcome) -> None:
+    console.print(f"[bold]{outcome.project}[/] window {escape(str(outcome.window))}")
+    console.print(
+        f"  {outcome.partitions} hour partitions ({outcome.reused} from the profile cache), "
+        f"computed in {outcome.seconds:.2f} s"
+    )
+    evaluation = outcome.evaluation
+    if evaluation is None:
+        console.print(f"  no data: no log rows in the window ({outcome.partitions} partitions) — recorded as no_data")
+        return
+    dataset = evaluation.dataset
+    verdict = "[bold red]DRIFT[/]" if dataset.drifted else "[green]no dataset drift[/]"
+    console.print(
+        f"  {evaluation.rows} rows, {evaluation.labelled} labelled ({evaluation.label_coverage:.0%}); "
+        f"{dataset.drifted_count}/{dataset.feature_count} features drifted "
+        f"(share {dataset.drift_share:.2f}, threshold {dataset.drift_share_threshold:.2f}) → {verdict}"
+    )
+    table = Table("column", "type", "method", "score", "threshold", "drift", box=None, pad_edge=False)
+    rows = list(evaluation.feature_drift)
+    if evaluation.prediction_drift is not None:
+        rows.append(evaluation.prediction_drift)
+    for drift in rows:
+        name = escape(drift.column) + (" (model output)" if drift is evaluation.prediction_drift else "")
+        flag = "[bold red]DRIFT[/]" if drift.drifted else "ok"
+        table.add_row(
+            name,
+            drift.column_type,
+            drift.method + ("~" if drift.approximate else ""),
+            _number(drift.score),
+            _number(drift.threshold),
+            flag,
+        )
+    console.print(table)
+    for feature in evaluation.undetermined:
+        console.print(f"  [yellow]{escape(feature)}: no usable values in the window, no drift verdict[/]")
+    problems = [
+        q
+        for q in evaluation.quality
+        if q.missing_share > 0 or (q.out_of_range_share or 0) > 0 or (q.new_category_share or 0) > 0
+    ]
+    for q in problems:
+        parts = [f"missing {q.missing_share:.1%}"]
+        if q.out_of_range_share:
+            parts.append(f"out of reference range {q.out_of_range_share:.1%}")
+        if q.new_category_share:
+            parts.append(f"unseen categories {q.new_category_share:.1%}")
+        console.print(f"  quality {escape(q.feature)}: " + ", ".join(parts))
+    if evaluation.labelled:
+        cells = []
+        for p in evaluation.performance:
+            text = f"{p.metric}={_number(p.value)}"
+            if p.breached:
+                text = f"[bold red]{text} (limit {p.threshold_direction} {p.threshold})[/]"
+            cells.append(text)
+        console.print("  performance: " + "  ".join(cells))
+    else:
+        console.print("  performance: no labelled rows yet")
+
+
+def print_backfill(project: str, outcomes: list[RunOutcome], failures: list[tuple[Window, DriftingError]]) -> None:
+    table = Table("window", "status", "rows", "drifted features", title=f"{project}: {len(outcomes)} windows loaded")
+    for outcome in outcomes:
+        evaluation = outcome.evaluation
+        drifted = ", ".join(escape(d.column) for d in evaluation.feature_drift if d.drifted) if evaluation else ""
+        status = "DRIFT" if evaluation and evaluation.dataset.drifted else outcome.status
+        table.add_row(
+            f"{outcome.window.start:%Y-%m-%d %H:%M} → {outcome.window.end:%m-%d %H:%M}",
+            status,
+            str(evaluation.rows if evaluation else 0),
+            drifted or "-",
+        )
+    console.print(table)
+    for window, error in failures:
+        errors.print(f"[bold red]failed[/] {window}: " + escape(str(error)), soft_wrap=True)

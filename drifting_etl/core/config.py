@@ -1,0 +1,328 @@
+"""Project configuration: the YAML a team writes for one monitored model, validated once into frozen objects.
+
+Validation errors name the file, the field and what is wrong. Unknown keys are rejected so that typos do not
+silently fall back to defaults. `examples/project.yaml` is the commented reference.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from drifting_etl.core.columns import ColumnType
+from drifting_etl.core.errors import ConfigError
+from drifting_etl.core.names import PROJECT_NAME_PATTERN
+from drifting_etl.core.window import cron_expression
+
+Task = Literal["classification", "regression"]
+DriftMethodName = Literal["auto", "ks", "chisquare", "ztest", "psi", "wasserstein", "jensenshannon"]
+SendPolicy = Literal["always", "on_drift", "never"]
+RetrainReason = Literal["dataset_drift", "performance"]
+
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+REGRESSION_METRICS = ("mae", "rmse", "mape", "r2")
+DEFAULT_METRICS = {
+    "classification": ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"],
+    "regression": ["mae", "rmse", "mape", "r2"],
+}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'24h', '30m', '7d', '1w' or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration like '30m', '24h' or '7d'")
+    return timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Features(_Strict):
+    numerical: tuple[str, ...] = ()
+    """Columns compared as numbers (KS, Wasserstein, ...)."""
+    categorical: tuple[str, ...] = ()
+    """Columns compared as categories (chi-squared, Jensen-Shannon, ...)."""
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Features:
+        both = set(self.numerical) & set(self.categorical)
+        if both:
+            raise ValueError(f"{sorted(both)} listed as both numerical and categorical")
+        names = [*self.numerical, *self.categorical]
+        if len(names) != len(set(names)):
+            raise ValueError("a feature is listed twice")
+        if not names:
+            raise ValueError("declare at least one numerical or categorical feature")
+        return self
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (*self.numerical, *self.categorical)
+
+
+class Columns(_Strict):
+    """Names of the service's columns in the logs."""
+
+    request_id: str = "request_id"
+    timestamp: str = "timestamp"
+    model_version: str = "model_version"
+    prediction: str = "prediction"
+    prediction_proba: str | None = "prediction_proba"
+    """Probability of the positive class, for binary classifiers; null if the service does not log it."""
+    label: str = "label"
+
+
+class FeatureDrift(_Strict):
+    method: DriftMethodName = "auto"
+    threshold: float | None = None
+
+
+class Drift(_Strict):
+    method: DriftMethodName = "auto"
+    """auto follows Evidently's DataDriftPreset: the test depends on column type, reference size and unique values."""
+    threshold: float | None = None
+    """null = the method's default (0.05 p-value for ks/chisquare/ztest, 0.1 distance otherwise)."""
+    per_feature: dict[str, FeatureDrift] = Field(default_factory=dict)
+    dataset_drift_share: float = Field(default=0.5, gt=0, le=1)
+    """The dataset drifts when at least this share of features drift."""
+
+    def for_feature(self, feature: str) -> FeatureDrift:
+        override = self.per_feature.get(feature)
+        if override is None:
+            return FeatureDrift(method=self.method, threshold=self.threshold)
+        if override.method == "auto" and override.threshold is None:
+            return FeatureDrift(method=self.method, threshold=self.threshold)
+        return override
+
+
+class Bound(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Bound:
+        if (self.min is None) == (self.max is None):
+            raise ValueError("give exactly one of min or max")
+        return self
+
+
+class Performance(_Strict):
+    metrics: tuple[str, ...] | None = None
+    """Which metrics to compute; null = all for the task."""
+    thresholds: dict[str, Bound] = Field(default_factory=dict)
+    positive_label: str | int | bool | None = None
+    """Binary classifiers: the class `prediction_proba` is the probability of; null = 1 (or True), else the last class."""
+
+
+class Labels(_Strict):
+    max_delay: timedelta = timedelta(days=30)
+    """How long after a row's hour its ground truth may still arrive in labels/ (label partitions dated up to this far on)."""
+
+    @field_validator("max_delay", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+
+class Alerts(_Strict):
+    email: tuple[str, ...] = ()
+    send: SendPolicy = "on_drift"
+
+    @field_validator("email")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+
+ESTIMATORS = {
+    "classification": ("logistic_regression", "random_forest_classifier", "gradient_boosting_classifier",
+                       "hist_gradient_boosting_classifier"),
+    "regression": ("linear_regression", "ridge", "random_forest_regressor", "gradient_boosting_regressor",
+                   "hist_gradient_boosting_regressor"),
+}  # fmt: skip
+
+
+class Retrain(_Strict):
+    dag_id: str | None = None
+    """The DAG triggered on a breach; null = `retrain__<name>`, the reference retraining DAG shipped here."""
+    on: tuple[RetrainReason, ...] = ("dataset_drift", "performance")
+    cooldown: timedelta = timedelta(hours=24)
+    """At most one trigger per cooldown, in data time (window ends) and in wall-clock time (so a backfill triggers once)."""
+    training_window: timedelta = timedelta(days=14)
+    """The reference retraining DAG trains on labelled logs from this long before the breaching window's end."""
+    estimator: str | None = None
+    """An allow-listed scikit-learn estimator (see ESTIMATORS); null = logistic_regression / ridge."""
+    params: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    """Keyword arguments of the estimator (scalars only)."""
+    holdout: float = Field(default=0.2, gt=0, lt=1)
+    """Share of the training window, the latest rows, kept to compare the new model with the current one."""
+    min_improvement: float = 0.0
+    """Promote the new model (and its training window as the reference) only if it beats the current one by this."""
+
+    @field_validator("cooldown", "training_window", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+
+class ProjectConfig(_Strict):
+    """One monitored model."""
+
+    name: str
+    task: Task
+    schedule: str = "@daily"
+    start_date: date
+    catchup: bool = True
+    """Airflow processes every window since start_date (history is monitored), not only the latest."""
+    features: Features
+    columns: Columns = Field(default_factory=lambda: Columns())
+    drift: Drift = Field(default_factory=lambda: Drift())
+    performance: Performance = Field(default_factory=lambda: Performance())
+    labels: Labels = Field(default_factory=lambda: Labels())
+    alerts: Alerts = Field(default_factory=lambda: Alerts())
+    retrain: Retrain = Field(default_factory=lambda: Retrain())
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not PROJECT_NAME_PATTERN.fullmatch(value):
+            raise ValueError("must be a slug: lowercase letters, digits, '-' and '_', starting with a letter or digit")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        try:
+            cron_expression(value)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Cross-field inconsistencies as (dotted field, message); `parse_config` reports them like field errors."""
+        found: list[tuple[str, str]] = []
+        features = set(self.features.all)
+        for feature, override in self.drift.per_feature.items():
+            field = f"drift.per_feature.{feature}"
+            if feature not in features:
+                found.append((field, f"{feature!r} is not a declared feature"))
+            elif feature in self.features.categorical and override.method in ("ks", "wasserstein"):
+                found.append(
+                    (f"{field}.method", f"{override.method!r} needs a numerical feature; {feature!r} is categorical")
+                )
+        allowed = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
+        for index, metric in enumerate(self.performance.metrics or ()):
+            if metric not in allowed:
+                found.append(
+                    (
+                        f"performance.metrics.{index}",
+                        f"performance metric {metric!r} is not one of {', '.join(allowed)} for {self.task}",
+                    )
+                )
+        for metric in self.performance.thresholds:
+            if metric not in allowed:
+                found.append(
+                    (
+                        f"performance.thresholds.{metric}",
+                        f"performance metric {metric!r} is not one of {', '.join(allowed)} for {self.task}",
+                    )
+                )
+        estimator = self.retrain.estimator
+        if estimator is not None and estimator not in ESTIMATORS[self.task]:
+            found.append(
+                ("retrain.estimator", f"{estimator!r} is not one of {', '.join(ESTIMATORS[self.task])} for {self.task}")
+            )
+        reserved = {self.columns.request_id, self.columns.timestamp, self.columns.prediction, self.columns.label}
+        clash = sorted(features & reserved)
+        if clash:
+            found.append(("features", f"features {clash} clash with the request id/timestamp/prediction/label columns"))
+        return found
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return self.performance.metrics or tuple(DEFAULT_METRICS[self.task])
+
+    @property
+    def retrain_dag_id(self) -> str:
+        return self.retrain.dag_id or f"retrain__{self.name}"
+
+    def column_type(self, feature: str) -> ColumnType:
+        return "numerical" if feature in self.features.numerical else "categorical"
+
+    def monitored_columns(self) -> dict[str, ColumnType]:
+        """Every column whose distribution is compared with the reference: the features, then the prediction."""
+        columns: dict[str, ColumnType] = {name: self.column_type(name) for name in self.features.all}
+        columns[self.columns.prediction] = "categorical" if self.task == "classification" else "numerical"
+        return columns
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 would read the key `on:` (retrain.on) as True."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def parse_config(text: str, *, source: str) -> ProjectConfig:
+    """Validate YAML text; `source` (a file name) goes into every error message."""
+    try:
+        raw = yaml.load(text, Loader=_YamlLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}", path=source) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of configuration keys at the top level", path=source)
+    try:
+        config = ProjectConfig.model_validate(raw)
+        problems = config.problems()
+    except ValidationError as exc:
+        problems = [
+            (".".join(str(part) for part in error["loc"]) or "(top level)", error["msg"]) for error in exc.errors()
+        ]
+    if problems:
+        raise ConfigError(
+            f"{source}: invalid project configuration\n"
+            + "\n".join(f"  {field}: {message}" for field, message in problems),
+            path=source,
+            hint="see examples/project.yaml for every key and its meaning",
+        ) from None
+    return config
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read project configuration {path}: {exc.strerror}", path=str(path)) from exc
+    return parse_config(text, source=str(path))
+
+
+def dump_config(config: ProjectConfig) -> str:
+    """YAML for storing a validated configuration (durations as '<n>s', dates ISO)."""
+    data = config.model_dump(mode="json", exclude_none=False)
+    data["labels"]["max_delay"] = f"{int(config.labels.max_delay.total_seconds())}s"
+    data["retrain"]["cooldown"] = f"{int(config.retrain.cooldown.total_seconds())}s"
+    data["retrain"]["training_window"] = f"{int(config.retrain.training_window.total_seconds())}s"
+    return yaml.safe_dump(data, sort_keys=False)

@@ -1,0 +1,242 @@
+"""Extract: find a window's log partitions and stream their rows, with labels joined by request id.
+
+Only partitions whose hour overlaps the window are listed (pruning on date= and hour=), only the project's
+columns are read, and rows are filtered to [start, end) on their timestamp. Rows come a row group at a time (and
+for profiling a column at a time), so memory is bounded by a row group's column, not by the window. Nothing here
+computes metrics.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from drifting_etl.core.columns import LABEL
+from drifting_etl.core.config import ProjectConfig
+from drifting_etl.core.errors import DataError, StorageError
+from drifting_etl.core.window import Window
+from drifting_etl.extract.labels import LabelTable
+from drifting_etl.profiles.columns import fixed_width_values, valid_mask
+from drifting_etl.store.artifacts import ArtifactStore, StoredFile
+
+BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One hour partition of a project's logs."""
+
+    hour: datetime
+    files: tuple[StoredFile, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(stored.size for stored in self.files)
+
+
+def window_partitions(store: ArtifactStore, project: str, window: Window) -> list[Partition]:
+    """The hour partitions that can hold rows of the window, with their files (empty hours omitted)."""
+    wanted = set(window.hours())
+    by_hour: dict[datetime, list[StoredFile]] = {}
+    for day in window.days():
+        for hour_name, hour_dir in store.walk_partitions(f"{store.logs_dir(project)}/date={day.isoformat()}", "hour"):
+            try:
+                hour = datetime(day.year, day.month, day.day, int(hour_name), tzinfo=window.start.tzinfo)
+            except ValueError:
+                continue  # not a partition of ours (e.g. hour=tmp); never guess
+            if hour in wanted:
+                by_hour.setdefault(hour, []).extend(store.list_data_files(hour_dir))
+    return [Partition(hour, tuple(files)) for hour, files in sorted(by_hour.items()) if files]
+
+
+def log_columns(config: ProjectConfig, *, with_request_id: bool) -> list[str]:
+    columns = [config.columns.timestamp, *config.features.all, config.columns.prediction]
+    if with_request_id:
+        columns.append(config.columns.request_id)
+    return columns
+
+
+def read_partition(
+    store: ArtifactStore,
+    config: ProjectConfig,
+    window: Window,
+    partition: Partition,
+    labels: LabelTable | None,
+) -> Iterator[pa.RecordBatch]:
+    """The partition's rows inside the window: project columns, plus `__label__` (joined or inline label)."""
+    for stored in partition.files:
+        with _open_log(store, config, window, stored, labels) as (parquet, columns, where):
+            try:
+                for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+                    keep, label = _window_rows(batch, config, window, labels, where)
+                    yield (batch if keep is None else batch.filter(keep)).append_column(LABEL, label)
+            except DataError:
+                raise
+            except Exception as exc:
+                raise _unreadable(exc, where) from exc
+
+
+def read_partition_row_groups(
+    store: ArtifactStore,
+    config: ProjectConfig,
+    window: Window,
+    partition: Partition,
+    labels: LabelTable | None,
+) -> Iterator[RowGroupRows]:
+    """The partition's rows inside the window, a row group at a time, each read one column at a time: memory holds
+    one column chunk whatever the size of the files (a row group of a million rows decodes to hundreds of MB)."""
+    for stored in partition.files:  # categories are counted by dictionary code, without hashing strings
+        with _open_log(store, config, window, stored, labels, config.features.categorical) as (parquet, columns, where):
+            keys = [config.columns.timestamp]
+            keys += [name for name in (config.columns.request_id, config.columns.label) if name in columns]
+            for index in range(parquet.metadata.num_row_groups):
+                try:
+                    table = parquet.read_row_group(index, columns=keys, use_threads=False)
+                except Exception as exc:
+                    raise _unreadable(exc, where) from exc
+                keep, label = _window_rows(table, config, window, labels, where)
+                yield RowGroupRows(parquet, index, columns, keep, label, where, file_bytes=stored.size)
+
+
+class RowGroupRows:
+    """The rows of one Parquet row group that lie inside the window, read on demand one column at a time.
+
+    Offers what summaries use of a record batch: `num_rows`, `column_names` and `column(name)`."""
+
+    def __init__(
+        self,
+        parquet: pq.ParquetFile,
+        index: int,
+        columns: list[str],
+        keep: pa.Array | None,
+        label: pa.Array,
+        where: dict[str, str],
+        *,
+        file_bytes: int,
+    ) -> None:
+        self._parquet, self._index, self._keep, self._label, self._where = parquet, index, keep, label, where
+        self.column_names = [*columns, LABEL]
+        self.num_rows = len(label)
+        self.file_rows: int = parquet.metadata.num_rows
+        """Rows in the whole file (all row groups, inside the window or not)."""
+        self.file_bytes = file_bytes
+        self._last: tuple[str, pa.ChunkedArray] | None = None
+        """The column read last: the prediction is profiled, then scored."""
+
+    def column(self, name: str) -> pa.Array | pa.ChunkedArray:
+        if name == LABEL:
+            return self._label
+        if name not in self.column_names:
+            raise KeyError(name)
+        if self._last is not None and self._last[0] == name:
+            return self._last[1]
+        try:
+            column = self._parquet.read_row_group(self._index, columns=[name], use_threads=False).column(0)
+        except Exception as exc:
+            raise _unreadable(exc, self._where) from exc
+        self._last = (name, column if self._keep is None else column.filter(self._keep))
+        return self._last[1]
+
+
+@contextmanager
+def _open_log(
+    store: ArtifactStore,
+    config: ProjectConfig,
+    window: Window,
+    stored: StoredFile,
+    labels: LabelTable | None,
+    dictionary_columns: Sequence[str] | None = None,
+) -> Iterator[tuple[pq.ParquetFile, list[str], dict[str, str]]]:
+    """An open log file, checked to have the project's columns; yields it, the columns to read, and its context.
+    String columns in `dictionary_columns` are read as Parquet stores them: codes into a dictionary."""
+    where = {"project": config.name, "window": str(window), "path": store.display(stored.path)}
+    try:
+        handle = store.fs.open(stored.path, "rb")
+    except Exception as exc:
+        raise StorageError("could not open log file", **where) from exc
+    with handle:
+        try:
+            parquet = pq.ParquetFile(handle, read_dictionary=dictionary_columns)
+        except Exception as exc:
+            raise DataError(
+                f"unreadable Parquet file: {exc}", hint="move or delete the file, then re-run", **where
+            ) from exc
+        present = set(parquet.schema_arrow.names)
+        required = log_columns(config, with_request_id=labels is not None)
+        missing = [name for name in required if name not in present]
+        if missing:
+            raise DataError(
+                f"log file lacks column(s) {', '.join(missing)}",
+                hint="the service must log every column the project configuration declares (see columns: and features:)",
+                **where,
+            )
+        optional = [
+            name for name in (config.columns.prediction_proba, config.columns.label) if name and name in present
+        ]
+        yield parquet, [*required, *optional], where
+
+
+def _inside(timestamps: pa.Array | pa.ChunkedArray, window: Window) -> pa.BooleanArray | None:
+    """Which timestamps lie in the window (None: all of them). Compared as the int64 UTC instants Arrow stores (naive
+    timestamps are UTC by contract; zoned ones are stored in UTC), with numpy: building an Arrow scalar for the
+    bounds would import pandas, a fifth of a second of every run."""
+    if isinstance(timestamps, pa.ChunkedArray):
+        timestamps = timestamps.combine_chunks()
+    unit = timestamps.type.unit
+    instants = fixed_width_values(timestamps, np.int64)
+    bounds = [
+        calendar.timegm(edge.utctimetuple()) * 1_000_000 + edge.microsecond for edge in (window.start, window.end)
+    ]
+    if unit == "ns":
+        start, end = (bound * 1000 for bound in bounds)
+    else:
+        instants = instants * {"s": 1_000_000, "ms": 1000, "us": 1}[unit]
+        start, end = bounds
+    inside = (instants >= start) & (instants < end)
+    if timestamps.null_count:
+        inside &= valid_mask(timestamps)
+    if inside.all():
+        return None
+    bits = pa.py_buffer(np.packbits(inside, bitorder="little").tobytes())
+    return pa.Array.from_buffers(pa.bool_(), len(inside), [None, bits])
+
+
+def _unreadable(exc: Exception, where: dict[str, str]) -> DataError:
+    return DataError(f"unreadable Parquet data: {exc}", hint="move or delete the file, then re-run", **where)
+
+
+def _window_rows(
+    rows: pa.RecordBatch | pa.Table,
+    config: ProjectConfig,
+    window: Window,
+    labels: LabelTable | None,
+    where: dict[str, str],
+) -> tuple[pa.Array | None, pa.Array]:
+    """Which rows lie inside the window (None: all of them), and the ground truth of those rows."""
+    timestamps = rows.column(config.columns.timestamp)
+    if not pa.types.is_timestamp(timestamps.type):
+        raise DataError(
+            f"column {config.columns.timestamp!r} has type {timestamps.type}, expected a timestamp", **where
+        )
+    keep = _inside(timestamps, window)
+    inline = rows.column(config.columns.label) if config.columns.label in rows.column_names else None
+    if inline is not None and keep is not None:
+        inline = inline.filter(keep)
+    label = inline
+    if labels is not None and labels.size:
+        request_ids = rows.column(config.columns.request_id)
+        joined = labels.lookup(request_ids if keep is None else request_ids.filter(keep))
+        label = joined if inline is None else pc.coalesce(joined, pc.cast(inline, joined.type, safe=False))
+    if label is None:
+        label = pa.nulls(len(timestamps) if keep is None else keep.true_count)
+    if isinstance(label, pa.ChunkedArray):
+        label = label.combine_chunks()
+    return keep, label

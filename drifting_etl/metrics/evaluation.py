@@ -1,0 +1,148 @@
+"""A window's evaluation: drift, data quality and performance, derived from its merged summary and the reference.
+
+Pure computation: no storage, no database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from drifting_etl.core.columns import ColumnType
+from drifting_etl.core.config import ProjectConfig
+from drifting_etl.metrics.drift import ColumnDrift, DatasetDrift, column_drift, dataset_drift
+from drifting_etl.profiles.columns import (
+    CategoricalProfile,
+    CategoricalReference,
+    NumericalProfile,
+    ReferenceProfile,
+    WindowProfile,
+)
+from drifting_etl.profiles.summary import WindowSummary
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    feature: str
+    column_type: ColumnType
+    row_count: int
+    missing_count: int
+    missing_share: float
+    out_of_range_share: float | None
+    new_category_share: float | None
+    non_finite_count: int = 0
+    distinct_count: int | None = None
+
+
+@dataclass(frozen=True)
+class PerformanceResult:
+    metric: str
+    value: float | None
+    threshold: float | None
+    threshold_direction: Literal["min", "max"] | None
+    breached: bool
+
+
+@dataclass(frozen=True)
+class WindowEvaluation:
+    """Everything computed for one window."""
+
+    rows: int
+    labelled: int
+    feature_drift: list[ColumnDrift]
+    prediction_drift: ColumnDrift | None
+    dataset: DatasetDrift
+    quality: list[QualityResult]
+    performance: list[PerformanceResult]
+    undetermined: list[str] = field(default_factory=list)
+    """Features without a single usable value in the window: no drift verdict (see data quality)."""
+
+    @property
+    def label_coverage(self) -> float:
+        return self.labelled / self.rows if self.rows else 0.0
+
+    @property
+    def breached_metrics(self) -> list[PerformanceResult]:
+        return [result for result in self.performance if result.breached]
+
+
+def evaluate(
+    config: ProjectConfig, reference: ReferenceProfile, summary: WindowSummary, positive: str
+) -> WindowEvaluation:
+    drifts: list[ColumnDrift] = []
+    undetermined: list[str] = []
+    for feature in config.features.all:
+        settings = config.drift.for_feature(feature)
+        result = column_drift(
+            feature, reference.columns[feature], summary.profile.columns[feature], settings.method, settings.threshold
+        )
+        if result is None:
+            undetermined.append(feature)
+        else:
+            drifts.append(result)
+    prediction = config.columns.prediction
+    prediction_drift = column_drift(
+        prediction,
+        reference.columns[prediction],
+        summary.profile.columns[prediction],
+        config.drift.method,
+        config.drift.threshold,
+    )
+    return WindowEvaluation(
+        rows=summary.rows,
+        labelled=summary.labelled,
+        feature_drift=drifts,
+        prediction_drift=prediction_drift,
+        dataset=dataset_drift(drifts, config.drift.dataset_drift_share),
+        quality=[_quality(name, reference, summary.profile) for name in config.features.all],
+        performance=_performance(config, summary, positive),
+        undetermined=undetermined,
+    )
+
+
+def _quality(name: str, reference: ReferenceProfile, profile: WindowProfile) -> QualityResult:
+    column = profile.columns[name]
+    rows = column.rows
+    missing_share = column.missing / rows if rows else 0.0
+    if isinstance(column, NumericalProfile):
+        below, above = column.below_above()
+        return QualityResult(
+            name,
+            "numerical",
+            rows,
+            column.missing,
+            missing_share,
+            out_of_range_share=(below + above) / column.count if column.count else None,
+            new_category_share=None,
+            non_finite_count=column.non_finite,
+        )
+    assert isinstance(column, CategoricalProfile)
+    known = reference.columns[name]
+    assert isinstance(known, CategoricalReference)
+    unseen = sum(n for key, n in column.counts.items() if key not in known.counts)
+    return QualityResult(
+        name,
+        "categorical",
+        rows,
+        column.missing,
+        missing_share,
+        out_of_range_share=None,
+        new_category_share=unseen / column.count if column.count else None,
+        distinct_count=column.distinct,
+    )
+
+
+def _performance(config: ProjectConfig, summary: WindowSummary, positive: str) -> list[PerformanceResult]:
+    values = summary.performance.metrics(positive)
+    results = []
+    for metric in config.metrics:
+        value = values.get(metric)
+        bound = config.performance.thresholds.get(metric)
+        threshold, direction, breached = None, None, False
+        if bound is not None:
+            direction = "min" if bound.min is not None else "max"
+            threshold = bound.min if bound.min is not None else bound.max
+            if value is not None and threshold is not None:
+                breached = value < threshold if direction == "min" else value > threshold
+        results.append(PerformanceResult(metric, value, threshold, direction, breached))  # type: ignore[arg-type]
+    return results

@@ -1,0 +1,1 @@
+"""The e-mail to a project's team about a window: policy, digest, composition and sending."""

@@ -1,0 +1,62 @@
+"""A backfill: every window of a schedule in order, each run (and published) like a single `run`.
+
+Bad data in one window does not stop it (the window is recorded as failed and the next one runs); a configuration,
+storage or database problem does, since every later window would fail the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from drifting_etl.core.errors import DataError, DriftingError
+from drifting_etl.core.window import Window
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.pipeline.publish import Published, Publisher
+from drifting_etl.pipeline.run import RunOutcome, run_window
+from drifting_etl.store.artifacts import ArtifactStore
+
+
+@dataclass
+class Backfilled:
+    outcomes: list[RunOutcome] = field(default_factory=list)
+    """The windows loaded, in order."""
+    failures: list[tuple[Window, DriftingError]] = field(default_factory=list)
+    """The windows that failed (or whose report could not be rendered), with why."""
+    published: list[Published] = field(default_factory=list)
+    """What publishing each loaded window did (empty without a publisher)."""
+
+
+def backfill_windows(
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    project_name: str,
+    windows: list[Window],
+    *,
+    stop_on_error: bool = False,
+    publisher: Publisher | None = None,
+    rescan: bool = False,
+    on_window: Callable[[Window], None] | None = None,
+    on_done: Callable[[Window], None] | None = None,
+) -> Backfilled:
+    """Run (and publish) `windows` in order; `on_window` / `on_done` are called before and after each (progress)."""
+    result = Backfilled()
+    for window in windows:
+        if on_window is not None:
+            on_window(window)
+        try:
+            outcome = run_window(store, database, project_name, window, rescan=rescan)
+            result.outcomes.append(outcome)
+            if publisher is not None:
+                published = publisher.publish(outcome)
+                result.published.append(published)
+                if published.report_error is not None:
+                    result.failures.append((window, published.report_error))
+        except DriftingError as exc:
+            result.failures.append((window, exc))
+            if stop_on_error or not isinstance(exc, DataError):
+                break
+        finally:
+            if on_done is not None:
+                on_done(window)
+    return result

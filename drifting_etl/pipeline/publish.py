@@ -1,0 +1,62 @@
+"""Publishing a loaded window: its HTML report into the store, then the e-mail to the project's team.
+
+Used by `drifting-etl run` / `backfill` and the demo; the Airflow DAG runs the same two steps (pipeline.steps) as
+separate tasks. Neither step rolls back the metrics load: a report that cannot be rendered is returned as an error,
+a send that fails is recorded on the window's run row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from drifting_etl.core.errors import DriftingError
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.pipeline.run import RunOutcome
+from drifting_etl.store.artifacts import ArtifactStore
+
+if TYPE_CHECKING:
+    from drifting_etl.notify.email import NotificationResult, SmtpSettings
+
+
+@dataclass(frozen=True)
+class Published:
+    """What publishing one window did."""
+
+    report_location: str | None = None
+    report_error: DriftingError | None = None
+    """Why the report could not be rendered (the window's metrics are loaded all the same)."""
+    notification: NotificationResult | None = None
+    """None when no SMTP server is configured."""
+
+
+class Publisher:
+    """Report and e-mail for each loaded window: `report` renders the HTML report, `smtp` (when given) sends."""
+
+    def __init__(
+        self, store: ArtifactStore, database: MetricsDatabase, *, report: bool, smtp: SmtpSettings | None
+    ) -> None:
+        self.store, self.database, self.report, self.smtp = store, database, report, smtp
+
+    def publish(self, outcome: RunOutcome) -> Published:
+        from drifting_etl.notify.email import send_smtp
+        from drifting_etl.pipeline.steps import publish_report, send_notification
+
+        location, failure = None, None
+        if self.report:
+            try:
+                location = publish_report(self.store, self.database, outcome.project, outcome.window)
+            except DriftingError as exc:
+                failure = exc
+        notification = None
+        if self.smtp is not None:
+            smtp = self.smtp
+            notification = send_notification(
+                self.store,
+                self.database,
+                outcome.project,
+                outcome.window,
+                report_location=location,
+                send=lambda message: send_smtp(message, smtp),
+            )
+        return Published(location, failure, notification)

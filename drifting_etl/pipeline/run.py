@@ -1,0 +1,227 @@
+"""The monitoring pipeline for one window: extract -> compute -> load, and a backfill over a schedule's windows.
+
+This is the one place that strings the stages together; the CLI and the Airflow tasks call it. A failed window
+is recorded in `monitoring_run` (status failed, with the error) and the error is raised again, so callers can
+exit non-zero or let Airflow retry. A window without rows is recorded as `no_data`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from drifting_etl.core.errors import DriftingError
+from drifting_etl.core.window import Window
+from drifting_etl.extract.logs import Partition, window_partitions
+from drifting_etl.load.database import (
+    DataQualityRow,
+    DatasetDriftRow,
+    FeatureDriftRow,
+    FeatureKind,
+    MetricsDatabase,
+    PerformanceRow,
+    RunRow,
+)
+from drifting_etl.metrics.drift import ColumnDrift
+from drifting_etl.metrics.evaluation import WindowEvaluation, evaluate
+from drifting_etl.pipeline.partitions import Profiled, merge_window, plan_window, profile_partitions
+from drifting_etl.profiles.summary import WindowSummary, positive_label
+from drifting_etl.store.artifacts import ArtifactStore
+from drifting_etl.store.projects import Project, load_project
+
+Progress = Callable[[Partition], None]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    project: str
+    window: Window
+    status: Literal["success", "no_data"]
+    evaluation: WindowEvaluation | None
+    partitions: int
+    reference_version: str
+    reused: int = 0
+    """Partitions whose cached summary was merged instead of reading their logs."""
+    seconds: float = 0.0
+    """Time from loading the project to loading the metrics."""
+
+
+def summarize_window(
+    store: ArtifactStore,
+    project: Project,
+    window: Window,
+    *,
+    on_partition: Progress | None = None,
+    rescan: bool = False,
+) -> tuple[WindowSummary, Profiled]:
+    """The window's summary, merged from its hour partitions' summaries (cached ones reused unless `rescan`)."""
+    planned = plan_window(store, project, window, window_partitions(store, project.config.name, window))
+    profiled = profile_partitions(store, project, planned, rescan=rescan, on_partition=on_partition)
+    return merge_window(store, project, window, profiled.paths, planned), profiled
+
+
+def load_summary(
+    database: MetricsDatabase,
+    project: Project,
+    window: Window,
+    summary: WindowSummary,
+    *,
+    partitions: int,
+    started_at: datetime,
+    airflow_run_id: str | None = None,
+) -> RunOutcome:
+    """Evaluate a window's summary and replace the window's rows in the metrics database."""
+    if summary.rows == 0:
+        evaluation = None
+        rows = empty_window_rows(project, window, started_at, airflow_run_id)
+    else:
+        positive = positive_label(project.config, project.reference)
+        evaluation = evaluate(project.config, project.reference, summary, positive)
+        rows = metric_rows(project, window, evaluation, started_at, airflow_run_id)
+    database.replace_window(*rows)
+    status: Literal["success", "no_data"] = "no_data" if evaluation is None else "success"
+    return RunOutcome(project.config.name, window, status, evaluation, partitions, project.reference.version)
+
+
+@contextmanager
+def failures_recorded(
+    database: MetricsDatabase, project: str, window: Window, started_at: datetime, airflow_run_id: str | None = None
+) -> Iterator[None]:
+    """Record a DriftingError raised inside as the window's failed run, then let it propagate."""
+    try:
+        yield
+    except DriftingError as exc:
+        database.record_failure(
+            project=project,
+            window_start=window.start,
+            window_end=window.end,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            error=str(exc),
+            airflow_run_id=airflow_run_id,
+        )
+        raise
+
+
+def run_window(
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    project_name: str,
+    window: Window,
+    *,
+    on_partition: Progress | None = None,
+    airflow_run_id: str | None = None,
+    rescan: bool = False,
+) -> RunOutcome:
+    """Compute and load one window. Raises DriftingError (after recording the failure) when the window fails."""
+    clock = time.perf_counter()
+    project = load_project(store, project_name)
+    started_at = datetime.now(UTC)
+    with failures_recorded(database, project_name, window, started_at, airflow_run_id):
+        summary, profiled = summarize_window(store, project, window, on_partition=on_partition, rescan=rescan)
+        outcome = load_summary(
+            database,
+            project,
+            window,
+            summary,
+            partitions=len(profiled.paths),
+            started_at=started_at,
+            airflow_run_id=airflow_run_id,
+        )
+    return replace(outcome, reused=profiled.reused, seconds=time.perf_counter() - clock)
+
+
+def empty_window_rows(project: Project, window: Window, started_at: datetime, airflow_run_id: str | None) -> tuple:
+    run = RunRow(
+        project=project.config.name,
+        window_start=window.start,
+        window_end=window.end,
+        status="no_data",
+        row_count=0,
+        labelled_count=0,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        reference_version=project.reference.version,
+        airflow_run_id=airflow_run_id,
+    )
+    return run, [], None, [], []
+
+
+def metric_rows(
+    project: Project, window: Window, evaluation: WindowEvaluation, started_at: datetime, airflow_run_id: str | None
+) -> tuple[RunRow, list[FeatureDriftRow], DatasetDriftRow, list[DataQualityRow], list[PerformanceRow]]:
+    name = project.config.name
+    key: dict[str, Any] = {"project": name, "window_start": window.start, "window_end": window.end}
+    drifts: list[tuple[FeatureKind, ColumnDrift]] = [("feature", drift) for drift in evaluation.feature_drift]
+    if evaluation.prediction_drift is not None:
+        drifts.append(("prediction", evaluation.prediction_drift))
+    feature_rows = [
+        FeatureDriftRow(
+            **key,
+            feature=drift.column,
+            feature_kind=kind,
+            column_type=drift.column_type,
+            method=drift.method,
+            score=drift.score,
+            statistic=drift.statistic,
+            threshold=drift.threshold,
+            drifted=drift.drifted,
+            reference_rows=drift.reference_rows,
+            current_rows=drift.current_rows,
+            approximate=drift.approximate,
+        )
+        for kind, drift in drifts
+    ]
+    dataset = evaluation.dataset
+    dataset_row = DatasetDriftRow(
+        **key,
+        drifted_count=dataset.drifted_count,
+        feature_count=dataset.feature_count,
+        drift_share=dataset.drift_share,
+        drift_share_threshold=dataset.drift_share_threshold,
+        drifted=dataset.drifted,
+    )
+    quality_rows = [
+        DataQualityRow(
+            **key,
+            feature=q.feature,
+            column_type=q.column_type,
+            row_count=q.row_count,
+            missing_count=q.missing_count,
+            missing_share=q.missing_share,
+            out_of_range_share=q.out_of_range_share,
+            new_category_share=q.new_category_share,
+            distinct_count=q.distinct_count,
+        )
+        for q in evaluation.quality
+    ]
+    performance_rows = [
+        PerformanceRow(
+            **key,
+            metric=p.metric,
+            value=p.value,
+            labelled_count=evaluation.labelled,
+            label_coverage=evaluation.label_coverage,
+            threshold=p.threshold,
+            threshold_direction=p.threshold_direction,
+            breached=p.breached,
+        )
+        for p in evaluation.performance
+    ]
+    run = RunRow(
+        **key,
+        status="success",
+        row_count=evaluation.rows,
+        labelled_count=evaluation.labelled,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        drifted=dataset.drifted,
+        drift_share=dataset.drift_share,
+        reference_version=project.reference.version,
+        airflow_run_id=airflow_run_id,
+    )
+    return run, feature_rows, dataset_row, quality_rows, performance_rows

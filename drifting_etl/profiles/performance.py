@@ -1,0 +1,215 @@
+"""Model performance over the labelled rows of a window, from mergeable summaries.
+
+Classification keeps a confusion matrix, the positive-class probabilities (verbatim up to a limit, and as a
+fine histogram beyond it) and the log-loss sum; regression keeps error sums and the label's moments. Metrics
+follow scikit-learn's definitions (binary precision / recall / F1 on the positive label, macro averages when
+there are more than two classes, ROC AUC with ties counted half, log loss with probabilities clipped to
+machine epsilon, MAPE as a fraction with |y| floored at epsilon, R² with scikit-learn's `force_finite`).
+Pure computation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from drifting_etl.profiles.columns import category_key, fixed_width_values
+
+EXACT_PAIRS_LIMIT = 200_000
+PROBA_BINS = 10_000
+EPS = float(np.finfo(np.float64).eps)
+
+
+@dataclass(frozen=True)
+class ClassificationSummary:
+    labelled: int = 0
+    confusion: dict[tuple[str, str], int] = field(default_factory=dict)
+    proba_rows: int = 0
+    log_loss_sum: float = 0.0
+    probabilities: np.ndarray | None = field(default_factory=lambda: np.zeros(0))
+    positives: np.ndarray | None = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    positive_histogram: np.ndarray = field(default_factory=lambda: np.zeros(PROBA_BINS, np.int64))
+    negative_histogram: np.ndarray = field(default_factory=lambda: np.zeros(PROBA_BINS, np.int64))
+
+    @classmethod
+    def of(
+        cls,
+        labels: Sequence[Any] | pa.Array,
+        predictions: Sequence[Any] | pa.Array,
+        proba: np.ndarray | None,
+        positive: str,
+    ) -> ClassificationSummary:
+        """Summary of labelled rows (labels without None); `proba` is P(positive) per row or None."""
+        truth_codes, truth_keys = _encode(labels)
+        predicted_codes, predicted_keys = _encode(predictions)
+        pair_counts = np.bincount(truth_codes * len(predicted_keys) + predicted_codes, minlength=0)
+        confusion: dict[tuple[str, str], int] = {}
+        for code in np.flatnonzero(pair_counts):
+            pair = (truth_keys[code // len(predicted_keys)], predicted_keys[code % len(predicted_keys)])
+            confusion[pair] = confusion.get(pair, 0) + int(pair_counts[code])
+        summary = cls(labelled=int(truth_codes.size), confusion=confusion)
+        if proba is None:
+            return summary
+        usable = np.isfinite(proba)
+        probabilities = proba[usable]
+        is_positive = np.array([key == positive for key in truth_keys], dtype=bool)[truth_codes][usable]
+        clipped = np.clip(probabilities, EPS, 1 - EPS)
+        losses = -np.log(np.where(is_positive, clipped, 1 - clipped))
+        bins = np.clip((probabilities * PROBA_BINS).astype(np.int64), 0, PROBA_BINS - 1)
+        return cls(
+            labelled=summary.labelled,
+            confusion=confusion,
+            proba_rows=int(probabilities.size),
+            log_loss_sum=float(losses.sum()),
+            probabilities=probabilities if probabilities.size <= EXACT_PAIRS_LIMIT else None,
+            positives=is_positive if probabilities.size <= EXACT_PAIRS_LIMIT else None,
+            positive_histogram=np.bincount(bins[is_positive], minlength=PROBA_BINS),
+            negative_histogram=np.bincount(bins[~is_positive], minlength=PROBA_BINS),
+        )
+
+    def merge(self, other: ClassificationSummary) -> ClassificationSummary:
+        confusion = dict(self.confusion)
+        for pair, n in other.confusion.items():
+            confusion[pair] = confusion.get(pair, 0) + n
+        keep = (
+            self.probabilities is not None
+            and other.probabilities is not None
+            and self.proba_rows + other.proba_rows <= EXACT_PAIRS_LIMIT
+        )
+        return ClassificationSummary(
+            labelled=self.labelled + other.labelled,
+            confusion=confusion,
+            proba_rows=self.proba_rows + other.proba_rows,
+            log_loss_sum=self.log_loss_sum + other.log_loss_sum,
+            probabilities=np.concatenate([self.probabilities, other.probabilities]) if keep else None,
+            positives=np.concatenate([self.positives, other.positives]) if keep else None,
+            positive_histogram=self.positive_histogram + other.positive_histogram,
+            negative_histogram=self.negative_histogram + other.negative_histogram,
+        )
+
+    def metrics(self, positive: str) -> dict[str, float | None]:
+        if self.labelled == 0:
+            return dict.fromkeys(("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"))
+        classes = sorted({key for pair in self.confusion for key in pair})
+        correct = sum(n for (truth, predicted), n in self.confusion.items() if truth == predicted)
+        values: dict[str, float | None] = {"accuracy": correct / self.labelled}
+        per_class = [_precision_recall_f1(self.confusion, label) for label in classes]
+        if len(classes) <= 2:
+            precision, recall, f1 = _precision_recall_f1(self.confusion, positive)
+        else:
+            precision, recall, f1 = (float(np.mean(column)) for column in zip(*per_class, strict=True))
+        values.update(precision=precision, recall=recall, f1=f1)
+        values["roc_auc"] = self._roc_auc() if len(classes) <= 2 else None
+        values["log_loss"] = self.log_loss_sum / self.proba_rows if self.proba_rows and len(classes) <= 2 else None
+        return values
+
+    def _roc_auc(self) -> float | None:
+        if self.probabilities is not None and self.positives is not None:
+            positives = int(self.positives.sum())
+            negatives = self.positives.size - positives
+            if positives == 0 or negatives == 0:
+                return None
+            from scipy import stats
+
+            ranks = stats.rankdata(self.probabilities)
+            return float((ranks[self.positives].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+        positives, negatives = int(self.positive_histogram.sum()), int(self.negative_histogram.sum())
+        if positives == 0 or negatives == 0:
+            return None
+        below = np.cumsum(self.negative_histogram) - self.negative_histogram
+        wins = (self.positive_histogram * below).sum() + 0.5 * (self.positive_histogram * self.negative_histogram).sum()
+        return float(wins / (positives * negatives))
+
+    @property
+    def approximate(self) -> bool:
+        return self.probabilities is None
+
+
+def _encode(values: Sequence[Any] | pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Integer codes per row and the category key of each code (keys may repeat: 1 and 1.0 are both "1")."""
+    array = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(list(values))
+    encoded = pc.dictionary_encode(array)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    if encoded.null_count:
+        raise ValueError("labels and predictions of labelled rows must not be null")
+    codes = fixed_width_values(encoded.indices.cast(pa.int64()), np.int64)  # to_numpy would import pandas
+    return codes, [category_key(value) for value in encoded.dictionary.to_pylist()]
+
+
+def _precision_recall_f1(confusion: dict[tuple[str, str], int], label: str) -> tuple[float, float, float]:
+    tp = confusion.get((label, label), 0)
+    fp = sum(n for (truth, predicted), n in confusion.items() if predicted == label and truth != label)
+    fn = sum(n for (truth, predicted), n in confusion.items() if truth == label and predicted != label)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    return precision, recall, f1
+
+
+@dataclass(frozen=True)
+class RegressionSummary:
+    labelled: int = 0
+    abs_error_sum: float = 0.0
+    squared_error_sum: float = 0.0
+    percentage_error_sum: float = 0.0
+    label_mean: float = 0.0
+    label_m2: float = 0.0
+
+    @classmethod
+    def of(cls, labels: np.ndarray, predictions: np.ndarray) -> RegressionSummary:
+        errors = labels - predictions
+        if labels.size == 0:
+            return cls()
+        return cls(
+            labelled=int(labels.size),
+            abs_error_sum=float(np.abs(errors).sum()),
+            squared_error_sum=float((errors**2).sum()),
+            percentage_error_sum=float((np.abs(errors) / np.maximum(np.abs(labels), EPS)).sum()),
+            label_mean=float(labels.mean()),
+            label_m2=float(((labels - labels.mean()) ** 2).sum()),
+        )
+
+    def merge(self, other: RegressionSummary) -> RegressionSummary:
+        n = self.labelled + other.labelled
+        if n == 0:
+            return self
+        delta = other.label_mean - self.label_mean
+        return RegressionSummary(
+            labelled=n,
+            abs_error_sum=self.abs_error_sum + other.abs_error_sum,
+            squared_error_sum=self.squared_error_sum + other.squared_error_sum,
+            percentage_error_sum=self.percentage_error_sum + other.percentage_error_sum,
+            label_mean=self.label_mean + delta * other.labelled / n,
+            label_m2=self.label_m2 + other.label_m2 + delta * delta * self.labelled * other.labelled / n,
+        )
+
+    def metrics(self, positive: str = "") -> dict[str, float | None]:
+        n = self.labelled
+        if n == 0:
+            return dict.fromkeys(("mae", "rmse", "mape", "r2"))
+        if n < 2:
+            r2 = None
+        elif self.label_m2 == 0:
+            r2 = 1.0 if self.squared_error_sum == 0 else 0.0
+        else:
+            r2 = 1 - self.squared_error_sum / self.label_m2
+        return {
+            "mae": self.abs_error_sum / n,
+            "rmse": math.sqrt(self.squared_error_sum / n),
+            "mape": self.percentage_error_sum / n,
+            "r2": r2,
+        }
+
+    @property
+    def approximate(self) -> bool:
+        return False
+
+
+PerformanceSummary = ClassificationSummary | RegressionSummary

@@ -1,0 +1,105 @@
+"""A window's summary: the profile of its rows and their performance summary, merged from row-group summaries.
+
+`summarize` turns one row group's extracted rows into a `WindowSummary`; summaries merge, so any split of a
+window into partitions or row groups gives the same result. Pure computation: no storage, no database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from drifting_etl.core.columns import LABEL
+from drifting_etl.core.config import ProjectConfig
+from drifting_etl.profiles.columns import (
+    CategoricalReference,
+    ReferenceProfile,
+    WindowProfile,
+    category_key,
+    numeric_array,
+)
+from drifting_etl.profiles.performance import ClassificationSummary, PerformanceSummary, RegressionSummary
+
+
+def positive_label(config: ProjectConfig, reference: ReferenceProfile) -> str:
+    if config.performance.positive_label is not None:
+        return category_key(config.performance.positive_label)
+    if config.task != "classification":
+        return ""
+    prediction = reference.columns[config.columns.prediction]
+    classes = sorted(prediction.counts) if isinstance(prediction, CategoricalReference) else []
+    for candidate in ("1", "True"):
+        if candidate in classes:
+            return candidate
+    return classes[-1] if classes else "1"
+
+
+@dataclass(frozen=True)
+class WindowSummary:
+    profile: WindowProfile
+    performance: PerformanceSummary
+    rows: int = 0
+    labelled: int = 0
+
+    @classmethod
+    def empty(cls, config: ProjectConfig, reference: ReferenceProfile) -> WindowSummary:
+        performance: PerformanceSummary = (
+            ClassificationSummary() if config.task == "classification" else RegressionSummary()
+        )
+        return cls(WindowProfile.empty(reference), performance)
+
+    def merge(self, other: WindowSummary) -> WindowSummary:
+        return WindowSummary(
+            profile=self.profile.merge(other.profile),
+            performance=self.performance.merge(other.performance),  # type: ignore[arg-type]
+            rows=self.rows + other.rows,
+            labelled=self.labelled + other.labelled,
+        )
+
+
+class Rows(Protocol):
+    """Extracted rows: a record batch, or a row group read a column at a time (extract.RowGroupRows)."""
+
+    @property
+    def num_rows(self) -> int: ...
+
+    @property
+    def column_names(self) -> list[str]: ...
+
+    def column(self, name: str) -> pa.Array | pa.ChunkedArray: ...
+
+
+def summarize(
+    rows: Rows, config: ProjectConfig, reference: ReferenceProfile, positive: str, *, keep_values: bool = True
+) -> WindowSummary:
+    """The summary of some extracted rows (see extract.read_partition_row_groups); `keep_values=False` when they are
+    part of more rows than are ever kept verbatim."""
+    profile = WindowProfile.of(rows, reference, keep_values=keep_values)
+    prediction = rows.column(config.columns.prediction)
+    truth = rows.column(LABEL)
+    # a row counts as labelled when it has both the truth and the model's prediction
+    labelled_mask = pc.and_(pc.is_valid(truth), pc.is_valid(prediction))
+    every_row = pc.all(labelled_mask).as_py() is not False
+
+    def labelled(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+        return column if every_row else column.filter(labelled_mask)
+
+    truth, prediction = labelled(truth), labelled(prediction)
+    performance: PerformanceSummary
+    if config.task == "classification":
+        proba = None
+        proba_column = config.columns.prediction_proba
+        if proba_column and proba_column in rows.column_names:
+            proba = numeric_array(labelled(rows.column(proba_column)))
+        performance = ClassificationSummary.of(truth, prediction, proba, positive)
+        count = len(truth)
+    else:
+        truth_values, predicted = numeric_array(truth), numeric_array(prediction)
+        usable = np.isfinite(truth_values) & np.isfinite(predicted)
+        count = int(usable.sum())
+        performance = RegressionSummary.of(truth_values[usable], predicted[usable])
+    return WindowSummary(profile, performance, rows.num_rows, count)

@@ -1,0 +1,1 @@
+"""The reference retraining job: fit, evaluate against production, store as skops, promote."""

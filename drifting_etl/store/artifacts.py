@@ -1,0 +1,286 @@
+"""The artifact store: one fsspec URL that holds the registry, references, logs, labels and reports.
+
+This module owns the storage layout (every path is built here and nowhere else), atomic writes,
+and the project index `store.json`. It knows nothing about metrics or drift.
+
+Layout under the store root::
+
+    store.json                                              index: name -> status, schedule, updated_at
+    projects/<name>/configuration.yaml
+    projects/<name>/reference.parquet
+    projects/<name>/reference_profile.json
+    logs/project=<name>/date=YYYY-MM-DD/hour=HH/<uuid>.parquet
+    labels/project=<name>/date=YYYY-MM-DD/<uuid>.parquet
+    profiles/project=<name>/date=YYYY-MM-DD/hour=HH/<key>.profile  cached partition summaries (summary_codec, no pickle)
+    reports/project=<name>/<start>--<end>.html                      HTML drift report of a window (UTC, 20260101T000000Z)
+
+Files whose name starts with "." or "_" are in-flight or bookkeeping files and are never read as data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from drifting_etl.core.errors import NotFoundError, StorageError
+from drifting_etl.core.names import check_project_name
+
+STORAGE_ENV = "DRIFTING_STORAGE_URL"
+DEFAULT_STORAGE = ".drifting"
+ProjectStatus = Literal["active", "paused"]
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A data file in the store, with what identifies its version (for caching and error messages)."""
+
+    path: str
+    size: int
+    version: str  # modification time or ETag, whichever the backend offers
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One project's line in `store.json`: what an Airflow DAG factory needs without reading the configuration."""
+
+    name: str
+    status: ProjectStatus
+    schedule: str
+    updated_at: str
+    start_date: str = ""
+    """ISO date of the first window."""
+    catchup: bool = True
+    retrain_dag_id: str = ""
+    """The DAG to trigger on a breach (`retrain__<name>` is the shipped reference retraining DAG)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "schedule": self.schedule,
+            "start_date": self.start_date,
+            "catchup": self.catchup,
+            "retrain_dag_id": self.retrain_dag_id,
+            "updated_at": self.updated_at,
+        }
+
+
+class ArtifactStore:
+    """An fsspec filesystem rooted at the store URL. Constructing one does no I/O."""
+
+    def __init__(self, url: str) -> None:
+        if "://" not in url and not url.startswith("/"):
+            url = str(Path(url).absolute())
+        self.url = url
+        fs, root = fsspec.core.url_to_fs(url)
+        self.fs: fsspec.AbstractFileSystem = fs
+        self.root = root.rstrip("/") or "/"
+
+    @classmethod
+    def from_env(cls, url: str | None = None) -> ArtifactStore:
+        """The store named by `url`, else `$DRIFTING_STORAGE_URL`, else `.drifting` in the working directory."""
+        return cls(url or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE)
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({self.url!r})"
+
+    # ---------------------------------------------------------------- layout
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def display(self, path: str) -> str:
+        """A path as a user would type it (with the URL scheme for remote stores)."""
+        if self.is_local:
+            return path
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        return f"{protocol}://{path}"
+
+    @property
+    def index_path(self) -> str:
+        return self.path("store.json")
+
+    def project_dir(self, project: str) -> str:
+        return self.path("projects", check_project_name(project))
+
+    def configuration_path(self, project: str) -> str:
+        return f"{self.project_dir(project)}/configuration.yaml"
+
+    def reference_path(self, project: str) -> str:
+        return f"{self.project_dir(project)}/reference.parquet"
+
+    def reference_profile_path(self, project: str) -> str:
+        return f"{self.project_dir(project)}/reference_profile.json"
+
+    def logs_dir(self, project: str) -> str:
+        return self.path("logs", f"project={check_project_name(project)}")
+
+    def log_partition_dir(self, project: str, day: date, hour: int) -> str:
+        return f"{self.logs_dir(project)}/date={day.isoformat()}/hour={hour:02d}"
+
+    def labels_dir(self, project: str) -> str:
+        return self.path("labels", f"project={check_project_name(project)}")
+
+    def label_partition_dir(self, project: str, day: date) -> str:
+        return f"{self.labels_dir(project)}/date={day.isoformat()}"
+
+    def partition_profile_path(self, project: str, hour: datetime, key: str) -> str:
+        """A cached summary of one hour partition; `key` identifies its files, the reference and the window's cut."""
+        if not re.fullmatch(r"[0-9a-f]{8,64}", key):
+            raise ValueError(f"invalid profile key {key!r}")
+        return f"{self.path('profiles', f'project={check_project_name(project)}')}/date={hour.date().isoformat()}/hour={hour.hour:02d}/{key}.profile"
+
+    def report_path(self, project: str, window_start: datetime, window_end: datetime) -> str:
+        """The window's HTML drift report: reports/project=<name>/<start>--<end>.html (UTC, ISO basic format)."""
+        name = f"{window_start:%Y%m%dT%H%M%SZ}--{window_end:%Y%m%dT%H%M%SZ}.html"
+        return self.path("reports", f"project={check_project_name(project)}", name)
+
+    def new_data_file(self, directory: str) -> str:
+        return f"{directory}/{uuid.uuid4().hex}.parquet"
+
+    # ---------------------------------------------------------------- I/O
+    def exists(self, path: str) -> bool:
+        try:
+            return bool(self.fs.exists(path))
+        except Exception as exc:  # network and permission errors alike
+            raise StorageError("could not reach the artifact store", path=self.display(path)) from exc
+
+    def read_bytes(self, path: str, length: int | None = None) -> bytes:
+        """The file's bytes, or only its first `length` bytes."""
+        try:
+            with self.fs.open(path, "rb") as handle:
+                return handle.read() if length is None else handle.read(length)
+        except FileNotFoundError as exc:
+            raise NotFoundError("file not found in the artifact store", path=self.display(path)) from exc
+        except Exception as exc:
+            raise StorageError("could not read from the artifact store", path=self.display(path)) from exc
+
+    def read_text(self, path: str) -> str:
+        return self.read_bytes(path).decode("utf-8")
+
+    def write_bytes(self, path: str, data: bytes, *, durable: bool = True) -> None:
+        """Write a whole file so that no reader ever sees part of it.
+
+        Object stores publish a PUT atomically; on a local disk we write a hidden temporary file in the
+        same directory and rename it into place (synced to disk first unless `durable` is False, for caches).
+        """
+        try:
+            if self.is_local:
+                directory, name = path.rsplit("/", 1)
+                os.makedirs(directory, exist_ok=True)
+                temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
+                with open(temporary, "wb") as handle:
+                    handle.write(data)
+                    if durable:
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                os.replace(temporary, path)
+            else:
+                self.fs.pipe_file(path, data)
+        except Exception as exc:
+            raise StorageError("could not write to the artifact store", path=self.display(path)) from exc
+
+    def write_text(self, path: str, text: str) -> None:
+        self.write_bytes(path, text.encode("utf-8"))
+
+    def list_dirs(self, path: str) -> list[str]:
+        """Immediate subdirectories of `path` (empty if it does not exist)."""
+        try:
+            entries = self.fs.ls(path, detail=True, refresh=True)
+        except FileNotFoundError:
+            return []
+        except Exception as exc:
+            raise StorageError("could not list the artifact store", path=self.display(path)) from exc
+        return sorted(entry["name"].rstrip("/") for entry in entries if entry.get("type") == "directory")
+
+    def list_data_files(self, path: str, suffix: str = ".parquet") -> list[StoredFile]:
+        """Data files directly under `path`, skipping in-flight and bookkeeping files."""
+        try:
+            entries = self.fs.ls(path, detail=True, refresh=True)
+        except FileNotFoundError:
+            return []
+        except Exception as exc:
+            raise StorageError("could not list the artifact store", path=self.display(path)) from exc
+        files = []
+        for entry in entries:
+            name = entry["name"].rsplit("/", 1)[-1]
+            if entry.get("type") != "file" or name.startswith((".", "_")) or not name.endswith(suffix):
+                continue
+            version = entry.get("ETag") or entry.get("etag") or entry.get("mtime") or entry.get("LastModified") or ""
+            files.append(StoredFile(path=entry["name"], size=int(entry.get("size") or 0), version=str(version)))
+        return sorted(files, key=lambda stored: stored.path)
+
+    def ensure_layout(self) -> None:
+        """Create the top-level layout (idempotent). Object stores have no directories; nothing to do there."""
+        if self.is_local:
+            for part in ("projects", "logs", "labels", "reports"):
+                os.makedirs(self.path(part), exist_ok=True)
+        if not self.exists(self.index_path):
+            self._write_index({})
+
+    # ---------------------------------------------------------------- project index
+    def read_index(self) -> dict[str, IndexEntry]:
+        """The project index; an uninitialised store has an empty one."""
+        if not self.exists(self.index_path):
+            return {}
+        try:
+            raw: dict[str, Any] = json.loads(self.read_text(self.index_path))
+        except json.JSONDecodeError as exc:
+            raise StorageError(
+                "the project index is not valid JSON",
+                path=self.display(self.index_path),
+                hint="restore it from a backup",
+            ) from exc
+        projects = raw.get("projects", {})
+        return {
+            name: IndexEntry(
+                name=name,
+                status=entry["status"],
+                schedule=entry["schedule"],
+                updated_at=entry["updated_at"],
+                start_date=entry.get("start_date", ""),
+                catchup=entry.get("catchup", True),
+                retrain_dag_id=entry.get("retrain_dag_id", ""),
+            )
+            for name, entry in sorted(projects.items())
+        }
+
+    def set_index_entry(
+        self, name: str, *, status: ProjectStatus, schedule: str, start_date: str, catchup: bool, retrain_dag_id: str
+    ) -> IndexEntry:
+        entries = self.read_index()
+        entry = IndexEntry(
+            name=check_project_name(name),
+            status=status,
+            schedule=schedule,
+            updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            start_date=start_date,
+            catchup=catchup,
+            retrain_dag_id=retrain_dag_id,
+        )
+        entries[name] = entry
+        self._write_index(entries)
+        return entry
+
+    def _write_index(self, entries: dict[str, IndexEntry]) -> None:
+        body = {"version": 1, "projects": {name: entry.as_json() for name, entry in sorted(entries.items())}}
+        self.write_text(self.index_path, json.dumps(body, indent=2) + "\n")
+
+    def walk_partitions(self, directory: str, key: str) -> Iterator[tuple[str, str]]:
+        """(value, path) for each `key=value` subdirectory of `directory`, in order."""
+        for path in self.list_dirs(directory):
+            name = path.rsplit("/", 1)[-1]
+            if name.startswith(f"{key}="):
+                yield name.split("=", 1)[1], path

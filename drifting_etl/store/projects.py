@@ -1,0 +1,132 @@
+"""The project registry: registering a project (configuration + reference), listing, pausing, and loading it.
+
+What is stored per project is described in storage.py. Registering validates everything up front, so a run
+never discovers that the reference lacks a declared column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from drifting_etl.core.config import ProjectConfig, load_config, parse_config
+from drifting_etl.core.errors import ConfigError, DataError, NotFoundError
+from drifting_etl.core.names import check_project_name
+from drifting_etl.profiles.columns import ReferenceProfile, fit_reference
+from drifting_etl.store.artifacts import ArtifactStore, IndexEntry, ProjectStatus
+
+
+@dataclass(frozen=True)
+class Project:
+    config: ProjectConfig
+    reference: ReferenceProfile
+    """The fitted reference profile, with the reference's numerical values attached for exact computations."""
+
+
+def _read_reference(data: bytes, source: str, config: ProjectConfig) -> pa.Table:
+    """The reference's monitored columns (features and prediction)."""
+    try:
+        parquet = pq.ParquetFile(io.BytesIO(data))
+        present = set(parquet.schema_arrow.names)
+        missing = [name for name in config.monitored_columns() if name not in present]
+        table = parquet.read(columns=[name for name in config.monitored_columns() if name in present])
+    except Exception as exc:
+        raise DataError(f"reference is not a readable Parquet file: {exc}", project=config.name, path=source) from exc
+    if missing:
+        raise DataError(
+            f"reference lacks column(s) {', '.join(missing)}",
+            project=config.name,
+            path=source,
+            hint="the reference needs every declared feature and the prediction column",
+        )
+    return table
+
+
+def register(
+    store: ArtifactStore, config_path: str | Path, reference_path: str
+) -> tuple[ProjectConfig, ReferenceProfile]:
+    """Validate and store a project's configuration and reference, and fit its reference profile."""
+    config = load_config(config_path)
+    try:
+        with fsspec.open(reference_path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError as exc:
+        raise NotFoundError("reference file not found", project=config.name, path=reference_path) from exc
+    table = _read_reference(data, reference_path, config)
+    try:
+        profile = fit_reference(table, config.monitored_columns(), source_digest=hashlib.sha256(data).hexdigest())
+    except ValueError as exc:
+        raise DataError(f"cannot profile the reference: {exc}", project=config.name, path=reference_path) from exc
+    store.ensure_layout()
+    store.write_bytes(store.reference_path(config.name), data)
+    store.write_text(store.reference_profile_path(config.name), profile.to_json())
+    store.write_text(store.configuration_path(config.name), Path(config_path).read_text(encoding="utf-8"))
+    existing = store.read_index().get(config.name)
+    index_project(store, config, existing.status if existing else "active")
+    return config, profile
+
+
+def index_project(store: ArtifactStore, config: ProjectConfig, status: ProjectStatus) -> IndexEntry:
+    return store.set_index_entry(
+        config.name,
+        status=status,
+        schedule=config.schedule,
+        start_date=config.start_date.isoformat(),
+        catchup=config.catchup,
+        retrain_dag_id=config.retrain_dag_id,
+    )
+
+
+def replace_reference(store: ArtifactStore, name: str, table: pa.Table, *, source: str) -> ReferenceProfile:
+    """Make `table` the project's reference (e.g. a retrained model's training window) and refit its profile."""
+    config = load_config_of(store, name)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    data = buffer.getvalue()
+    table = _read_reference(data, source, config)
+    try:
+        profile = fit_reference(table, config.monitored_columns(), source_digest=hashlib.sha256(data).hexdigest())
+    except ValueError as exc:
+        raise DataError(f"cannot profile the new reference: {exc}", project=name, path=source) from exc
+    store.write_bytes(store.reference_path(name), data)
+    store.write_text(store.reference_profile_path(name), profile.to_json())
+    return profile
+
+
+def load_config_of(store: ArtifactStore, name: str) -> ProjectConfig:
+    check_project_name(name)
+    path = store.configuration_path(name)
+    if name not in store.read_index() or not store.exists(path):
+        known = ", ".join(store.read_index()) or "none"
+        raise NotFoundError(
+            f"unknown project {name!r}",
+            project=name,
+            hint=f"registered projects: {known}; register with `drifting-etl project register CONFIG.yaml --reference DATA.parquet`",
+        )
+    config = parse_config(store.read_text(path), source=store.display(path))
+    if config.name != name:
+        raise ConfigError(f"stored configuration names project {config.name!r}", project=name, path=store.display(path))
+    return config
+
+
+def load_project(store: ArtifactStore, name: str) -> Project:
+    config = load_config_of(store, name)
+    profile = ReferenceProfile.from_json(store.read_text(store.reference_profile_path(name)))
+    table = _read_reference(
+        store.read_bytes(store.reference_path(name)), store.display(store.reference_path(name)), config
+    )
+    return Project(config, profile.with_values(table))
+
+
+def list_projects(store: ArtifactStore) -> list[IndexEntry]:
+    return list(store.read_index().values())
+
+
+def set_status(store: ArtifactStore, name: str, status: ProjectStatus) -> IndexEntry:
+    return index_project(store, load_config_of(store, name), status)
