@@ -26,7 +26,8 @@ from click.testing import CliRunner
 from drifting_etl.capture import LogWriter
 from drifting_etl.cli.main import main
 from drifting_etl.core.window import Window
-from drifting_etl.load.database import METRIC_TABLES, MetricsDatabase
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.load.tables import METRIC_TABLES
 from drifting_etl.pipeline.run import run_window
 from drifting_etl.store.artifacts import ArtifactStore
 

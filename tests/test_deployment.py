@@ -27,14 +27,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from drifting_etl.load.database import (
-    DataQualityRow,
-    DatasetDriftRow,
-    FeatureDriftRow,
-    MetricsDatabase,
-    PerformanceRow,
-    RunRow,
-)
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.load.rows import DataQualityRow, DatasetDriftRow, FeatureDriftRow, PerformanceRow, RunRow
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yaml"

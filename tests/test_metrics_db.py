@@ -16,20 +16,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from drifting_etl.core.errors import ConfigError, DatabaseError
-from drifting_etl.load.database import (
-    DATABASE_ENV,
-    METRIC_TABLES,
-    VERSION_TABLE,
-    DataQualityRow,
-    DatasetDriftRow,
-    FeatureDriftRow,
-    MetricsDatabase,
-    PerformanceRow,
-    RunRow,
-    alembic_config,
-    database_url,
-    metadata,
-)
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.load.migrate import VERSION_TABLE, alembic_config
+from drifting_etl.load.rows import DataQualityRow, DatasetDriftRow, FeatureDriftRow, PerformanceRow, RunRow
+from drifting_etl.load.tables import METRIC_TABLES, metadata
+from drifting_etl.load.url import DATABASE_ENV, database_url
 from drifting_etl.store.artifacts import ArtifactStore
 
 PROJECT = "churn"
@@ -569,6 +560,6 @@ def test_readers_given_naive_datetime_should_raise_value_error(db: MetricsDataba
 def test_schema_revision_given_packaged_migrations_should_be_alembic_head() -> None:
     from alembic.script import ScriptDirectory
 
-    from drifting_etl.load.database import SCHEMA_REVISION, alembic_config
+    from drifting_etl.load.migrate import SCHEMA_REVISION, alembic_config
 
     assert ScriptDirectory.from_config(alembic_config()).get_heads() == [SCHEMA_REVISION]

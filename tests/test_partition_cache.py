@@ -17,7 +17,7 @@ from drifting_etl.capture import LabelWriter, LogWriter
 from drifting_etl.core.errors import DataError
 from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import window_partitions
-from drifting_etl.load.database import METRIC_TABLES
+from drifting_etl.load.tables import METRIC_TABLES
 from drifting_etl.pipeline.partitions import merge_profiles, merge_window, ordered_map, plan_window, profile_partitions
 from drifting_etl.profiles.codec import MAGIC, PREFIX_BYTES, attach_values, decode_summary, encode_summary, profile_end
 from drifting_etl.profiles.columns import NumericalProfile

@@ -19,7 +19,8 @@ from sklearn import metrics
 
 from drifting_etl.capture import LabelWriter, LogWriter
 from drifting_etl.cli.main import main
-from drifting_etl.load.database import METRIC_TABLES, MetricsDatabase
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.load.tables import METRIC_TABLES
 from drifting_etl.store.artifacts import ArtifactStore
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)

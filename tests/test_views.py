@@ -19,17 +19,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from drifting_etl.load.database import (
-    VERSION_TABLE,
-    DataQualityRow,
-    DatasetDriftRow,
-    FeatureDriftRow,
-    MetricsDatabase,
-    PerformanceRow,
-    RunRow,
-    alembic_config,
-    metadata,
-)
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.load.migrate import VERSION_TABLE, alembic_config
+from drifting_etl.load.rows import DataQualityRow, DatasetDriftRow, FeatureDriftRow, PerformanceRow, RunRow
+from drifting_etl.load.tables import metadata
 
 # The view names are a contract with dashboards.
 VIEWS = {

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 from drifting_etl.core.process import tune_batch_process
 from drifting_etl.core.window import Window
-from drifting_etl.load.database import MetricsDatabase, database_url
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.load.url import database_url
 from drifting_etl.pipeline import steps as orchestration
 from drifting_etl.store.artifacts import ArtifactStore
 

@@ -34,7 +34,8 @@ from drifting_etl.pipeline.publish import Publisher
 if TYPE_CHECKING:
     from drifting_etl.notify.email import SmtpSettings
 from drifting_etl.core.window import Window, parse_instant, schedule_windows
-from drifting_etl.load.database import MetricsDatabase, database_url
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.load.url import database_url
 from drifting_etl.pipeline.run import run_window
 from drifting_etl.store.artifacts import ArtifactStore
 

@@ -33,14 +33,14 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from drifting_etl.core.errors import ConfigError, DriftingError, NotifyError
 from drifting_etl.core.window import Window
-from drifting_etl.load.database import ALL_ROWS
+from drifting_etl.load.tables import ALL_ROWS, NotificationStatus
 
 if TYPE_CHECKING:
     import jinja2
@@ -69,8 +69,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-NotificationStatus = Literal["sent", "skipped", "failed"]
 
 DEFAULT_SENDER = "drifting-etl@localhost"
 DEFAULT_ATTACH_LIMIT_BYTES = 5 * 2**20

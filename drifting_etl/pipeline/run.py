@@ -17,15 +17,9 @@ from typing import Any, Literal
 from drifting_etl.core.errors import DriftingError
 from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import Partition, window_partitions
-from drifting_etl.load.database import (
-    DataQualityRow,
-    DatasetDriftRow,
-    FeatureDriftRow,
-    FeatureKind,
-    MetricsDatabase,
-    PerformanceRow,
-    RunRow,
-)
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.load.rows import DataQualityRow, DatasetDriftRow, FeatureDriftRow, PerformanceRow, RunRow
+from drifting_etl.load.tables import FeatureKind
 from drifting_etl.metrics.drift import ColumnDrift
 from drifting_etl.metrics.evaluation import WindowEvaluation, evaluate
 from drifting_etl.pipeline.partitions import Profiled, merge_window, plan_window, profile_partitions

@@ -45,7 +45,7 @@ from drifting_etl.core.errors import ComputeError, DataError, DriftingError
 from drifting_etl.core.window import Window
 from drifting_etl.extract.labels import LabelTable, load_labels
 from drifting_etl.extract.logs import Partition, read_partition, window_partitions
-from drifting_etl.load.database import METRIC_TABLES
+from drifting_etl.load.tables import METRIC_TABLES
 from drifting_etl.metrics.drift import SMALL_REFERENCE_ROWS
 from drifting_etl.profiles.columns import category_key
 from drifting_etl.profiles.summary import positive_label

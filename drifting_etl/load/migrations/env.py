@@ -7,7 +7,7 @@ transaction. The version table is `drifting_alembic_version`, so these migration
 New revision, for developers (number revisions 0002, 0003, …)::
 
     from alembic import command
-    from drifting_etl.metrics_db import alembic_config
+    from drifting_etl.load.migrate import alembic_config
     command.revision(alembic_config("sqlite:////tmp/dev.db"), "what changes", autogenerate=True, rev_id="0002")
 
 `render_as_batch` makes autogenerate write SQLite-compatible ALTERs (table copy), which PostgreSQL runs as
@@ -19,7 +19,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from drifting_etl.load.database import VERSION_TABLE, MetricsDatabase, metadata
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.load.migrate import VERSION_TABLE
+from drifting_etl.load.tables import metadata
 
 config = context.config
 

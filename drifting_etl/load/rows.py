@@ -1,0 +1,228 @@
+"""The rows the pipeline hands to the metrics database, one frozen dataclass per table, checked on construction.
+
+This module owns what a valid row is: every field has its annotated type (numpy scalars are coerced to Python
+values, since psycopg2 and sqlite3 cannot bind them), closed sets hold one of their values, datetimes are
+timezone-aware (a naive one is rejected with ValueError, never guessed: treating it as UTC would hide a shifted
+window) and a window starts before it ends. It builds no SQL and connects to nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, get_args
+
+from drifting_etl.core.columns import ColumnType
+from drifting_etl.load.tables import (
+    ALL_ROWS,
+    FeatureKind,
+    NotificationStatus,
+    RunStatus,
+    ThresholdDirection,
+)
+
+__all__ = [
+    "DataQualityRow",
+    "DatasetDriftRow",
+    "FeatureDriftRow",
+    "PerformanceRow",
+    "RunRow",
+    "check_row",
+    "require_aware",
+    "row_values",
+]
+
+# Annotations are strings (`from __future__ import annotations`): closed-set fields are checked by their alias name.
+_LITERALS: dict[str, tuple[str, ...]] = {
+    "RunStatus": get_args(RunStatus),
+    "FeatureKind": get_args(FeatureKind),
+    "ColumnType": get_args(ColumnType),
+    "ThresholdDirection": get_args(ThresholdDirection),
+    "NotificationStatus": get_args(NotificationStatus),
+}
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", None) == "b"
+
+
+def check_row(row: Any) -> None:
+    """Validate a row's fields against their annotations and coerce numpy scalars to Python types.
+
+    Compute stages work in numpy; psycopg2 and sqlite3 cannot bind `numpy.int64` or `numpy.bool_`. NaN
+    becomes None where the column is nullable (SQLite cannot store NaN; PostgreSQL could, and the two
+    backends must agree) and is rejected where it is not.
+    """
+    name = type(row).__name__
+    for field in fields(row):
+        value = getattr(row, field.name)
+        annotation = str(field.type)
+        optional = annotation.endswith(" | None")
+        base = annotation.removesuffix(" | None")
+        where = f"{name}.{field.name}"
+        if value is None:
+            if not optional:
+                raise TypeError(f"{where} must not be None")
+            continue
+        coerced: Any = value
+        if base == "str":
+            if not isinstance(value, str):
+                raise TypeError(f"{where} must be a str, got {type(value).__name__}")
+        elif base == "bool":
+            if not _is_bool(value):
+                raise TypeError(f"{where} must be a bool, got {type(value).__name__}")
+            coerced = bool(value)
+        elif base == "int":
+            if _is_bool(value) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{where} must be an int, got {type(value).__name__}")
+            coerced = int(value)
+        elif base == "float":
+            if _is_bool(value) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{where} must be a float, got {type(value).__name__}")
+            coerced = float(value)
+            if math.isnan(coerced):
+                if not optional:
+                    raise ValueError(f"{where} is NaN")
+                coerced = None
+        elif base == "datetime":
+            if not isinstance(value, datetime):
+                raise TypeError(f"{where} must be a datetime, got {type(value).__name__}")
+            if value.utcoffset() is None:
+                raise ValueError(f"{where} is a naive datetime ({value.isoformat()}); use a timezone-aware UTC one")
+        elif base in _LITERALS:
+            if value not in _LITERALS[base]:
+                raise ValueError(f"{where} must be one of {_LITERALS[base]}, got {value!r}")
+        else:  # pragma: no cover - a new field type needs a rule here
+            raise TypeError(f"{where}: no validation rule for {annotation!r}")
+        if coerced is not value:
+            object.__setattr__(row, field.name, coerced)
+    if not row.window_start < row.window_end:
+        raise ValueError(f"{name}: window_start {row.window_start} is not before window_end {row.window_end}")
+
+
+def require_aware(name: str, value: datetime | None) -> None:
+    """Raise ValueError unless `value` is None or a timezone-aware datetime (a naive one is a bug upstream)."""
+    if value is not None and (not isinstance(value, datetime) or value.utcoffset() is None):
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
+
+
+def row_values(row: Any) -> dict[str, Any]:
+    """A checked row as the column values to insert."""
+    return {field.name: getattr(row, field.name) for field in fields(row)}
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One monitoring run of one window: what happened, and a summary of the metrics written with it."""
+
+    project: str
+    window_start: datetime
+    window_end: datetime
+    status: RunStatus
+    row_count: int
+    labelled_count: int
+    started_at: datetime
+    finished_at: datetime
+    error: str | None = None
+    drifted: bool | None = None
+    drift_share: float | None = None
+    reference_version: str | None = None
+    report_location: str | None = None
+    notification_status: NotificationStatus | None = None
+    notification_error: str | None = None
+    airflow_run_id: str | None = None
+
+    def __post_init__(self) -> None:
+        check_row(self)
+
+
+@dataclass(frozen=True)
+class FeatureDriftRow:
+    """Drift of one column (feature or prediction) in one window against the reference."""
+
+    project: str
+    window_start: datetime
+    window_end: datetime
+    feature: str
+    feature_kind: FeatureKind
+    column_type: ColumnType
+    method: str
+    score: float
+    statistic: float | None
+    threshold: float
+    drifted: bool
+    reference_rows: int
+    current_rows: int
+    approximate: bool = False
+    slice_key: str = ALL_ROWS
+    slice_value: str = ALL_ROWS
+    compared_with: str = "reference"
+
+    def __post_init__(self) -> None:
+        check_row(self)
+
+
+@dataclass(frozen=True)
+class DatasetDriftRow:
+    """Whether the window as a whole drifted: the share of drifted columns against a threshold."""
+
+    project: str
+    window_start: datetime
+    window_end: datetime
+    drifted_count: int
+    feature_count: int
+    drift_share: float
+    drift_share_threshold: float
+    drifted: bool
+    slice_key: str = ALL_ROWS
+    slice_value: str = ALL_ROWS
+    compared_with: str = "reference"
+
+    def __post_init__(self) -> None:
+        check_row(self)
+
+
+@dataclass(frozen=True)
+class DataQualityRow:
+    """Missing values, out-of-range values and unseen categories of one column in one window."""
+
+    project: str
+    window_start: datetime
+    window_end: datetime
+    feature: str
+    column_type: ColumnType
+    row_count: int
+    missing_count: int
+    missing_share: float
+    out_of_range_share: float | None
+    new_category_share: float | None
+    distinct_count: int | None = None
+    slice_key: str = ALL_ROWS
+    slice_value: str = ALL_ROWS
+
+    def __post_init__(self) -> None:
+        check_row(self)
+
+
+@dataclass(frozen=True)
+class PerformanceRow:
+    """One model performance metric in one window (None when it cannot be computed, e.g. no labels)."""
+
+    project: str
+    window_start: datetime
+    window_end: datetime
+    metric: str
+    value: float | None
+    labelled_count: int
+    label_coverage: float
+    threshold: float | None
+    threshold_direction: ThresholdDirection | None
+    breached: bool
+    estimated: bool = False
+    slice_key: str = ALL_ROWS
+    slice_value: str = ALL_ROWS
+
+    def __post_init__(self) -> None:
+        check_row(self)
