@@ -284,6 +284,27 @@ def test_migrations_given_head_should_match_table_definitions(db: MetricsDatabas
         assert compare_metadata(context, metadata) == []
 
 
+def test_migrations_given_head_should_hold_the_check_constraints_the_closed_sets_derive(tmp_path: Path) -> None:
+    # compare_metadata ignores CHECK constraints; SQLite keeps their text verbatim, so compare it here.
+    database = MetricsDatabase(f"sqlite:///{tmp_path / 'metrics.db'}")
+    database.migrate()
+    inspector = sa.inspect(database.engine)
+    migrated = {
+        (table, check["name"]): check["sqltext"]
+        for table in metadata.tables
+        for check in inspector.get_check_constraints(table)
+    }
+    defined = {
+        (table.name, constraint.name): str(constraint.sqltext)
+        for table in metadata.tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, sa.CheckConstraint)
+    }
+    database.dispose()
+    assert len(defined) == 5
+    assert migrated == defined
+
+
 def test_migrations_given_downgrade_to_base_should_drop_every_table(db: MetricsDatabase) -> None:
     config = alembic_config()
     with db.engine.begin() as connection:
