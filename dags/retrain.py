@@ -22,6 +22,7 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from drifting_etl.airflow.dag_factory import add_project_dags
+from drifting_etl.core.names import retrain_dag_id
 from drifting_etl.store.artifacts import IndexEntry
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -31,10 +32,6 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_exponential_backoff": 2.0,  # 1 min, then 2 min
     "max_retry_delay": timedelta(minutes=30),
 }
-
-
-def retrain_dag_id(name: str) -> str:
-    return f"retrain__{name}"
 
 
 @task

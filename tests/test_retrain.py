@@ -34,23 +34,19 @@ from threadpoolctl import threadpool_limits
 
 from drifting_etl.cli.demo import CREDIT_CONFIG, DemoProject, demo_projects, generate
 from drifting_etl.core.columns import LABEL
-from drifting_etl.core.config import ESTIMATORS, ProjectConfig, dump_config, parse_config
+from drifting_etl.core.config import ProjectConfig, dump_config, parse_config
 from drifting_etl.core.errors import ConfigError, DataError
+from drifting_etl.core.model_task import ESTIMATORS
 from drifting_etl.core.window import Window
 from drifting_etl.profiles.columns import ReferenceProfile
 from drifting_etl.retrain.training import (
     ESTIMATOR_CLASSES,
     TIMESTAMP,
-    current_model_path,
     current_version,
     estimator_for,
     fit_model,
     load_model,
-    metrics_path,
-    model_dir,
     model_input,
-    model_path,
-    models_dir,
     retrain_project,
     split_by_time,
     train_and_evaluate,
@@ -138,7 +134,7 @@ def _set_retrain(store: ArtifactStore, name: str, **changes: Any) -> ProjectConf
 
 
 def _metrics_json(store: ArtifactStore, name: str, version: str) -> dict[str, Any]:
-    return json.loads(store.read_text(metrics_path(store, name, version)))
+    return json.loads(store.read_text(store.model_metrics_path(name, version)))
 
 
 def _independent_split(
@@ -190,10 +186,10 @@ def test_retrain_project_given_demo_logs_should_store_a_skops_model_that_loads_a
 ) -> None:
     result = retrain_project(store, "credit-default", WINDOW_END, reason="dataset_drift", trigger=TRIGGER)
 
-    directory = Path(model_dir(store, "credit-default", result.version))
+    directory = Path(store.model_dir("credit-default", result.version))
     assert sorted(path.name for path in directory.iterdir()) == ["metrics.json", "model.skops"]
     assert result.version.startswith("20260107T000000Z-")
-    assert result.model_path == model_path(store, "credit-default", result.version)
+    assert result.model_path == store.model_path("credit-default", result.version)
     assert (directory / "model.skops").read_bytes()[:2] == b"PK"  # a skops zip, not a pickle
 
     model = load_model(store, "credit-default", result.version)
@@ -218,7 +214,7 @@ def test_retrain_project_given_demo_logs_should_store_a_skops_model_that_loads_a
     # the same retraining again (an Airflow retry) rewrites the same version instead of adding one
     again = retrain_project(store, "credit-default", WINDOW_END, reason="dataset_drift", trigger=TRIGGER)
     assert again.version == result.version
-    assert len(store.list_dirs(models_dir(store, "credit-default"))) == 1
+    assert len(store.list_dirs(store.models_dir("credit-default"))) == 1
 
 
 @pytest.mark.slow
@@ -270,7 +266,7 @@ def test_retrain_project_given_a_weaker_current_model_should_promote_and_replace
     assert body["improved"] is True and body["promoted"] is True
     assert result.reference_version == after.version
     assert current_version(blind_store, "credit-default") == result.version
-    assert set(json.loads(blind_store.read_text(current_model_path(blind_store, "credit-default")))) == {
+    assert set(json.loads(blind_store.read_text(blind_store.current_model_path("credit-default")))) == {
         "version",
         "promoted_at",
     }
@@ -351,7 +347,7 @@ def test_retrain_project_given_too_few_labelled_rows_should_raise_data_error_and
 
     assert caught.value.project == "credit-default"
     assert window_end.isoformat() in caught.value.window and not caught.value.transient
-    assert not store.exists(models_dir(store, "credit-default"))
+    assert not store.exists(store.models_dir("credit-default"))
     assert Path(store.reference_path("credit-default")).read_bytes() == reference
 
 
@@ -450,7 +446,7 @@ def test_load_model_given_a_tampered_file_should_refuse_it_with_data_error(tmp_p
         data, match = sio.dumps(make_pipeline(FunctionTransformer(os.mkdir))), "untrusted type.*mkdir"
     else:
         data, match = b"PK\x03\x04 garbage", "not a readable skops model file"
-    store.write_bytes(model_path(store, "credit-default", version), data)
+    store.write_bytes(store.model_path("credit-default", version), data)
 
     with pytest.raises(DataError, match=match) as caught:
         load_model(store, "credit-default", version)
@@ -462,7 +458,7 @@ def test_load_model_given_a_tampered_file_should_refuse_it_with_data_error(tmp_p
 def test_load_model_given_a_trusted_skops_file_of_something_else_should_refuse_it(tmp_path: Path) -> None:
     store = ArtifactStore(str(tmp_path / "store"))
     version = "20260107T000000Z-0123abcd"
-    store.write_bytes(model_path(store, "credit-default", version), sio.dumps({"not": "a pipeline"}))
+    store.write_bytes(store.model_path("credit-default", version), sio.dumps({"not": "a pipeline"}))
     with pytest.raises(DataError, match="expected a scikit-learn Pipeline"):
         load_model(store, "credit-default", version)
 
@@ -472,7 +468,7 @@ def test_model_dir_given_a_version_that_is_not_a_version_should_raise_config_err
     tmp_path: Path, version: str
 ) -> None:
     with pytest.raises(ConfigError, match="invalid model version"):
-        model_dir(ArtifactStore(str(tmp_path)), "credit-default", version)
+        ArtifactStore(str(tmp_path)).model_dir("credit-default", version)
 
 
 def test_model_input_given_mixed_category_types_should_compare_them_as_text() -> None:
@@ -615,7 +611,7 @@ def test_retrain_dag_given_a_trigger_conf_should_retrain_and_fail_terminal_error
     completed, _ = _run(code, _airflow_env(airflow_home, store.url))
 
     assert completed["runs"] == [["success", "success", 1], ["failed", "failed", 1], ["failed", "failed", 1]]
-    [version] = [Path(path).name for path in store.list_dirs(models_dir(store, "credit-default"))]
+    [version] = [Path(path).name for path in store.list_dirs(store.models_dir("credit-default"))]
     body = _metrics_json(store, "credit-default", version)
     assert body["trigger"] == TRIGGER
     assert completed["xcom"]["version"] == version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from itertools import pairwise
@@ -9,7 +10,15 @@ from itertools import pairwise
 import pytest
 
 from drifting_etl.core.errors import ConfigError
-from drifting_etl.core.window import Window, as_utc, cron_expression, parse_instant, schedule_windows
+from drifting_etl.core.window import (
+    COMPACT_UTC_PATTERN,
+    Window,
+    as_utc,
+    compact_utc,
+    cron_expression,
+    parse_instant,
+    schedule_windows,
+)
 
 PLUS_2 = timezone(timedelta(hours=2))
 MINUS_5_30 = timezone(-timedelta(hours=5, minutes=30))
@@ -262,3 +271,9 @@ def test_cron_expression_given_invalid_schedule_should_raise_config_error_with_h
 def test_schedule_windows_given_invalid_schedule_should_raise_config_error() -> None:
     with pytest.raises(ConfigError):
         schedule_windows("every day", utc(2026, 1, 1), utc(2026, 1, 5))
+
+
+def test_compact_utc_given_an_aware_instant_in_another_zone_should_write_it_in_utc() -> None:
+    moment = datetime(2026, 1, 1, 2, 30, 5, tzinfo=timezone(timedelta(hours=2)))
+    assert compact_utc(moment) == "20260101T003005Z"
+    assert re.fullmatch(COMPACT_UTC_PATTERN, compact_utc(moment))

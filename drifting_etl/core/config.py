@@ -16,20 +16,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from drifting_etl.core.columns import ColumnType
 from drifting_etl.core.errors import ConfigError
-from drifting_etl.core.names import PROJECT_NAME_PATTERN
+from drifting_etl.core.model_task import (
+    CLASSIFICATION_METRICS,
+    DEFAULT_METRICS,
+    ESTIMATORS,
+    REGRESSION_METRICS,
+    Task,
+)
+from drifting_etl.core.names import PROJECT_NAME_PATTERN, retrain_dag_id
 from drifting_etl.core.window import cron_expression
 
-Task = Literal["classification", "regression"]
 DriftMethodName = Literal["auto", "ks", "chisquare", "ztest", "psi", "wasserstein", "jensenshannon"]
 SendPolicy = Literal["always", "on_drift", "never"]
 RetrainReason = Literal["dataset_drift", "performance"]
 
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-REGRESSION_METRICS = ("mae", "rmse", "mape", "r2")
-DEFAULT_METRICS = {
-    "classification": ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"],
-    "regression": ["mae", "rmse", "mape", "r2"],
-}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -150,14 +150,6 @@ class Alerts(_Strict):
         return value
 
 
-ESTIMATORS = {
-    "classification": ("logistic_regression", "random_forest_classifier", "gradient_boosting_classifier",
-                       "hist_gradient_boosting_classifier"),
-    "regression": ("linear_regression", "ridge", "random_forest_regressor", "gradient_boosting_regressor",
-                   "hist_gradient_boosting_regressor"),
-}  # fmt: skip
-
-
 class Retrain(_Strict):
     dag_id: str | None = None
     """The DAG triggered on a breach; null = `retrain__<name>`, the reference retraining DAG shipped here."""
@@ -167,7 +159,7 @@ class Retrain(_Strict):
     training_window: timedelta = timedelta(days=14)
     """The reference retraining DAG trains on labelled logs from this long before the breaching window's end."""
     estimator: str | None = None
-    """An allow-listed scikit-learn estimator (see ESTIMATORS); null = logistic_regression / ridge."""
+    """An allow-listed scikit-learn estimator (`model_task.ESTIMATOR_ALLOW_LIST`); null = the task's default there."""
     params: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     """Keyword arguments of the estimator (scalars only)."""
     holdout: float = Field(default=0.2, gt=0, lt=1)
@@ -256,11 +248,11 @@ class ProjectConfig(_Strict):
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        return self.performance.metrics or tuple(DEFAULT_METRICS[self.task])
+        return self.performance.metrics or DEFAULT_METRICS[self.task]
 
     @property
     def retrain_dag_id(self) -> str:
-        return self.retrain.dag_id or f"retrain__{self.name}"
+        return self.retrain.dag_id or retrain_dag_id(self.name)
 
     def column_type(self, feature: str) -> ColumnType:
         return "numerical" if feature in self.features.numerical else "categorical"

@@ -1,4 +1,5 @@
-"""Project names: they become storage path segments and DAG ids, so they are checked once, here."""
+"""Project names: they become storage path segments and DAG ids, so they are checked once, here; and the DAG id
+derived from a name."""
 
 from __future__ import annotations
 
@@ -17,3 +18,8 @@ def check_project_name(name: str) -> str:
             hint="use a slug of lowercase letters, digits, '-' and '_', starting with a letter or digit (max 63)",
         )
     return name
+
+
+def retrain_dag_id(project: str) -> str:
+    """The id of the reference retraining DAG shipped for `project` (`dags/retrain.py`), `retrain__<project>`."""
+    return f"retrain__{project}"

@@ -24,6 +24,17 @@ SCHEDULE_PRESETS = {
 }
 
 
+COMPACT_UTC_FORMAT = "%Y%m%dT%H%M%SZ"
+"""How an instant is written in names (window slugs, report files, model versions): ISO 8601 basic format in UTC,
+safe in paths and URLs, and sorting as it reads. `COMPACT_UTC_PATTERN` is the regular expression of its output."""
+COMPACT_UTC_PATTERN = r"\d{8}T\d{6}Z"
+
+
+def compact_utc(moment: datetime) -> str:
+    """`moment` in UTC as `COMPACT_UTC_FORMAT`, e.g. 20260101T000000Z (a naive datetime is taken as UTC)."""
+    return as_utc(moment).strftime(COMPACT_UTC_FORMAT)
+
+
 def as_utc(moment: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted."""
     if moment.tzinfo is None:
@@ -60,7 +71,7 @@ class Window:
     @property
     def slug(self) -> str:
         """A filesystem-safe name for the window, e.g. 20260101T000000Z--20260102T000000Z."""
-        return f"{self.start:%Y%m%dT%H%M%SZ}--{self.end:%Y%m%dT%H%M%SZ}"
+        return f"{compact_utc(self.start)}--{compact_utc(self.end)}"
 
     def hours(self) -> Iterator[datetime]:
         """Every UTC hour whose partition can hold rows of this window."""

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from drifting_etl.core.columns import ColumnType
 from drifting_etl.profiles.columns import (
     OTHER_CATEGORY,
     TAIL_BINS,
@@ -56,7 +57,7 @@ BINNED_MIN_DISTINCT = 20  # Evidently bins a numerical column for PSI / Jensen-S
 @dataclass(frozen=True)
 class ColumnDrift:
     column: str
-    column_type: Literal["numerical", "categorical"]
+    column_type: ColumnType
     method: Method
     score: float
     """The value compared with the threshold: a p-value for ks / chisquare / ztest, else a distance."""

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from drifting_etl.core.model_task import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from drifting_etl.profiles.columns import category_key, fixed_width_values
 
 EXACT_PAIRS_LIMIT = 200_000
@@ -95,7 +96,7 @@ class ClassificationSummary:
 
     def metrics(self, positive: str) -> dict[str, float | None]:
         if self.labelled == 0:
-            return dict.fromkeys(("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"))
+            return dict.fromkeys(CLASSIFICATION_METRICS)
         classes = sorted({key for pair in self.confusion for key in pair})
         correct = sum(n for (truth, predicted), n in self.confusion.items() if truth == predicted)
         values: dict[str, float | None] = {"accuracy": correct / self.labelled}
@@ -193,7 +194,7 @@ class RegressionSummary:
     def metrics(self, positive: str = "") -> dict[str, float | None]:
         n = self.labelled
         if n == 0:
-            return dict.fromkeys(("mae", "rmse", "mape", "r2"))
+            return dict.fromkeys(REGRESSION_METRICS)
         if n < 2:
             r2 = None
         elif self.label_m2 == 0:

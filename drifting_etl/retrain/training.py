@@ -1,14 +1,12 @@
 """Retraining: fit a new model on a project's labelled logs, compare it with the deployed one, store and promote it.
 
-This module owns the reference retraining that the `retrain__<project>` DAG runs after a breach, and the layout
-of stored models (built here from `ArtifactStore.project_dir`, nowhere else)::
+This module owns the reference retraining that the `retrain__<project>` DAG runs after a breach. Stored models
+live where `ArtifactStore` says (`model_path`, `model_metrics_path`, `current_model_path`; the layout is in
+`store.artifacts`): model.skops (the fitted scikit-learn Pipeline, skops, never pickle), metrics.json (what was
+trained on, how both models did, what was decided) and current.json (the promoted version).
 
-    projects/<name>/models/<version>/model.skops      the fitted scikit-learn Pipeline (skops, never pickle)
-    projects/<name>/models/<version>/metrics.json     what was trained on, how both models did, what was decided
-    projects/<name>/models/current.json               {"version", "promoted_at"} of the promoted model
-
-A version is `<training window end as %Y%m%dT%H%M%SZ>-<8 hex digits>`; the digits hash the training rows, the
-estimator and its parameters, so re-running the same retraining (an Airflow retry) rewrites the same version
+A version is `<training window end, core.window.compact_utc>-<8 hex digits>`; the digits hash the training rows,
+the estimator and its parameters, so re-running the same retraining (an Airflow retry) rewrites the same version
 instead of adding one. `metrics.json` is written last: a version directory without it is incomplete.
 
 Pure parts (`split_by_time`, `build_pipeline`, `fit_model`, `logged_metrics`, `model_metrics`, `train_and_evaluate`)
@@ -21,14 +19,14 @@ It must not pickle or unpickle anything: `load_model` refuses a file holding typ
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,24 +36,17 @@ import sklearn
 import skops.io as sio
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import (
-    GradientBoostingClassifier,
-    GradientBoostingRegressor,
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError  # private path; raised for bad params since 1.2
 
 from drifting_etl.core.columns import LABEL
-from drifting_etl.core.config import ESTIMATORS, ProjectConfig
+from drifting_etl.core.config import ProjectConfig
 from drifting_etl.core.errors import ConfigError, DataError, NotFoundError
-from drifting_etl.core.window import Window, as_utc
+from drifting_etl.core.model_task import DEFAULT_ESTIMATOR, ESTIMATOR_ALLOW_LIST, ESTIMATORS, HIGHER_IS_BETTER
+from drifting_etl.core.window import Window, as_utc, compact_utc
 from drifting_etl.extract.labels import load_labels
 from drifting_etl.extract.logs import read_partition, window_partitions
 from drifting_etl.profiles.columns import ReferenceProfile, category_key, numeric_array
@@ -64,20 +55,23 @@ from drifting_etl.profiles.summary import positive_label
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import load_config_of, replace_reference
 
-ESTIMATOR_CLASSES: dict[str, type[BaseEstimator]] = {
-    "logistic_regression": LogisticRegression,
-    "random_forest_classifier": RandomForestClassifier,
-    "gradient_boosting_classifier": GradientBoostingClassifier,
-    "hist_gradient_boosting_classifier": HistGradientBoostingClassifier,
-    "linear_regression": LinearRegression,
-    "ridge": Ridge,
-    "random_forest_regressor": RandomForestRegressor,
-    "gradient_boosting_regressor": GradientBoostingRegressor,
-    "hist_gradient_boosting_regressor": HistGradientBoostingRegressor,
-}
-"""The only estimators retraining will build; a name must also be allowed for the task in `config.ESTIMATORS`."""
 
-DEFAULT_ESTIMATOR = {"classification": "logistic_regression", "regression": "ridge"}
+def _allowed_class(class_path: str) -> type[BaseEstimator]:
+    """The scikit-learn estimator class at an allow-listed `module.Class` path (nothing outside scikit-learn)."""
+    module, _, name = class_path.rpartition(".")
+    if module.split(".", 1)[0] != "sklearn":
+        raise ValueError(f"estimator allow-list entry {class_path!r} is not a scikit-learn class")
+    cls = getattr(importlib.import_module(module), name)
+    if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
+        raise TypeError(f"estimator allow-list entry {class_path!r} is not a scikit-learn estimator class")
+    return cls
+
+
+ESTIMATOR_CLASSES: dict[str, type[BaseEstimator]] = {
+    name: _allowed_class(allowed.class_path) for name, allowed in ESTIMATOR_ALLOW_LIST.items()
+}
+"""The only estimators retraining will build, imported from `model_task.ESTIMATOR_ALLOW_LIST`'s paths."""
+
 MIN_LABELLED_ROWS = 50
 
 TRUSTED_TYPE_PREFIXES = (
@@ -91,36 +85,8 @@ Deliberately narrower than "sklearn.": a FunctionTransformer may reference any f
 under sklearn (or numpy) is still code we did not mean to run at predict time.
 """
 
-PrimaryMetric = Literal["roc_auc", "accuracy", "mae"]
-HIGHER_IS_BETTER: dict[str, bool] = {"roc_auc": True, "accuracy": True, "mae": False}
-_VERSION = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
 TIMESTAMP = "timestamp"
 """Name of the (UTC) timestamp column in the labelled table `read_labelled` returns."""
-
-
-# ====================================================================== layout
-
-
-def models_dir(store: ArtifactStore, name: str) -> str:
-    return f"{store.project_dir(name)}/models"
-
-
-def model_dir(store: ArtifactStore, name: str, version: str) -> str:
-    if not isinstance(version, str) or not _VERSION.fullmatch(version):
-        raise ConfigError(f"invalid model version {version!r}", project=name, hint="e.g. 20260105T120000Z-1a2b3c4d")
-    return f"{models_dir(store, name)}/{version}"
-
-
-def model_path(store: ArtifactStore, name: str, version: str) -> str:
-    return f"{model_dir(store, name, version)}/model.skops"
-
-
-def metrics_path(store: ArtifactStore, name: str, version: str) -> str:
-    return f"{model_dir(store, name, version)}/metrics.json"
-
-
-def current_model_path(store: ArtifactStore, name: str) -> str:
-    return f"{models_dir(store, name)}/current.json"
 
 
 # ====================================================================== results
@@ -149,7 +115,8 @@ class Evaluation:
     holdout_start: datetime
     holdout_end: datetime
     """Timestamps of the first and last holdout rows."""
-    primary_metric: PrimaryMetric
+    primary_metric: str
+    """The metric the two models are compared on (a `model_task.PERFORMANCE_METRICS` name)."""
     new_metrics: dict[str, float | None]
     current_metrics: dict[str, float | None]
     improvement: float
@@ -163,7 +130,7 @@ class RetrainResult:
     version: str
     improved: bool
     promoted: bool
-    primary_metric: PrimaryMetric
+    primary_metric: str
     new_metrics: dict[str, float | None]
     current_metrics: dict[str, float | None]
     rows: RowCounts
@@ -297,7 +264,7 @@ def positive_proba(model: Pipeline, features: pd.DataFrame, positive: str) -> np
     return np.asarray(model.predict_proba(features)[:, classes.index(positive)], dtype=np.float64)
 
 
-def primary_metric_of(config: ProjectConfig, classes: list[str], holdout: pa.Table) -> PrimaryMetric:
+def primary_metric_of(config: ProjectConfig, classes: list[str], holdout: pa.Table) -> str:
     """ROC AUC for a binary classifier whose logs carry prediction_proba, else accuracy; MAE for regression."""
     if config.task == "regression":
         return "mae"
@@ -393,7 +360,7 @@ def model_version(window: Window, labelled: pa.Table, estimator: str, params: Ma
     with pa.ipc.new_stream(_DigestSink(digest), labelled.schema) as writer:  # streamed: no second copy in memory
         writer.write_table(labelled)
     digest.update(json.dumps([estimator, dict(params), share, sklearn.__version__], sort_keys=True).encode())
-    return f"{window.end:%Y%m%dT%H%M%SZ}-{digest.hexdigest()[:8]}"
+    return f"{compact_utc(window.end)}-{digest.hexdigest()[:8]}"
 
 
 class _DigestSink(io.RawIOBase):
@@ -492,7 +459,7 @@ def retrain_project(
     trained_at = datetime.now(UTC)
 
     data = sio.dumps(evaluation.model)
-    path = model_path(store, project, version)
+    path = store.model_path(project, version)
     store.write_bytes(path, data)
 
     reference_after = reference.version
@@ -503,7 +470,7 @@ def retrain_project(
             store, project, table, source=f"retrained model {version} ({store.display(path)})"
         ).version
         store.write_text(
-            current_model_path(store, project),
+            store.current_model_path(project),
             json.dumps({"version": version, "promoted_at": datetime.now(UTC).isoformat()}, indent=2) + "\n",
         )
 
@@ -547,7 +514,7 @@ def retrain_project(
             "skops": _skops_version(),
         },
     }
-    store.write_text(metrics_path(store, project, version), json.dumps(body, indent=2, default=str) + "\n")
+    store.write_text(store.model_metrics_path(project, version), json.dumps(body, indent=2, default=str) + "\n")
     return RetrainResult(
         project=project,
         version=version,
@@ -570,7 +537,7 @@ def _skops_version() -> str:
 
 def load_model(store: ArtifactStore, name: str, version: str) -> Pipeline:
     """Load a stored model, refusing (DataError) a file that holds any type outside the trusted allow-list."""
-    path = model_path(store, name, version)
+    path = store.model_path(name, version)
     data = store.read_bytes(path)
     where = {"project": name, "path": store.display(path)}
     try:
@@ -595,7 +562,7 @@ def load_model(store: ArtifactStore, name: str, version: str) -> Pipeline:
 
 def current_version(store: ArtifactStore, name: str) -> str | None:
     """The promoted model's version, or None if no retrained model was ever promoted."""
-    path = current_model_path(store, name)
+    path = store.current_model_path(name)
     try:
         text = store.read_text(path)
     except NotFoundError:
@@ -604,5 +571,5 @@ def current_version(store: ArtifactStore, name: str) -> str | None:
         version = json.loads(text)["version"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise DataError("current.json is not valid", project=name, path=store.display(path)) from exc
-    model_dir(store, name, version)  # validates the version before anyone builds a path from it
+    store.model_dir(name, version)  # validates the version before anyone builds a path from it
     return str(version)

@@ -12,7 +12,13 @@ Layout under the store root::
     logs/project=<name>/date=YYYY-MM-DD/hour=HH/<uuid>.parquet
     labels/project=<name>/date=YYYY-MM-DD/<uuid>.parquet
     profiles/project=<name>/date=YYYY-MM-DD/hour=HH/<key>.profile  cached partition summaries (summary_codec, no pickle)
-    reports/project=<name>/<start>--<end>.html                      HTML drift report of a window (UTC, 20260101T000000Z)
+    reports/project=<name>/<start>--<end>.html                      HTML drift report of a window (`Window.slug`)
+    projects/<name>/models/<version>/model.skops                    a retrained scikit-learn Pipeline (skops, never pickle)
+    projects/<name>/models/<version>/metrics.json                   what was trained on, how both models did, the decision
+    projects/<name>/models/current.json                             {"version", "promoted_at"} of the promoted model
+
+A model version is `<training window end, compact UTC>-<8 hex digits>` (e.g. 20260105T120000Z-1a2b3c4d); project
+names and versions are checked before they become path segments, so an untrusted one cannot escape its prefix.
 
 Files whose name starts with "." or "_" are in-flight or bookkeeping files and are never read as data.
 """
@@ -32,12 +38,14 @@ from typing import Any, Literal
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from drifting_etl.core.errors import NotFoundError, StorageError
+from drifting_etl.core.errors import ConfigError, NotFoundError, StorageError
 from drifting_etl.core.names import check_project_name
+from drifting_etl.core.window import COMPACT_UTC_PATTERN, Window
 
 STORAGE_ENV = "DRIFTING_STORAGE_URL"
 DEFAULT_STORAGE = ".drifting"
 ProjectStatus = Literal["active", "paused"]
+MODEL_VERSION_PATTERN = re.compile(rf"^{COMPACT_UTC_PATTERN}-[0-9a-f]{{8}}$")
 
 
 @dataclass(frozen=True)
@@ -144,8 +152,31 @@ class ArtifactStore:
 
     def report_path(self, project: str, window_start: datetime, window_end: datetime) -> str:
         """The window's HTML drift report: reports/project=<name>/<start>--<end>.html (UTC, ISO basic format)."""
-        name = f"{window_start:%Y%m%dT%H%M%SZ}--{window_end:%Y%m%dT%H%M%SZ}.html"
+        name = f"{Window(window_start, window_end).slug}.html"
         return self.path("reports", f"project={check_project_name(project)}", name)
+
+    def models_dir(self, project: str) -> str:
+        """Every stored model version of a project (written by the reference retraining)."""
+        return f"{self.project_dir(project)}/models"
+
+    def model_dir(self, project: str, version: str) -> str:
+        """One model version's directory; ConfigError for a version that is not `MODEL_VERSION_PATTERN`."""
+        if not isinstance(version, str) or not MODEL_VERSION_PATTERN.fullmatch(version):
+            raise ConfigError(
+                f"invalid model version {version!r}", project=project, hint="e.g. 20260105T120000Z-1a2b3c4d"
+            )
+        return f"{self.models_dir(project)}/{version}"
+
+    def model_path(self, project: str, version: str) -> str:
+        return f"{self.model_dir(project, version)}/model.skops"
+
+    def model_metrics_path(self, project: str, version: str) -> str:
+        """The version's metrics.json, written last: a version directory without it is incomplete."""
+        return f"{self.model_dir(project, version)}/metrics.json"
+
+    def current_model_path(self, project: str) -> str:
+        """current.json: which version is promoted (absent until a retrained model is promoted)."""
+        return f"{self.models_dir(project)}/current.json"
 
     def new_data_file(self, directory: str) -> str:
         return f"{directory}/{uuid.uuid4().hex}.parquet"
