@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from croniter import croniter
-
 from drifting_etl.core.errors import ConfigError
 
 SCHEDULE_PRESETS = {
@@ -86,6 +84,9 @@ class Window:
 
 def cron_expression(schedule: str) -> str:
     """The cron expression for a schedule (a preset such as @daily, or a 5-field cron string)."""
+    # Imported here: the capture SDK reaches this module through the store (window slugs) and installs without croniter.
+    from croniter import croniter
+
     expression = SCHEDULE_PRESETS.get(schedule.strip(), schedule.strip())
     if not croniter.is_valid(expression) or len(expression.split()) != 5:
         raise ConfigError(
@@ -100,6 +101,8 @@ def schedule_windows(schedule: str, start: datetime, end: datetime) -> list[Wind
 
     Like Airflow's CronDataIntervalTimetable: each interval runs from one cron tick to the next, in UTC.
     """
+    from croniter import croniter
+
     expression = cron_expression(schedule)
     start, end = as_utc(start), as_utc(end)
     ticks = croniter(expression, start - timedelta(microseconds=1))
