@@ -3,7 +3,7 @@
 Each run covers its data interval [data_interval_start, data_interval_end), cut by the project's schedule
 (CronDataIntervalTimetable, so windows have a real length), from the project's start_date with its catchup:
 
-    plan_partitions ─▶ profile_partitions ×N (mapped over groups of hour partitions) ─▶ load_metrics
+    plan_partitions ─▶ profile_partitions ×N (mapped over the stored plan's groups of hour partitions) ─▶ load_metrics
     load_metrics (emits drifting://<project>/metrics) ─▶ decide_retraining ─▶ trigger_retraining ─┐
     load_metrics ─▶ render_report ──────────────────────────────────────────────────────────────┴▶ notify_team
 
@@ -33,17 +33,17 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 
 @task
-def plan_partitions(project: str) -> list[list[str]]:
+def plan_partitions(project: str) -> list[dict[str, Any]]:
     from drifting_etl.airflow import tasks as airflow_tasks
 
     return airflow_tasks.plan(project)
 
 
 @task
-def profile_partitions(project: str, hours: list[str]) -> list[str]:
+def profile_partitions(project: str, group: dict[str, Any]) -> list[str]:
     from drifting_etl.airflow import tasks as airflow_tasks
 
-    return airflow_tasks.profile(project, hours)
+    return airflow_tasks.profile(project, group)
 
 
 @task
@@ -88,7 +88,8 @@ def monitoring_dag(entry: IndexEntry) -> DAG:
         doc_md=f"Drift, data quality and performance of **{entry.name}**, one window per data interval "
         f"(`{entry.schedule}`). Breaches trigger `{entry.retrain_dag_id}`.",
     ) as dag:
-        summaries = profile_partitions.partial(project=entry.name).expand(hours=plan_partitions(entry.name))
+        # the plan is stored once; each mapped task gets its path and one group index
+        summaries = profile_partitions.partial(project=entry.name).expand(group=plan_partitions(entry.name))
         outcome = load_metrics.override(
             outlets=[Asset(name=f"drifting_{entry.name}_metrics", uri=f"drifting://{entry.name}/metrics")]
         )(entry.name, summaries)

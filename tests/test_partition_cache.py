@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from scipy import stats
 from test_pipeline import DAY, Shop, _stable, make_shop
@@ -21,6 +22,7 @@ from drifting_etl.load.tables import METRIC_TABLES
 from drifting_etl.pipeline.partitions import merge_profiles, merge_window, ordered_map, plan_window, profile_partitions
 from drifting_etl.profiles.codec import MAGIC, PREFIX_BYTES, attach_values, decode_summary, encode_summary, profile_end
 from drifting_etl.profiles.columns import NumericalProfile
+from drifting_etl.store.artifacts import ArtifactStore, StoredFile
 from drifting_etl.store.projects import load_project
 
 WINDOW = Window(DAY, DAY + timedelta(days=1))
@@ -245,8 +247,72 @@ def test_profile_task_given_some_hours_of_a_window_too_large_to_be_exact_should_
     from drifting_etl.pipeline import steps as orchestration
 
     monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 1000)  # the day (3600 rows) is too large, two hours are not
-    hours = [(DAY + timedelta(hours=hour)).isoformat() for hour in (3, 4)]
+    groups = orchestration.plan_partitions(shop.store, "shop-churn", WINDOW, group_bytes=1)  # one hour per group
+    assert len(groups) == 24
     database = shop.database()
-    paths = orchestration.profile_partitions(shop.store, database, "shop-churn", WINDOW, hours)
+    paths = [
+        path
+        for group in groups[3:5]
+        for path in orchestration.profile_partitions(
+            shop.store, database, "shop-churn", WINDOW, group["plan"], group["group"]
+        )
+    ]
     database.dispose()
     assert len(paths) == 2 and all(b"c0_values" not in Path(path).read_bytes() for path in paths)
+
+
+class UnlistableStore(ArtifactStore):
+    """The real store, except that listing a directory fails: what a task that must not list is given."""
+
+    def list_dirs(self, path: str) -> list[str]:
+        raise AssertionError(f"listed {path}")
+
+    def list_data_files(self, path: str, suffix: str = ".parquet") -> list[StoredFile]:
+        raise AssertionError(f"listed {path}")
+
+
+def test_profile_task_given_a_stored_plan_should_profile_without_listing_or_reading_the_reference_parquet(
+    shop: Shop,
+) -> None:
+    from drifting_etl.pipeline import steps as orchestration
+
+    groups = orchestration.plan_partitions(shop.store, "shop-churn", WINDOW, group_bytes=200_000)
+    assert 1 < len(groups) < 24 and {group["plan"] for group in groups} == {groups[0]["plan"]}
+    Path(shop.store.reference_path("shop-churn")).unlink()  # profiling needs only the reference profile's bins
+    unlistable = UnlistableStore(shop.store.url)
+    database = shop.database()
+    paths = [
+        path
+        for group in groups
+        for path in orchestration.profile_partitions(
+            unlistable, database, "shop-churn", WINDOW, group["plan"], group["group"]
+        )
+    ]
+    database.dispose()
+
+    # the same cache entries as planning in process would use, each written
+    planned = plan_window(
+        shop.store,
+        load_project(shop.store, "shop-churn", reference_values=False),
+        WINDOW,
+        window_partitions(shop.store, "shop-churn", WINDOW),
+    )
+    assert paths == [item.path for item in planned]
+    assert all(Path(path).read_bytes().startswith(MAGIC) for path in paths)
+
+
+def test_profile_task_given_reference_replaced_after_planning_should_fail_saying_to_run_the_window_again(
+    shop: Shop, tmp_path: Path
+) -> None:
+    from drifting_etl.pipeline import steps as orchestration
+    from drifting_etl.store.projects import replace_reference
+
+    [group] = orchestration.plan_partitions(shop.store, "shop-churn", WINDOW)
+    replace_reference(shop.store, "shop-churn", pa.Table.from_pandas(shop.reference.head(500)), source="test")
+    database = shop.database()
+    with pytest.raises(DataError, match="reference changed after the window was planned") as failure:
+        orchestration.profile_partitions(shop.store, database, "shop-churn", WINDOW, group["plan"], group["group"])
+    [run] = database.runs("shop-churn")
+    database.dispose()
+    assert "run the window again" in str(failure.value)
+    assert run["status"] == "failed"

@@ -25,7 +25,7 @@ from scipy import stats
 from drifting_etl.capture import LabelWriter, LogWriter
 from drifting_etl.core.errors import DataError, DriftingError, NotFoundError
 from drifting_etl.core.window import Window
-from drifting_etl.extract.labels import load_labels
+from drifting_etl.extract.labels import LabelIndex
 from drifting_etl.extract.logs import window_partitions
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.pipeline.run import run_window
@@ -216,10 +216,10 @@ def test_bottom_k_given_parts_merged_in_any_order_should_equal_the_sample_of_the
 def test_sample_window_given_partitions_sampled_separately_should_merge_into_the_window_sample(shop: Shop) -> None:
     project, k = shop.project, 300
     sample, total = sample_window(shop.store, project, DRIFTED, k)
-    labels = load_labels(shop.store, project.config, DRIFTED)
+    labels = LabelIndex.listed(shop.store, project.config)
     partitions = window_partitions(shop.store, NAME, DRIFTED)
     assert len(partitions) == 24 and any(len(p.files) > 1 for p in partitions)
-    parts = [sample_partition(shop.store, project, DRIFTED, p, labels, k) for p in partitions]
+    parts = [sample_partition(shop.store, project, DRIFTED, p, labels.table_for(p.cut(DRIFTED)), k) for p in partitions]
     merged = functools.reduce(BottomK.merge, reversed(parts), BottomK.empty(k))
     assert merged.seen == total == len(shop.window_logs(DRIFTED))
     pd.testing.assert_frame_equal(sample_frame(merged, project), sample)

@@ -53,17 +53,25 @@ def _terminal_errors_fail(step: Callable[[], T]) -> T:
         raise AirflowFailException(str(exc)) from exc
 
 
-def plan(project: str) -> list[list[str]]:
+def plan(project: str) -> list[dict[str, Any]]:
+    """Plan the window once; one `{"plan": path, "group": index}` per mapped profiling task."""
     store, _ = _environment()
     return _terminal_errors_fail(lambda: orchestration.plan_partitions(store, project, current_window()))
 
 
-def profile(project: str, hours: list[str]) -> list[str]:
+def profile(project: str, group: dict[str, Any]) -> list[str]:
+    """Profile one group of the stored plan (`group` as `plan` returned it)."""
     tune_batch_process()
     store, database = _environment()
     return _terminal_errors_fail(
         lambda: orchestration.profile_partitions(
-            store, database, project, current_window(), list(hours), airflow_run_id=_run_id()
+            store,
+            database,
+            project,
+            current_window(),
+            str(group["plan"]),
+            int(group["group"]),
+            airflow_run_id=_run_id(),
         )
     )
 

@@ -1,8 +1,16 @@
-"""Late ground truth: the label partitions of a project, which of them can hold a window's labels, and the latest label
-per request id. Reads the store; computes nothing."""
+"""Late ground truth: the label partitions of a project, the one rule saying which of them can hold a row's label,
+and the latest label per request id. Reads the store; computes no metric.
+
+The rule (the stored metrics, the report and the retraining input all follow it, through `LabelIndex`): a label
+belongs to a row when its label partition's date lies between the date of the row's hour and the date
+`labels.max_delay` after the end of that hour; among those, the latest label of the request wins. Readers apply it
+per hour partition (`LabelIndex.files_for(partition.cut(window))`), never over a whole window at once, so a label
+that arrived too late for one hour is not picked up because a later hour shares the window.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,35 +41,83 @@ class LabelTable:
         return pc.take(self.labels, positions)
 
 
-def label_days(store: ArtifactStore, config: ProjectConfig) -> dict[date, str] | None:
-    """The project's label partitions (date -> directory); None when it has none at all (labels come from the logs)."""
-    directory = store.labels_dir(config.name)
-    days: dict[date, str] = {}
-    for day_name, day_dir in store.walk_partitions(directory, "date"):
-        try:
-            days[date.fromisoformat(day_name)] = day_dir
-        except ValueError:
-            continue
-    if not days and not store.list_dirs(directory):
-        return None
-    return days
-
-
 def label_range(config: ProjectConfig, start: datetime, end: datetime) -> tuple[date, date]:
-    """The label partitions that can hold ground truth for rows logged in [start, end): up to `labels.max_delay` on."""
+    """The dates of the label partitions that can hold ground truth for rows logged in [start, end): from the start's
+    date to the date `labels.max_delay` after the end. Called with one hour partition's part of a window."""
     return start.date(), (end + config.labels.max_delay).date()
 
 
-def load_labels(store: ArtifactStore, config: ProjectConfig, window: Window) -> LabelTable | None:
-    """Labels that may belong to the window's rows (see `label_range`); None when the project has no label partitions."""
-    days = label_days(store, config)
-    if days is None:
-        return None
-    first, last = label_range(config, window.start, window.end)
-    files = [
-        stored for day, path in sorted(days.items()) if first <= day <= last for stored in store.list_data_files(path)
-    ]
-    return read_labels(store, config, files, window)
+class LabelIndex:
+    """A project's label partitions, listed once: which label files can hold truth for rows logged in [start, end),
+    and the label table they make.
+
+    The day directories are listed when the index is built; each day's files the first time a range needs them
+    (then kept), so planning a month of hours lists every label day at most once. Tables are read through a
+    `LabelTables` that keeps the last two (hours are read in order, and neighbouring hours share their files).
+    Safe to share between threads."""
+
+    def __init__(self, store: ArtifactStore, config: ProjectConfig, days: dict[date, str] | None) -> None:
+        self._store, self._config, self._days = store, config, days
+        self._files: dict[date, tuple[StoredFile, ...]] = {}
+        self._lock = threading.Lock()
+        self._tables = LabelTables(store, config, keep=2)
+
+    @classmethod
+    def listed(cls, store: ArtifactStore, config: ProjectConfig) -> LabelIndex:
+        """List the project's label days (one listing of labels/project=<name>/)."""
+        directory = store.labels_dir(config.name)
+        days: dict[date, str] = {}
+        for day_name, day_dir in store.walk_partitions(directory, "date"):
+            try:
+                days[date.fromisoformat(day_name)] = day_dir
+            except ValueError:
+                continue  # not a partition of ours; never guess
+        has_labels = bool(days) or bool(store.list_dirs(directory))
+        return cls(store, config, days if has_labels else None)
+
+    def files_for(self, cut: Window) -> tuple[StoredFile, ...] | None:
+        """The label files that can hold ground truth for rows logged in `cut` (see `label_range`), in date order;
+        None when the project has no label partitions at all (its labels, if any, are logged inline)."""
+        if self._days is None:
+            return None
+        first, last = label_range(self._config, cut.start, cut.end)
+        found: list[StoredFile] = []
+        for day, directory in sorted(self._days.items()):
+            if first <= day <= last:
+                with self._lock:
+                    if day not in self._files:
+                        self._files[day] = tuple(self._store.list_data_files(directory))
+                found.extend(self._files[day])
+        return tuple(found)
+
+    def table_for(self, cut: Window) -> LabelTable | None:
+        """The latest label per request id among `files_for(cut)`; None when the project has no label partitions."""
+        return self._tables.get(self.files_for(cut), cut)
+
+
+class LabelTables:
+    """Label tables read once per distinct set of label files, shared by the partitions (and threads) needing them.
+
+    `keep` bounds how many tables stay in memory (the most recently read), for readers that go through a long
+    window's hours in order; None keeps every table."""
+
+    def __init__(self, store: ArtifactStore, config: ProjectConfig, *, keep: int | None = None) -> None:
+        self._store, self._config, self._keep = store, config, keep
+        self._tables: dict[tuple[StoredFile, ...], LabelTable] = {}
+        self._lock = threading.Lock()
+
+    def get(self, files: tuple[StoredFile, ...] | None, cut: Window) -> LabelTable | None:
+        """The latest label per request id in `files`; None when there are no label partitions (`files` is None).
+        `cut` names the rows' window in error messages."""
+        if files is None:
+            return None
+        with self._lock:  # label tables are read one at a time; each set of files once
+            if files not in self._tables:
+                if self._keep is not None:
+                    while len(self._tables) >= max(self._keep, 1):
+                        del self._tables[next(iter(self._tables))]
+                self._tables[files] = read_labels(self._store, self._config, files, cut)
+            return self._tables[files]
 
 
 def read_labels(store: ArtifactStore, config: ProjectConfig, files: Sequence[StoredFile], window: Window) -> LabelTable:

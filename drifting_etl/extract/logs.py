@@ -12,7 +12,7 @@ import calendar
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -40,6 +40,11 @@ class Partition:
     @property
     def size(self) -> int:
         return sum(stored.size for stored in self.files)
+
+    def cut(self, window: Window) -> Window:
+        """The part of the partition's hour inside `window`: its rows are those logged then, and their labels those
+        the label rule (extract.labels) offers for it."""
+        return Window(max(window.start, self.hour), min(window.end, self.hour + timedelta(hours=1)))
 
 
 def window_partitions(store: ArtifactStore, project: str, window: Window) -> list[Partition]:

@@ -8,6 +8,9 @@ window after hourly ones) merges cached summaries instead of reading logs, while
 (late data, new labels) gets a new key and is read again. The cache can be deleted at any time.
 
     plan_window ─▶ profile_partitions (threads here; one Airflow task per group of partitions) ─▶ merge_profiles
+
+Label files come from extract.labels.LabelIndex, the one label rule. In Airflow the plan is made once and stored
+as a `WindowPlan` (JSON), so the profiling tasks work from it without listing the store.
 """
 
 from __future__ import annotations
@@ -16,16 +19,15 @@ import hashlib
 import json
 import logging
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import TypeVar
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from drifting_etl.core.errors import DataError, NotFoundError
 from drifting_etl.core.window import Window
-from drifting_etl.extract.labels import LabelTable, label_days, label_range, read_labels
+from drifting_etl.extract.labels import LabelIndex, LabelTable, LabelTables
 from drifting_etl.extract.logs import Partition, read_partition_row_groups, window_partitions
 from drifting_etl.profiles import columns as profiles
 from drifting_etl.profiles.codec import (
@@ -39,7 +41,7 @@ from drifting_etl.profiles.codec import (
 )
 from drifting_etl.profiles.columns import NumericalProfile
 from drifting_etl.profiles.performance import EXACT_PAIRS_LIMIT, ClassificationSummary
-from drifting_etl.profiles.summary import WindowSummary, positive_label, summarize
+from drifting_etl.profiles.summary import WindowSummary, summarize
 from drifting_etl.store.artifacts import ArtifactStore, StoredFile
 from drifting_etl.store.projects import Project
 
@@ -78,30 +80,102 @@ def plan_window(
     """Cache paths for the window's partitions (lists the label partitions once, and each label day it needs once).
     `window_bytes`: the log bytes of the whole window, when `partitions` are only some of its partitions."""
     config = project.config
-    days = label_days(store, config)
-    listed: dict[date, tuple[StoredFile, ...]] = {}
-
-    def files_between(first: date, last: date) -> tuple[StoredFile, ...]:
-        assert days is not None
-        found: list[StoredFile] = []
-        for day, directory in sorted(days.items()):
-            if first <= day <= last:
-                if day not in listed:
-                    listed[day] = tuple(store.list_data_files(directory))
-                found.extend(listed[day])
-        return tuple(found)
-
+    labels = LabelIndex.listed(store, config)
     partitions = list(partitions)
     if window_bytes is None:
         window_bytes = sum(partition.size for partition in partitions)
     planned = []
     for partition in partitions:
-        cut = Window(max(window.start, partition.hour), min(window.end, partition.hour + timedelta(hours=1)))
-        labels = None if days is None else files_between(*label_range(config, cut.start, cut.end))
-        key = partition_key(project, cut, partition.files, labels)
+        cut = partition.cut(window)
+        label_files = labels.files_for(cut)
+        key = partition_key(project, cut, partition.files, label_files)
         path = store.partition_profile_path(config.name, partition.hour, key)
-        planned.append(PlannedPartition(partition, cut, labels, path, window_bytes))
+        planned.append(PlannedPartition(partition, cut, label_files, path, window_bytes))
     return planned
+
+
+PLAN_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """A window's planned partitions in groups (one mapped Airflow task each), with what they were planned against.
+
+    Stored as JSON (never pickle) by the plan task and read by each profiling task, which so needs neither a
+    listing of the store nor the reference's raw values: the files, label files and cache paths are all here."""
+
+    project: str
+    window: Window
+    reference_version: str
+    """The reference the cache keys were computed with; a profiling task refuses a project whose reference changed."""
+    groups: list[list[PlannedPartition]]
+
+    @classmethod
+    def of(cls, project: Project, window: Window, planned: list[PlannedPartition], group_bytes: int) -> WindowPlan:
+        """Group consecutive partitions into about `group_bytes` of log files each (a larger partition alone)."""
+        groups: list[list[PlannedPartition]] = []
+        size = group_bytes
+        for item in planned:
+            if size >= group_bytes:
+                groups.append([])
+                size = 0
+            groups[-1].append(item)
+            size += item.partition.size
+        return cls(project.config.name, window, project.reference.version, groups)
+
+    def to_json(self) -> str:
+        def files(stored: Iterable[StoredFile]) -> list[list[str | int]]:
+            return [[f.path, f.size, f.version] for f in stored]
+
+        body = {
+            "format": PLAN_FORMAT,
+            "project": self.project,
+            "window": [self.window.start.isoformat(), self.window.end.isoformat()],
+            "reference_version": self.reference_version,
+            "groups": [
+                [
+                    {
+                        "hour": item.partition.hour.isoformat(),
+                        "files": files(item.partition.files),
+                        "labels": None if item.label_files is None else files(item.label_files),
+                        "profile": item.path,
+                        "window_bytes": item.window_bytes,
+                    }
+                    for item in group
+                ]
+                for group in self.groups
+            ],
+        }
+        return json.dumps(body, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> WindowPlan:
+        """Raises ValueError (or KeyError, TypeError) on a document that is not a plan of this format."""
+        body = json.loads(text)
+        if body.get("format") != PLAN_FORMAT:
+            raise ValueError(f"plan format {body.get('format')!r}, expected {PLAN_FORMAT}")
+        window = Window(datetime.fromisoformat(body["window"][0]), datetime.fromisoformat(body["window"][1]))
+
+        def files(rows: list[list[Any]]) -> tuple[StoredFile, ...]:
+            return tuple(StoredFile(str(path), int(size), str(version)) for path, size, version in rows)
+
+        groups = []
+        for group in body["groups"]:
+            items = []
+            for item in group:
+                partition = Partition(datetime.fromisoformat(item["hour"]), files(item["files"]))
+                labels = None if item["labels"] is None else files(item["labels"])
+                items.append(
+                    PlannedPartition(partition, partition.cut(window), labels, item["profile"], item["window_bytes"])
+                )
+            groups.append(items)
+        return cls(str(body["project"]), window, str(body["reference_version"]), groups)
+
+    @property
+    def key(self) -> str:
+        """A digest of the plan: where it is stored, so a re-plan (after late data) never overwrites a plan that
+        profiling tasks of an earlier attempt still read."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:32]
 
 
 def partition_key(
@@ -114,31 +188,12 @@ def partition_key(
         "task": config.task,
         "features": config.features.model_dump(mode="json"),
         "columns": config.columns.model_dump(mode="json"),
-        "positive_label": positive_label(config, project.reference),
+        "positive_label": project.positive_label,
         "cut": [cut.start.isoformat(), cut.end.isoformat()],
         "labels": None if label_files is None else [[f.path, f.size, f.version] for f in label_files],
         "logs": [[f.path, f.size, f.version] for f in files],
     }
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]
-
-
-class LabelTables:
-    """Label tables read once per distinct set of label files and shared by the partitions (and threads) needing them."""
-
-    def __init__(self, store: ArtifactStore, project: Project) -> None:
-        self._store, self._project = store, project
-        self._tables: dict[tuple[StoredFile, ...], LabelTable] = {}
-        self._lock = threading.Lock()
-
-    def get(self, planned: PlannedPartition) -> LabelTable | None:
-        if planned.label_files is None:
-            return None
-        with self._lock:  # label tables are read one at a time; each set of files once
-            if planned.label_files not in self._tables:
-                self._tables[planned.label_files] = read_labels(
-                    self._store, self._project.config, planned.label_files, planned.cut
-                )
-            return self._tables[planned.label_files]
 
 
 def summarize_partition(
@@ -154,7 +209,6 @@ def summarize_partition(
     Raw values are kept for exact results unless the window is clearly too large to be exact (estimated from each
     file's rows per byte; `keep_values` overrides). A smaller window that needs them later reads the hour again."""
     config, reference = project.config, project.reference
-    positive = positive_label(config, reference)
     summary = WindowSummary.empty(config, reference)
     whole_hour = planned.cut.end - planned.cut.start == timedelta(hours=1)
     for rows in read_partition_row_groups(store, config, planned.cut, planned.partition, labels):
@@ -163,7 +217,7 @@ def summarize_partition(
             if keep is None:
                 window_rows = rows.file_rows * planned.window_bytes / max(rows.file_bytes, 1)
                 keep = not whole_hour or window_rows <= 2 * profiles.EXACT_VALUES_LIMIT
-            summary = summary.merge(summarize(rows, config, reference, positive, keep_values=keep))
+            summary = summary.merge(summarize(rows, config, reference, project.positive_label, keep_values=keep))
     return summary
 
 
@@ -178,12 +232,13 @@ def profile_partitions(
     workers: int = WORKERS,
 ) -> Profiled:
     """Make sure every planned partition has a cached summary (reading only those without one, or all with `rescan`)."""
-    labels = LabelTables(store, project)
+    labels = LabelTables(store, project.config)
 
     def profile(item: PlannedPartition) -> bool:
         if not rescan and store.exists(item.path):
             return True
-        summary = summarize_partition(store, project, item, labels.get(item), keep_values=keep_values)
+        label_table = labels.get(item.label_files, item.cut)
+        summary = summarize_partition(store, project, item, label_table, keep_values=keep_values)
         store.write_bytes(item.path, encode_summary(summary), durable=False)
         return False
 

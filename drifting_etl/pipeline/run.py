@@ -23,7 +23,7 @@ from drifting_etl.load.tables import FeatureKind
 from drifting_etl.metrics.drift import ColumnDrift
 from drifting_etl.metrics.evaluation import WindowEvaluation, evaluate
 from drifting_etl.pipeline.partitions import Profiled, merge_window, plan_window, profile_partitions
-from drifting_etl.profiles.summary import WindowSummary, positive_label
+from drifting_etl.profiles.summary import WindowSummary
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import Project, load_project
 
@@ -73,8 +73,7 @@ def load_summary(
         evaluation = None
         rows = empty_window_rows(project, window, started_at, airflow_run_id)
     else:
-        positive = positive_label(project.config, project.reference)
-        evaluation = evaluate(project.config, project.reference, summary, positive)
+        evaluation = evaluate(project.config, project.reference, summary, project.positive_label)
         rows = metric_rows(project, window, evaluation, started_at, airflow_run_id)
     database.replace_window(*rows)
     status: Literal["success", "no_data"] = "no_data" if evaluation is None else "success"

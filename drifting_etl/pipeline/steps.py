@@ -1,8 +1,11 @@
 """The steps a scheduler runs for one window, as plain functions of (project, window) returning small JSON values.
 
 Airflow's monitoring DAG (dags/drift_monitor.py) calls one function per task; each is idempotent, so a retried or
-cleared task gives the same result. Partition summaries travel between tasks through the artifact store (the
-partition cache of drifting_etl.partitions), never through XCom: `profile_partitions` returns their paths.
+cleared task gives the same result. The window is planned once: `plan_partitions` stores the plan (partitions, their
+files and label files, cache paths, the reference version) as JSON in the store and returns its path with one group
+index per mapped task; a profiling task reads only that plan, the reference profile and the planned files. Partition
+summaries travel between tasks through the artifact store (the partition cache of pipeline.partitions), never
+through XCom: `profile_partitions` returns their paths.
 
     plan_partitions ─▶ profile_partitions (one per group of hour partitions, mapped) ─▶ load_partitions ─▶ retrain_decision
                                                                                      (then the DAG triggers retraining)
@@ -16,7 +19,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from drifting_etl.core.errors import DataError, DriftingError
+from drifting_etl.core.errors import DataError, DriftingError, NotFoundError
 from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import window_partitions
 from drifting_etl.load.database import MetricsDatabase
@@ -35,18 +38,18 @@ one task and large ones fan out over workers."""
 
 def plan_partitions(
     store: ArtifactStore, project_name: str, window: Window, *, group_bytes: int = GROUP_BYTES
-) -> list[list[str]]:
-    """The window's non-empty hour partitions, as groups of ISO hours (small enough for XCom and task mapping)."""
-    load_config_of(store, project_name)  # fail early, with a clear message, on an unknown project
-    groups: list[list[str]] = []
-    size = group_bytes
-    for partition in window_partitions(store, project_name, window):
-        if size >= group_bytes:
-            groups.append([])
-            size = 0
-        groups[-1].append(partition.hour.isoformat())
-        size += partition.size
-    return groups
+) -> list[dict[str, Any]]:
+    """Plan the window once: list its non-empty hour partitions and label files, key their cached summaries, group
+    them, and store the plan (JSON) in the store. Returns one `{"plan": path, "group": index}` per group: small
+    enough for XCom and task mapping, and all a profiling task needs."""
+    project = load_project(store, project_name, reference_values=False)  # keys need the reference's version only
+    planned = partitions.plan_window(store, project, window, window_partitions(store, project_name, window))
+    plan = partitions.WindowPlan.of(project, window, planned, group_bytes)
+    if not plan.groups:
+        return []
+    path = store.window_plan_path(project_name, window.start, plan.key)
+    store.write_bytes(path, plan.to_json().encode("utf-8"))
+    return [{"plan": path, "group": index} for index in range(len(plan.groups))]
 
 
 def profile_partitions(
@@ -54,26 +57,59 @@ def profile_partitions(
     database: MetricsDatabase,
     project_name: str,
     window: Window,
-    hours: list[str],
+    plan_path: str,
+    group: int,
     *,
     airflow_run_id: str | None = None,
 ) -> list[str]:
-    """Summarise a group of the window's hour partitions (reusing cached summaries); returns the summaries' paths."""
+    """Summarise one group of a stored plan's partitions (reusing cached summaries); returns the summaries' paths.
+
+    Reads the plan, the configuration and the reference profile (bins and categories, not reference.parquet), and
+    the planned log and label files: it lists nothing, so every mapped task works on the partitions planned."""
     started_at = datetime.now(UTC)
     with failures_recorded(database, project_name, window, started_at, airflow_run_id):
-        project = load_project(store, project_name)
-        by_hour = {partition.hour: partition for partition in window_partitions(store, project_name, window)}
-        group = []
-        for hour in hours:
-            partition = by_hour.get(datetime.fromisoformat(hour))
-            if partition is None:
-                raise DataError(
-                    f"partition {hour} is gone", project=project_name, window=str(window), hint="re-run the window"
-                )
-            group.append(partition)
-        window_bytes = sum(partition.size for partition in by_hour.values())
-        planned = partitions.plan_window(store, project, window, group, window_bytes=window_bytes)
-        return partitions.profile_partitions(store, project, planned).paths
+        project = load_project(store, project_name, reference_values=False)
+        plan = read_plan(store, plan_path, project_name, window)
+        if plan.reference_version != project.reference.version:
+            raise DataError(
+                f"the reference changed after the window was planned (planned with {plan.reference_version}, "
+                f"now {project.reference.version})",
+                project=project_name,
+                window=str(window),
+                path=store.display(plan_path),
+                hint="run the window again (clear its plan_partitions task): it plans against the new reference",
+            )
+        if not 0 <= group < len(plan.groups):
+            raise DataError(
+                f"the plan has {len(plan.groups)} partition groups, not a group {group}",
+                project=project_name,
+                window=str(window),
+                path=store.display(plan_path),
+                hint="run the window again (clear its plan_partitions task)",
+            )
+        return partitions.profile_partitions(store, project, plan.groups[group]).paths
+
+
+def read_plan(store: ArtifactStore, path: str, project_name: str, window: Window) -> partitions.WindowPlan:
+    """The stored plan at `path`, checked to be the plan of this project's window."""
+    where = {"project": project_name, "window": str(window), "path": store.display(path)}
+    try:
+        plan = partitions.WindowPlan.from_json(store.read_text(path))
+    except NotFoundError as exc:
+        raise DataError(
+            "the window's plan is gone", hint="run the window again (clear its plan_partitions task)", **where
+        ) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(
+            f"unreadable window plan: {exc}", hint="run the window again (clear its plan_partitions task)", **where
+        ) from exc
+    if plan.project != project_name or plan.window != window:
+        raise DataError(
+            f"the plan is of project {plan.project!r}, window {plan.window}",
+            hint="pass the plan that this window's plan_partitions task returned",
+            **where,
+        )
+    return plan
 
 
 def load_partitions(

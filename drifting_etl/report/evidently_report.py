@@ -43,12 +43,11 @@ import pyarrow.parquet as pq
 from drifting_etl.core.columns import LABEL
 from drifting_etl.core.errors import ComputeError, DataError, DriftingError
 from drifting_etl.core.window import Window
-from drifting_etl.extract.labels import LabelTable, load_labels
+from drifting_etl.extract.labels import LabelIndex, LabelTable
 from drifting_etl.extract.logs import Partition, read_partition, window_partitions
 from drifting_etl.load.tables import METRIC_TABLES
 from drifting_etl.metrics.drift import SMALL_REFERENCE_ROWS
 from drifting_etl.profiles.columns import category_key
-from drifting_etl.profiles.summary import positive_label
 from drifting_etl.store.artifacts import ArtifactStore, StoredFile
 from drifting_etl.store.projects import Project, load_project
 
@@ -260,16 +259,18 @@ def sample_partition(
     into: BottomK | None = None,
 ) -> BottomK:
     """The bottom-k sample of one hour partition's rows inside the window, streamed into `into` (else a new
-    sample). Samples of separate partitions merge exactly into the window's sample."""
+    sample). `labels`: the partition's labels (`LabelIndex.table_for(partition.cut(window))`). Samples of separate
+    partitions merge exactly into the window's sample."""
     config = project.config
     sampler = into if into is not None else BottomK.empty(size)
+    cut = partition.cut(window)  # the partition's rows are those the stored metrics count: logged in its hour
     with _as_data_error(config.name, window, "the window's rows"):
         for stored in partition.files:
             with_ids = labels is not None or _has_column(store, stored, config.columns.request_id)
             file_labels = labels if labels is not None else (_NO_LABELS if with_ids else None)
             source = _store_relative(store, stored.path)
             offset = 0
-            for batch in read_partition(store, config, window, Partition(partition.hour, (stored,)), file_labels):
+            for batch in read_partition(store, config, cut, Partition(partition.hour, (stored,)), file_labels):
                 if not batch.num_rows:
                     continue
                 ids = batch.column(config.columns.request_id) if with_ids else None
@@ -287,11 +288,13 @@ def sample_window(
     Columns: the monitored columns (features, prediction), `prediction_proba` when logged, and the label
     (joined from labels/, else logged inline) as `label`. Rows are streamed partition by partition, file by
     file into one sample: memory holds the sample plus one batch. The same data and seed give the same sample.
+    Labels follow the one label rule (extract.labels), hour partition by hour partition, as the stored metrics do.
     """
-    labels = load_labels(store, project.config, window)
+    labels = LabelIndex.listed(store, project.config)
     sampler = BottomK.empty(size)
     for partition in window_partitions(store, project.config.name, window):
-        sampler = sample_partition(store, project, window, partition, labels, size, seed=seed, into=sampler)
+        partition_labels = labels.table_for(partition.cut(window))
+        sampler = sample_partition(store, project, window, partition, partition_labels, size, seed=seed, into=sampler)
     return sample_frame(sampler, project), sampler.seen
 
 
@@ -419,7 +422,7 @@ def _performance(project: Project, reference: pd.DataFrame, sample: pd.DataFrame
     classes = set(current[target]) | set(current[prediction])
     if past is not None:
         classes |= set(past[target]) | set(past[prediction])
-    positive = positive_label(config, project.reference)
+    positive = project.positive_label
     with_proba = bool(proba and proba in current and current[proba].notna().all())
     if with_proba and past is not None and not (proba in past and past[proba].notna().all()):
         past = past.drop(columns=[proba], errors="ignore")

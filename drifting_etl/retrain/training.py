@@ -47,13 +47,12 @@ from drifting_etl.core.config import ProjectConfig
 from drifting_etl.core.errors import ConfigError, DataError, NotFoundError
 from drifting_etl.core.model_task import DEFAULT_ESTIMATOR, ESTIMATOR_ALLOW_LIST, ESTIMATORS, HIGHER_IS_BETTER
 from drifting_etl.core.window import Window, as_utc, compact_utc
-from drifting_etl.extract.labels import load_labels
+from drifting_etl.extract.labels import LabelIndex
 from drifting_etl.extract.logs import read_partition, window_partitions
-from drifting_etl.profiles.columns import ReferenceProfile, category_key, numeric_array
+from drifting_etl.profiles.columns import category_key, numeric_array
 from drifting_etl.profiles.performance import ClassificationSummary, RegressionSummary
-from drifting_etl.profiles.summary import positive_label
 from drifting_etl.store.artifacts import ArtifactStore
-from drifting_etl.store.projects import load_config_of, replace_reference
+from drifting_etl.store.projects import load_project, replace_reference
 
 
 def _allowed_class(class_path: str) -> type[BaseEstimator]:
@@ -383,13 +382,15 @@ class _DigestSink(io.RawIOBase):
 def read_labelled(store: ArtifactStore, config: ProjectConfig, window: Window) -> tuple[pa.Table, int]:
     """The window's labelled rows (ground truth and a logged prediction) and the number of rows read.
 
-    Only the columns training and evaluation need are kept, batch by batch: memory is the labelled rows.
+    Only the columns training and evaluation need are kept, batch by batch: memory is the labelled rows. Labels follow
+    the one label rule (extract.labels), hour partition by hour partition, as the stored metrics do.
     """
-    labels = load_labels(store, config, window)
+    labels = LabelIndex.listed(store, config)
     tables: list[pa.Table] = []
     read = 0
     for partition in window_partitions(store, config.name, window):
-        for batch in read_partition(store, config, window, partition, labels):
+        cut = partition.cut(window)
+        for batch in read_partition(store, config, cut, partition, labels.table_for(cut)):
             read += batch.num_rows
             labelled = batch.filter(
                 pc.and_(pc.is_valid(batch.column(LABEL)), pc.is_valid(batch.column(config.columns.prediction)))
@@ -447,9 +448,8 @@ def retrain_project(
 
     Raises DataError (nothing written) when the window has too few labelled rows or a single class.
     """
-    config = load_config_of(store, project)
-    reference = ReferenceProfile.from_json(store.read_text(store.reference_profile_path(project)))
-    positive = positive_label(config, reference)
+    loaded = load_project(store, project, reference_values=False)  # training reads logs, not the reference
+    config, reference, positive = loaded.config, loaded.reference, loaded.positive_label
     window_end = as_utc(window_end)
     window = Window(window_end - config.retrain.training_window, window_end)
 

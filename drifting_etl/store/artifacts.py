@@ -12,6 +12,7 @@ Layout under the store root::
     logs/project=<name>/date=YYYY-MM-DD/hour=HH/<uuid>.parquet
     labels/project=<name>/date=YYYY-MM-DD/<uuid>.parquet
     profiles/project=<name>/date=YYYY-MM-DD/hour=HH/<key>.profile  cached partition summaries (summary_codec, no pickle)
+    plans/project=<name>/date=YYYY-MM-DD/<key>.json                 a window's planned partitions, for Airflow's tasks
     reports/project=<name>/<start>--<end>.html                      HTML drift report of a window (`Window.slug`)
     projects/<name>/models/<version>/model.skops                    a retrained scikit-learn Pipeline (skops, never pickle)
     projects/<name>/models/<version>/metrics.json                   what was trained on, how both models did, the decision
@@ -149,6 +150,12 @@ class ArtifactStore:
         if not re.fullmatch(r"[0-9a-f]{8,64}", key):
             raise ValueError(f"invalid profile key {key!r}")
         return f"{self.path('profiles', f'project={check_project_name(project)}')}/date={hour.date().isoformat()}/hour={hour.hour:02d}/{key}.profile"
+
+    def window_plan_path(self, project: str, window_start: datetime, key: str) -> str:
+        """A window's plan (pipeline.partitions.WindowPlan, JSON) for Airflow's profiling tasks; `key` digests it."""
+        if not re.fullmatch(r"[0-9a-f]{8,64}", key):
+            raise ValueError(f"invalid plan key {key!r}")
+        return f"{self.path('plans', f'project={check_project_name(project)}')}/date={window_start.date().isoformat()}/{key}.json"
 
     def report_path(self, project: str, window_start: datetime, window_end: datetime) -> str:
         """The window's HTML drift report: reports/project=<name>/<start>--<end>.html (UTC, ISO basic format)."""

@@ -6,6 +6,7 @@ never discovers that the reference lacks a declared column.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from drifting_etl.core.config import ProjectConfig, load_config, parse_config
 from drifting_etl.core.errors import ConfigError, DataError, NotFoundError
 from drifting_etl.core.names import check_project_name
 from drifting_etl.profiles.columns import ReferenceProfile, fit_reference
+from drifting_etl.profiles.summary import positive_label
 from drifting_etl.store.artifacts import ArtifactStore, IndexEntry, ProjectStatus
 
 
@@ -26,7 +28,14 @@ from drifting_etl.store.artifacts import ArtifactStore, IndexEntry, ProjectStatu
 class Project:
     config: ProjectConfig
     reference: ReferenceProfile
-    """The fitted reference profile, with the reference's numerical values attached for exact computations."""
+    """The fitted reference profile; with the reference's numerical values attached for exact computations unless
+    loaded with `reference_values=False` (profiling partitions needs only the bins and categories)."""
+
+    @functools.cached_property
+    def positive_label(self) -> str:
+        """The class `prediction_proba` is the probability of (binary classifiers), as a category key; worked out
+        once per loaded project from the configuration and the reference's predictions."""
+        return positive_label(self.config, self.reference)
 
 
 def _read_reference(data: bytes, source: str, config: ProjectConfig) -> pa.Table:
@@ -115,9 +124,13 @@ def load_config_of(store: ArtifactStore, name: str) -> ProjectConfig:
     return config
 
 
-def load_project(store: ArtifactStore, name: str) -> Project:
+def load_project(store: ArtifactStore, name: str, *, reference_values: bool = True) -> Project:
+    """The project's configuration and reference profile; `reference_values=False` leaves reference.parquet unread
+    (the profile's bins, counts and categories come from reference_profile.json)."""
     config = load_config_of(store, name)
     profile = ReferenceProfile.from_json(store.read_text(store.reference_profile_path(name)))
+    if not reference_values:
+        return Project(config, profile)
     table = _read_reference(
         store.read_bytes(store.reference_path(name)), store.display(store.reference_path(name)), config
     )
