@@ -18,6 +18,7 @@ from drifting_etl.core.config import (
     parse_duration,
 )
 from drifting_etl.core.errors import ConfigError, DriftingError
+from drifting_etl.store.projects import parse_project_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "project.yaml"
 SOURCE = "projects/credit.yaml"
@@ -43,8 +44,9 @@ def edited(old: str, new: str) -> str:
 
 
 def config_error(text: str, source: str = SOURCE) -> ConfigError:
+    """The error a project's configuration gets where it is registered or loaded: its own rules and the registry's."""
     with pytest.raises(ConfigError) as caught:
-        parse_config(text, source=source)
+        parse_project_config(text, source=source)
     return caught.value
 
 
@@ -300,6 +302,42 @@ def test_parse_config_given_numerical_only_method_on_categorical_feature_should_
     message = str(config_error(edited("income: {method: psi, threshold: 0.2}", f"region: {{method: {method}}}")))
 
     assert "drift.per_feature.region" in message, message
+
+
+@pytest.mark.parametrize("method", ["wasserstein", "ks"])
+def test_parse_project_config_given_numerical_only_drift_method_inherited_by_categorical_feature_should_name_drift_method(
+    method: str,
+) -> None:
+    message = str(config_error(edited("  method: auto ", f"  method: {method} ")))
+
+    assert message.startswith(f"{SOURCE}: ")
+    assert f"\n  drift.method: '{method}' needs a numerical feature; 'region' is categorical" in message, message
+    assert "drift.per_feature.region.method" in message  # what to do: give the feature its own method
+    assert "the prediction 'prediction' of a classification model is categorical" in message, message
+
+
+def test_parse_project_config_given_categorical_features_with_their_own_methods_should_accept_a_numerical_only_default() -> (
+    None
+):
+    text = MINIMAL.replace("  numerical: [tenure]", "  numerical: [tenure]\n  categorical: [plan]") + (
+        "drift:\n  method: wasserstein\n  per_feature:\n    plan: {method: chisquare}\n"
+    )
+
+    config = parse_project_config(text, source=SOURCE)  # a regressor: its prediction is numerical
+
+    assert config.drift.for_feature("plan").method == "chisquare"
+    assert config.drift.for_feature("tenure").method == "wasserstein"
+
+
+def test_parse_config_given_checks_should_report_their_problems_with_the_file_and_field_like_its_own() -> None:
+    text = edited("income: {method: psi, threshold: 0.2}", "region: {method: ks}")
+    assert parse_config(text, source=SOURCE).drift.for_feature("region").method == "ks"  # core cannot ask metrics
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source=SOURCE, checks=[lambda config: [("drift.per_feature.region.method", "a problem")]])
+
+    assert str(caught.value).startswith(f"{SOURCE}: invalid project configuration")
+    assert "\n  drift.per_feature.region.method: a problem" in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,16 @@
 
 Validation errors name the file, the field and what is wrong. Unknown keys are rejected so that typos do not
 silently fall back to defaults. `examples/project.yaml` is the commented reference.
+
+Checks that need another stage's knowledge come in as `checks` (see `ConfigCheck`): core imports no other
+package, so, for example, whether a drift method accepts a column's type is asked of the drift-method registry,
+which the project registry (store/projects.py) passes in.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from drifting_etl.core.columns import ColumnType
+from drifting_etl.core.drift_methods import DriftMethodChoice
 from drifting_etl.core.errors import ConfigError
 from drifting_etl.core.model_task import (
     CLASSIFICATION_METRICS,
@@ -26,7 +32,6 @@ from drifting_etl.core.model_task import (
 from drifting_etl.core.names import PROJECT_NAME_PATTERN, retrain_dag_id
 from drifting_etl.core.window import cron_expression
 
-DriftMethodName = Literal["auto", "ks", "chisquare", "ztest", "psi", "wasserstein", "jensenshannon"]
 SendPolicy = Literal["always", "on_drift", "never"]
 RetrainReason = Literal["dataset_drift", "performance"]
 
@@ -86,15 +91,15 @@ class Columns(_Strict):
 
 
 class FeatureDrift(_Strict):
-    method: DriftMethodName = "auto"
+    method: DriftMethodChoice = "auto"
     threshold: float | None = None
 
 
 class Drift(_Strict):
-    method: DriftMethodName = "auto"
+    method: DriftMethodChoice = "auto"
     """auto follows Evidently's DataDriftPreset: the test depends on column type, reference size and unique values."""
     threshold: float | None = None
-    """null = the method's default (0.05 p-value for ks/chisquare/ztest, 0.1 distance otherwise)."""
+    """null = the method's default threshold (its class in the drift-method registry; the README's table)."""
     per_feature: dict[str, FeatureDrift] = Field(default_factory=dict)
     dataset_drift_share: float = Field(default=0.5, gt=0, le=1)
     """The dataset drifts when at least this share of features drift."""
@@ -210,14 +215,10 @@ class ProjectConfig(_Strict):
         """Cross-field inconsistencies as (dotted field, message); `parse_config` reports them like field errors."""
         found: list[tuple[str, str]] = []
         features = set(self.features.all)
-        for feature, override in self.drift.per_feature.items():
+        for feature in self.drift.per_feature:
             field = f"drift.per_feature.{feature}"
             if feature not in features:
                 found.append((field, f"{feature!r} is not a declared feature"))
-            elif feature in self.features.categorical and override.method in ("ks", "wasserstein"):
-                found.append(
-                    (f"{field}.method", f"{override.method!r} needs a numerical feature; {feature!r} is categorical")
-                )
         allowed = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
         for index, metric in enumerate(self.performance.metrics or ()):
             if metric not in allowed:
@@ -277,8 +278,13 @@ _YamlLoader.add_implicit_resolver(
 )
 
 
-def parse_config(text: str, *, source: str) -> ProjectConfig:
-    """Validate YAML text; `source` (a file name) goes into every error message."""
+ConfigCheck = Callable[[ProjectConfig], list[tuple[str, str]]]
+"""A check of a valid configuration against another stage's rules: problems as (dotted field, message)."""
+
+
+def parse_config(text: str, *, source: str, checks: Sequence[ConfigCheck] = ()) -> ProjectConfig:
+    """Validate YAML text; `source` (a file name) goes into every error message. `checks` run after the
+    configuration's own, and their problems are reported with the same file and fields."""
     try:
         raw = yaml.load(text, Loader=_YamlLoader)
     except yaml.YAMLError as exc:
@@ -288,6 +294,8 @@ def parse_config(text: str, *, source: str) -> ProjectConfig:
     try:
         config = ProjectConfig.model_validate(raw)
         problems = config.problems()
+        for check in checks:
+            problems.extend(check(config))
     except ValidationError as exc:
         problems = [
             (".".join(str(part) for part in error["loc"]) or "(top level)", error["msg"]) for error in exc.errors()
@@ -302,13 +310,13 @@ def parse_config(text: str, *, source: str) -> ProjectConfig:
     return config
 
 
-def load_config(path: str | Path) -> ProjectConfig:
+def load_config(path: str | Path, *, checks: Sequence[ConfigCheck] = ()) -> ProjectConfig:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read project configuration {path}: {exc.strerror}", path=str(path)) from exc
-    return parse_config(text, source=str(path))
+    return parse_config(text, source=str(path), checks=checks)
 
 
 def dump_config(config: ProjectConfig) -> str:

@@ -46,7 +46,7 @@ from drifting_etl.core.window import Window
 from drifting_etl.extract.labels import LabelIndex, LabelTable
 from drifting_etl.extract.logs import Partition, read_partition, window_partitions
 from drifting_etl.load.tables import METRIC_TABLES
-from drifting_etl.metrics.drift import SMALL_REFERENCE_ROWS
+from drifting_etl.metrics.drift import SMALL_REFERENCE_ROWS, evidently_stattests
 from drifting_etl.profiles.columns import category_key
 from drifting_etl.store.artifacts import ArtifactStore, StoredFile
 from drifting_etl.store.projects import Project, load_project
@@ -58,15 +58,9 @@ DEFAULT_SAMPLE_SIZE = 50_000
 TARGET = "label"
 """Name of the ground-truth column in samples (the joined label, else the label logged inline)."""
 
-EVIDENTLY_METHODS: dict[str, str] = {
-    "ks": "ks",
-    "chisquare": "chisquare",
-    "ztest": "z",
-    "psi": "psi",
-    "wasserstein": "wasserstein",
-    "jensenshannon": "jensenshannon",
-}
-"""Our drift method names -> the names Evidently's stat-test registry knows them by (`StatTest.name`)."""
+EVIDENTLY_METHODS: dict[str, str] = {name: stattest for name, stattest in evidently_stattests().items()}
+"""Our drift method names -> the names Evidently's stat-test registry knows them by (`StatTest.name`), from the
+drift-method registry."""
 
 logger = logging.getLogger(__name__)
 _NO_LABELS = LabelTable(pa.array([], pa.string()), pa.array([], pa.null()))

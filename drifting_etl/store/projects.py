@@ -1,7 +1,8 @@
 """The project registry: registering a project (configuration + reference), listing, pausing, and loading it.
 
 What is stored per project is described in storage.py. Registering validates everything up front, so a run
-never discovers that the reference lacks a declared column.
+never discovers that the reference lacks a declared column. A configuration is validated here with the checks
+other stages own (`PROJECT_CHECKS`: whether each column's drift method accepts its type), which core cannot make.
 """
 
 from __future__ import annotations
@@ -16,12 +17,26 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from drifting_etl.core.config import ProjectConfig, load_config, parse_config
+from drifting_etl.core.config import ConfigCheck, ProjectConfig, load_config, parse_config
 from drifting_etl.core.errors import ConfigError, DataError, NotFoundError
 from drifting_etl.core.names import check_project_name
+from drifting_etl.metrics.drift import config_problems as drift_config_problems
 from drifting_etl.profiles.columns import ReferenceProfile, fit_reference
 from drifting_etl.profiles.summary import positive_label
 from drifting_etl.store.artifacts import ArtifactStore, IndexEntry, ProjectStatus
+
+PROJECT_CHECKS: tuple[ConfigCheck, ...] = (drift_config_problems,)
+"""What a project's configuration is checked against beyond its own rules (see core.config.parse_config)."""
+
+
+def parse_project_config(text: str, *, source: str) -> ProjectConfig:
+    """A project configuration from YAML text, checked against its own rules and `PROJECT_CHECKS`."""
+    return parse_config(text, source=source, checks=PROJECT_CHECKS)
+
+
+def load_project_config(path: str | Path) -> ProjectConfig:
+    """A project configuration file, checked against its own rules and `PROJECT_CHECKS`."""
+    return load_config(path, checks=PROJECT_CHECKS)
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,7 @@ def register(
     store: ArtifactStore, config_path: str | Path, reference_path: str
 ) -> tuple[ProjectConfig, ReferenceProfile]:
     """Validate and store a project's configuration and reference, and fit its reference profile."""
-    config = load_config(config_path)
+    config = load_project_config(config_path)
     try:
         with fsspec.open(reference_path, "rb") as handle:
             data = handle.read()
@@ -118,7 +133,7 @@ def load_config_of(store: ArtifactStore, name: str) -> ProjectConfig:
             project=name,
             hint=f"registered projects: {known}; register with `drifting-etl project register CONFIG.yaml --reference DATA.parquet`",
         )
-    config = parse_config(store.read_text(path), source=store.display(path))
+    config = parse_project_config(store.read_text(path), source=store.display(path))
     if config.name != name:
         raise ConfigError(f"stored configuration names project {config.name!r}", project=name, path=store.display(path))
     return config
