@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -333,3 +334,82 @@ def test_bare_wheel_given_cli_without_etl_extra_should_name_the_extra_instead_of
     assert "pip install 'drifting-etl[etl]'" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+ETL_PROJECT_SCRIPT = """
+import random, sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from drifting_etl.capture import LogWriter
+
+root = Path(sys.argv[1])
+rng = random.Random(7)
+
+
+def rows(n, age_shift):
+    return [
+        {"age": rng.gauss(40 + age_shift, 8), "basket": rng.gammavariate(2.0, 20.0),
+         "channel": rng.choice(["web", "app", "store"]), "prediction": rng.randint(0, 1),
+         "label": rng.randint(0, 1)}
+        for _ in range(n)
+    ]
+
+
+pq.write_table(pa.Table.from_pylist(rows(3000, 0.0)), root / "reference.parquet")
+(root / "shop.yaml").write_text(
+    "name: shop\\ntask: classification\\nschedule: '@daily'\\nstart_date: 2026-03-01\\n"
+    "features:\\n  numerical: [age, basket]\\n  categorical: [channel]\\n"
+)
+day = datetime(2026, 3, 1, tzinfo=timezone.utc)
+with LogWriter("shop", str(root / "store"), model_version="v1") as logs:
+    for index, row in enumerate(rows(2000, 30.0)):
+        logs.log({**row, "timestamp": day + timedelta(seconds=40 * index)})
+"""
+
+
+@pytest.fixture(scope="module")
+def etl_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a fresh virtualenv with the wheel and its [etl] extra only."""
+    root = tmp_path_factory.mktemp("etl")
+    uv = _uv()
+    if uv:
+        _run([uv, "venv", "--quiet", "--python", sys.executable, root / "venv"], cwd=root)
+        python = root / "venv" / "bin" / "python"
+        _run([uv, "pip", "install", "--quiet", "--python", python, f"{wheel}[etl]"], cwd=root)
+    else:
+        python = _stdlib_venv(root / "venv")
+        _run([python, "-m", "pip", "install", "--quiet", f"{wheel}[etl]"], cwd=root)
+    return python
+
+
+@pytest.mark.slow
+def test_etl_extra_given_fresh_venv_should_run_a_window_and_name_the_report_extra_it_lacks(
+    etl_python: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "make_project.py"
+    script.write_text(textwrap.dedent(ETL_PROJECT_SCRIPT))
+    _run([etl_python, script, tmp_path], cwd=tmp_path)
+    command = [etl_python.parent / "drifting-etl", "--storage", tmp_path / "store"]
+    _run([*command, "init"], cwd=tmp_path)
+    _run(
+        [*command, "project", "register", tmp_path / "shop.yaml", "--reference", tmp_path / "reference.parquet"],
+        cwd=tmp_path,
+    )
+    result = _run([*command, "run", "shop", "--start", "2026-03-01", "--end", "2026-03-02"], cwd=tmp_path, check=False)
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output  # the report failed; the metrics are loaded all the same
+    assert "Traceback" not in output
+    assert "pip install 'drifting-etl[report]'" in output  # the report is all that is missing
+    with sqlite3.connect(tmp_path / "store" / "metrics.db") as connection:
+        drift = dict(connection.execute("SELECT feature, drifted FROM feature_drift WHERE project = 'shop'"))
+        status = connection.execute("SELECT status, row_count FROM monitoring_run WHERE project = 'shop'").fetchall()
+    assert status == [("success", 2000)]
+    assert {"age", "basket", "channel"} <= set(drift)
+    assert drift["age"] == 1  # shifted by almost four standard deviations
+    check = "import importlib.util as u; print([m for m in ('airflow', 'evidently', 'sklearn', 'pandas') if u.find_spec(m)])"
+    assert _run([etl_python, "-c", check], cwd=tmp_path).stdout.strip() == "[]"
