@@ -10,7 +10,7 @@ $(UV):
 	python3.11 -m venv .venv-tools && .venv-tools/bin/pip install --quiet uv
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --python 3.11 --compile-bytecode
+	$(UV) sync --locked --extra all --python 3.11 --compile-bytecode
 	touch $@
 
 # PYTHONDONTWRITEBYTECODE is set on some machines: compile once here, or every command compiles its imports again.

@@ -339,6 +339,9 @@ def demo(obj: Context, days: int, seed: int, end: str | None, report: bool) -> N
     """Generate demo projects with injected drift, register them, and backfill every window."""
     from datetime import UTC, datetime
 
+    from drifting_etl.core.extras import require_extra
+
+    require_extra("demo", feature="drifting-etl demo")  # before the demo imports pandas and scikit-learn
     from drifting_etl.cli.demo import run_demo
 
     period_end = parse_instant(end, field="--end") if end else datetime.now(UTC)

@@ -7,7 +7,8 @@
     ├── DataError                 a log/label/reference file does not match the contract (terminal)
     ├── ComputeError              a metric could not be computed from valid data          (terminal)
     ├── DatabaseError             the metrics database failed                             (transient)
-    └── NotifyError               a notification could not be composed or sent      (set per error)
+    ├── NotifyError               a notification could not be composed or sent      (set per error)
+    └── MissingExtraError         an optional part's extra is not installed; also an ImportError (terminal)
 
 `transient` says whether retrying the same work may succeed (Airflow retries decide on it).
 Messages never contain secrets: context values are names, windows and paths only.
@@ -71,3 +72,9 @@ class DatabaseError(DriftingError):
 
 class NotifyError(DriftingError):
     """A notification could not be composed or sent. Sending errors are transient (the server may come back)."""
+
+
+class MissingExtraError(DriftingError, ImportError):
+    """An optional part of drifting-etl was used without the extra that installs its libraries.
+
+    Also an ImportError, so that `except ImportError` around an optional import keeps working."""
