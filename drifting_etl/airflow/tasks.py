@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from drifting_etl.core.errors import is_transient
 from drifting_etl.core.process import tune_batch_process
 from drifting_etl.core.window import Window
 from drifting_etl.load.database import MetricsDatabase, database_url
@@ -45,7 +46,7 @@ def _terminal_errors_fail(step: Callable[[], T]) -> T:
     try:
         return step()
     except Exception as exc:
-        if orchestration.is_transient(exc):
+        if is_transient(exc):
             raise
         from airflow.sdk.exceptions import AirflowFailException
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
 import smtplib
 import ssl
 from collections.abc import Callable, Mapping, Sequence
@@ -36,9 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-
-from drifting_etl.core.errors import ConfigError, DriftingError, NotifyError
+from drifting_etl.core.errors import ComposeError, ConfigError, DriftingError, NotifyError, SendError
+from drifting_etl.core.settings import DEFAULT_SENDER, Settings, SmtpSettings, variable
 from drifting_etl.core.window import Window
 from drifting_etl.load.database import ALL_ROWS
 
@@ -50,11 +48,7 @@ if TYPE_CHECKING:
     from drifting_etl.store.artifacts import ArtifactStore
 
 __all__ = [
-    "ATTACH_LIMIT_ENV",
-    "DEFAULT_ATTACH_LIMIT_BYTES",
     "DEFAULT_LINK_EXPIRY",
-    "DEFAULT_SENDER",
-    "SMTP_ENV",
     "NotificationResult",
     "NotificationStatus",
     "NotifyError",
@@ -72,9 +66,6 @@ logger = logging.getLogger(__name__)
 
 NotificationStatus = Literal["sent", "skipped", "failed"]
 
-DEFAULT_SENDER = "drifting-etl@localhost"
-DEFAULT_ATTACH_LIMIT_BYTES = 5 * 2**20
-ATTACH_LIMIT_ENV = "DRIFTING_REPORT_ATTACH_MAX_BYTES"
 DEFAULT_LINK_EXPIRY = timedelta(days=7)  # the longest an S3 SigV4 presigned URL may live
 TEMPLATE_DIRS = (
     Path(__file__).resolve().parents[1] / "templates",  # an installed wheel (reports/ force-included here)
@@ -263,7 +254,7 @@ def read_digest(database: MetricsDatabase, project_name: str, window: Window) ->
     start, end = window.start, window.end
     runs = _this_window(database.rows("monitoring_run", project_name, start, end), window, whole=False)
     if not runs:
-        raise NotifyError(
+        raise ComposeError(
             "no monitoring run is recorded for this window, so there is nothing to notify about",
             project=project_name,
             window=str(window),
@@ -447,20 +438,7 @@ def _size_text(size: int) -> str:
 
 def attach_limit(explicit: int | None = None) -> int:
     """The largest report attached, in bytes: `explicit`, else $DRIFTING_REPORT_ATTACH_MAX_BYTES, else 5 MiB."""
-    if explicit is not None:
-        return explicit
-    raw = os.environ.get(ATTACH_LIMIT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_ATTACH_LIMIT_BYTES
-    try:
-        value = int(raw)
-        if value < 0:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(
-            f"{ATTACH_LIMIT_ENV}={raw!r} is not a number of bytes", hint="e.g. 5242880 (5 MiB); 0 never attaches"
-        ) from None
-    return value
+    return explicit if explicit is not None else Settings.from_env().report_attach_max_bytes
 
 
 # ---------------------------------------------------------------------------------------------------- rendering
@@ -722,98 +700,27 @@ def _describe(exc: BaseException, secret: str | None = None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- senders
-SMTP_ENV = {
-    "host": "DRIFTING_SMTP_HOST",
-    "port": "DRIFTING_SMTP_PORT",
-    "user": "DRIFTING_SMTP_USER",
-    "password": "DRIFTING_SMTP_PASSWORD",
-    "starttls": "DRIFTING_SMTP_STARTTLS",
-    "ssl": "DRIFTING_SMTP_SSL",
-    "sender": "DRIFTING_SMTP_FROM",
-    "timeout": "DRIFTING_SMTP_TIMEOUT",
-}
-
-
-class SmtpSettings(BaseModel):
-    """Where `send_smtp` sends, from DRIFTING_SMTP_* environment variables (`SmtpSettings.from_env()`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    host: str | None = None
-    """DRIFTING_SMTP_HOST: the SMTP server; None = not configured (sending fails with a ConfigError)."""
-    port: int | None = Field(default=None, gt=0, lt=65536)
-    """DRIFTING_SMTP_PORT; None = 465 with SSL, 587 with STARTTLS, else 25."""
-    user: str | None = None
-    """DRIFTING_SMTP_USER: log in when set (needs the password)."""
-    password: SecretStr | None = None
-    """DRIFTING_SMTP_PASSWORD: never printed, logged or put into errors."""
-    starttls: bool = False
-    """DRIFTING_SMTP_STARTTLS: upgrade the connection with STARTTLS (certificate verified)."""
-    ssl: bool = False
-    """DRIFTING_SMTP_SSL: connect over TLS from the start (SMTPS, usually port 465)."""
-    sender: str = DEFAULT_SENDER
-    """DRIFTING_SMTP_FROM: the envelope sender, and the From header when the message has none."""
-    timeout: float = Field(default=30.0, gt=0)
-    """DRIFTING_SMTP_TIMEOUT: seconds for connecting and each command."""
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
-        """Settings from the environment (empty variables count as unset); ConfigError names the bad variable."""
-        environ = os.environ if environ is None else environ
-        raw = {
-            name: environ[variable].strip() for name, variable in SMTP_ENV.items() if environ.get(variable, "").strip()
-        }
-        if "password" in raw:
-            raw["password"] = environ[SMTP_ENV["password"]]  # spaces may be part of a password
-        try:
-            settings = cls.model_validate(raw)
-        except ValidationError as exc:
-            # Only variable names and pydantic's message: never an input value (one could be the password).
-            problems = [
-                f"{SMTP_ENV.get(str(error['loc'][0]), error['loc'][0]) if error['loc'] else '(settings)'}: {error['msg']}"
-                for error in exc.errors()
-            ]
-            raise ConfigError(
-                "invalid SMTP settings: " + "; ".join(problems), hint="see drifting_etl/notify.py SmtpSettings"
-            ) from None
-        return settings
-
-    @model_validator(mode="after")
-    def _consistent(self) -> SmtpSettings:
-        if self.ssl and self.starttls:
-            raise ValueError(f"use {SMTP_ENV['ssl']} or {SMTP_ENV['starttls']}, not both")
-        if self.user and self.password is None:
-            raise ValueError(f"{SMTP_ENV['user']} is set without {SMTP_ENV['password']}")
-        return self
-
-    @property
-    def resolved_port(self) -> int:
-        if self.port is not None:
-            return self.port
-        return 465 if self.ssl else 587 if self.starttls else 25
-
-
 def _recipients(message: EmailMessage) -> list[str]:
     addresses: list[str] = []
     for header in ("To", "Cc", "Bcc"):
         for value in message.get_all(header, []):
             addresses.extend(address.addr_spec for address in getattr(value, "addresses", ()))
     if not addresses:
-        raise NotifyError("the message has no recipients (To, Cc or Bcc)")
+        raise ComposeError("the message has no recipients (To, Cc or Bcc)")
     return addresses
 
 
 def send_smtp(message: EmailMessage, settings: SmtpSettings) -> None:
     """Send `message` with smtplib as `settings` say (SMTPS or STARTTLS with verified certificates, optional login).
 
-    Fills in From with `settings.sender` when the message has none. Raises NotifyError (transient) when the
+    Fills in From with `settings.sender` when the message has none. Raises SendError (transient) when the
     server cannot be reached or refuses the message or a recipient, ConfigError when no host is configured;
     the password never appears in either.
     """
     if not settings.host:
         raise ConfigError(
-            f"no SMTP server is configured ({SMTP_ENV['host']} is not set)",
-            hint=f"set {SMTP_ENV['host']} (and {SMTP_ENV['port']}, {SMTP_ENV['starttls']}, ... as needed)",
+            f"no SMTP server is configured ({variable('smtp_host')} is not set)",
+            hint=f"set {variable('smtp_host')} (and {variable('smtp_port')}, {variable('smtp_starttls')}, ... as needed)",
         )
     if "From" not in message:
         message["From"] = settings.sender
@@ -834,12 +741,8 @@ def send_smtp(message: EmailMessage, settings: SmtpSettings) -> None:
                 client.login(settings.user, password)
             refused = client.send_message(message, from_addr=settings.sender, to_addrs=recipients)
     except (smtplib.SMTPException, OSError) as exc:
-        error = NotifyError(
+        raise SendError(
             f"could not send the e-mail: {_describe(exc, password)}", host=host, port=port, user=settings.user
-        )
-        error.transient = True
-        raise error from exc
+        ) from exc
     if refused:
-        error = NotifyError(f"the SMTP server refused recipients {sorted(refused)}", host=host, port=port)
-        error.transient = True
-        raise error
+        raise SendError(f"the SMTP server refused recipients {sorted(refused)}", host=host, port=port)

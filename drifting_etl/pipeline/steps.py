@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from drifting_etl.core.errors import DataError, DriftingError
+from drifting_etl.core.errors import DataError
 from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import window_partitions
 from drifting_etl.load.database import MetricsDatabase
@@ -160,11 +160,6 @@ def retrain_decision(
         dag_run_id=conf["dag_run_id"],
     )
     return conf if claimed else None
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether a scheduler should retry: storage and database hiccups yes, bad data or configuration no."""
-    return not isinstance(error, DriftingError) or error.transient
 
 
 def publish_report(

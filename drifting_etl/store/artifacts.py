@@ -32,11 +32,10 @@ from typing import Any, Literal
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from drifting_etl.core.errors import NotFoundError, StorageError
+from drifting_etl.core.errors import DataError, NotFoundError, StorageError
 from drifting_etl.core.names import check_project_name
+from drifting_etl.core.settings import Settings
 
-STORAGE_ENV = "DRIFTING_STORAGE_URL"
-DEFAULT_STORAGE = ".drifting"
 ProjectStatus = Literal["active", "paused"]
 
 
@@ -88,7 +87,7 @@ class ArtifactStore:
     @classmethod
     def from_env(cls, url: str | None = None) -> ArtifactStore:
         """The store named by `url`, else `$DRIFTING_STORAGE_URL`, else `.drifting` in the working directory."""
-        return cls(url or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE)
+        return cls(url or Settings.from_env().storage_url)
 
     @property
     def is_local(self) -> bool:
@@ -238,7 +237,7 @@ class ArtifactStore:
         try:
             raw: dict[str, Any] = json.loads(self.read_text(self.index_path))
         except json.JSONDecodeError as exc:
-            raise StorageError(
+            raise DataError(
                 "the project index is not valid JSON",
                 path=self.display(self.index_path),
                 hint="restore it from a backup",
