@@ -7,7 +7,7 @@ from email.message import EmailMessage
 
 from drifting_etl.core.errors import ConfigError, NotifyError, SendError
 from drifting_etl.core.settings import Settings
-from drifting_etl.notify.email import _describe, _recipients
+from drifting_etl.notify.smtp import describe_error, recipients_of
 
 
 def send_with_airflow(message: EmailMessage, conn_id: str = "smtp_default") -> None:
@@ -19,7 +19,7 @@ def send_with_airflow(message: EmailMessage, conn_id: str = "smtp_default") -> N
     """
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    recipients = _recipients(message)
+    recipients = recipients_of(message)
     hook = SmtpHook(smtp_conn_id=conn_id)
     password: str | None = None
     try:
@@ -41,7 +41,7 @@ def send_with_airflow(message: EmailMessage, conn_id: str = "smtp_default") -> N
         if hook.smtp_connection is not None:
             password = hook.smtp_connection.password or None
         raise SendError(
-            f"could not send the e-mail through Airflow connection {conn_id!r}: {_describe(exc, password)}",
+            f"could not send the e-mail through Airflow connection {conn_id!r}: {describe_error(exc, password)}",
             conn_id=conn_id,
         ) from exc
     if refused:

@@ -34,7 +34,7 @@ DATABASE_ENV = variable("database_url")
 
 
 class SmtpSettings(BaseModel):
-    """Where `notify.email.send_smtp` sends: the `DRIFTING_SMTP_*` variables (`Settings.smtp`)."""
+    """Where `notify.smtp.send_smtp` sends: the `DRIFTING_SMTP_*` variables (`Settings.smtp`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

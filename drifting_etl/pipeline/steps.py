@@ -26,7 +26,7 @@ from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import load_config_of, load_project
 
 if TYPE_CHECKING:
-    from drifting_etl.notify.email import NotificationResult
+    from drifting_etl.notify.window import NotificationResult
 
 GROUP_BYTES = int(os.environ.get("DRIFTING_PARTITION_GROUP_BYTES", 64 * 2**20))
 """Partitions are profiled in groups of about this many Parquet bytes: one task per group, so small windows run in
@@ -189,7 +189,7 @@ def send_notification(
     airflow_run_url: str | None = None,
 ) -> NotificationResult:
     """E-mail the project's team about the window under its policy. Never raises for a failed send (it is recorded)."""
-    from drifting_etl.notify.email import notify_window
+    from drifting_etl.notify.window import notify_window
 
     return notify_window(
         store,
