@@ -27,7 +27,8 @@ import pytest
 from drifting_etl.capture import LabelWriter, LogWriter
 from drifting_etl.capture import writers as capture
 from drifting_etl.core.errors import ConfigError, DataError, DriftingError, StorageError
-from drifting_etl.store.artifacts import STORAGE_ENV, ArtifactStore
+from drifting_etl.core.settings import STORAGE_ENV
+from drifting_etl.store.artifacts import ArtifactStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "churn"

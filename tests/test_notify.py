@@ -32,20 +32,16 @@ from click.testing import CliRunner
 from drifting_etl.capture import LogWriter
 from drifting_etl.cli.main import main
 from drifting_etl.core.config import Alerts, ProjectConfig
-from drifting_etl.core.errors import ConfigError
+from drifting_etl.core.errors import ConfigError, NotifyError
+from drifting_etl.core.settings import SmtpSettings
 from drifting_etl.core.window import Window
 from drifting_etl.load.database import MetricsDatabase
-from drifting_etl.notify import email as notify
-from drifting_etl.notify.email import (
-    NotifyError,
-    SmtpSettings,
-    compose_email,
-    notify_window,
-    read_digest,
-    send_smtp,
-    should_send,
-    window_label,
-)
+from drifting_etl.notify import compose as notify
+from drifting_etl.notify.compose import compose_email
+from drifting_etl.notify.digest import read_digest, window_label
+from drifting_etl.notify.policy import should_send
+from drifting_etl.notify.smtp import send_smtp
+from drifting_etl.notify.window import notify_window
 from drifting_etl.pipeline.run import run_window
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import load_config_of
@@ -495,7 +491,7 @@ def test_notify_window_given_unreachable_server_should_record_failure_without_ra
     monitored: Monitored, smtp: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = SmtpSettings(host="127.0.0.1", port=_free_port(), user="monitor", password=PASSWORD, timeout=5)  # type: ignore[arg-type]
-    with caplog.at_level(logging.WARNING, logger="drifting_etl.notify.email"):
+    with caplog.at_level(logging.WARNING, logger="drifting_etl.notify.window"):
         result = notify_window(
             monitored.store,
             monitored.database,

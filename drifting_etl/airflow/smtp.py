@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import smtplib
 from email.message import EmailMessage
 
-from drifting_etl.core.errors import NotifyError
-from drifting_etl.notify.email import DEFAULT_SENDER, SMTP_ENV, _describe, _recipients
+from drifting_etl.core.errors import ConfigError, NotifyError, SendError
+from drifting_etl.core.settings import Settings
+from drifting_etl.notify.smtp import describe_error, recipients_of
 
 
 def send_with_airflow(message: EmailMessage, conn_id: str = "smtp_default") -> None:
@@ -19,30 +19,30 @@ def send_with_airflow(message: EmailMessage, conn_id: str = "smtp_default") -> N
     """
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    recipients = _recipients(message)
+    recipients = recipients_of(message)
     hook = SmtpHook(smtp_conn_id=conn_id)
     password: str | None = None
     try:
         with hook:
             client = hook._smtp_client  # the hook exposes no public accessor for its logged-in client
             if client is None or not isinstance(client, smtplib.SMTP):
-                raise NotifyError("the Airflow SMTP hook did not open a connection", conn_id=conn_id)
+                raise ConfigError(
+                    "the Airflow SMTP hook did not open an SMTP connection",
+                    conn_id=conn_id,
+                    hint=f"check the Airflow connection {conn_id!r} (host, port, TLS settings)",
+                )
             if "From" not in message:
-                message["From"] = hook.from_email or os.environ.get(SMTP_ENV["sender"]) or DEFAULT_SENDER
+                message["From"] = hook.from_email or Settings.from_env().smtp_from
             envelope_from = message["From"].addresses[0].addr_spec
             refused = client.send_message(message, from_addr=envelope_from, to_addrs=recipients)
-    except NotifyError:
+    except (NotifyError, ConfigError):
         raise
     except Exception as exc:  # AirflowException (connection missing, retries exhausted), smtplib and socket errors
         if hook.smtp_connection is not None:
             password = hook.smtp_connection.password or None
-        error = NotifyError(
-            f"could not send the e-mail through Airflow connection {conn_id!r}: {_describe(exc, password)}",
+        raise SendError(
+            f"could not send the e-mail through Airflow connection {conn_id!r}: {describe_error(exc, password)}",
             conn_id=conn_id,
-        )
-        error.transient = True
-        raise error from exc
+        ) from exc
     if refused:
-        error = NotifyError(f"the SMTP server refused recipients {sorted(refused)}", conn_id=conn_id)
-        error.transient = True
-        raise error
+        raise SendError(f"the SMTP server refused recipients {sorted(refused)}", conn_id=conn_id)

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from drifting_etl.core.errors import is_transient
 from drifting_etl.core.process import tune_batch_process
+from drifting_etl.core.settings import Settings
 from drifting_etl.core.window import Window
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.load.url import database_url
@@ -37,16 +39,18 @@ def _run_id() -> str | None:
     return None if run is None else str(run.run_id)
 
 
-def _environment() -> tuple[ArtifactStore, MetricsDatabase]:
-    store = ArtifactStore.from_env()
-    return store, MetricsDatabase(database_url(store))
+def _environment() -> tuple[ArtifactStore, MetricsDatabase, Settings]:
+    """The store, the metrics database and the settings, from the worker's DRIFTING_* environment."""
+    settings = Settings.from_env()
+    store = ArtifactStore(settings.storage_url)
+    return store, MetricsDatabase(database_url(store)), settings
 
 
 def _terminal_errors_fail(step: Callable[[], T]) -> T:
     try:
         return step()
     except Exception as exc:
-        if orchestration.is_transient(exc):
+        if is_transient(exc):
             raise
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -55,14 +59,18 @@ def _terminal_errors_fail(step: Callable[[], T]) -> T:
 
 def plan(project: str) -> list[dict[str, Any]]:
     """Plan the window once; one `{"plan": path, "group": index}` per mapped profiling task."""
-    store, _ = _environment()
-    return _terminal_errors_fail(lambda: orchestration.plan_partitions(store, project, current_window()))
+    store, _, settings = _environment()
+    return _terminal_errors_fail(
+        lambda: orchestration.plan_partitions(
+            store, project, current_window(), group_bytes=settings.partition_group_bytes
+        )
+    )
 
 
 def profile(project: str, group: dict[str, Any]) -> list[str]:
     """Profile one group of the stored plan (`group` as `plan` returned it)."""
     tune_batch_process()
-    store, database = _environment()
+    store, database, settings = _environment()
     return _terminal_errors_fail(
         lambda: orchestration.profile_partitions(
             store,
@@ -72,12 +80,13 @@ def profile(project: str, group: dict[str, Any]) -> list[str]:
             str(group["plan"]),
             int(group["group"]),
             airflow_run_id=_run_id(),
+            workers=settings.workers,
         )
     )
 
 
 def load(project: str, summary_paths: list[list[str]]) -> dict[str, Any]:
-    store, database = _environment()
+    store, database, _ = _environment()
     paths = [path for group in summary_paths for path in group]
     return _terminal_errors_fail(
         lambda: orchestration.load_partitions(
@@ -87,14 +96,14 @@ def load(project: str, summary_paths: list[list[str]]) -> dict[str, Any]:
 
 
 def decide(outcome: dict[str, Any]) -> dict[str, Any] | None:
-    store, database = _environment()
+    store, database, _ = _environment()
     return _terminal_errors_fail(
         lambda: orchestration.retrain_decision(store, database, outcome, now=datetime.now(UTC))
     )
 
 
 def report(project: str) -> str:
-    store, database = _environment()
+    store, database, _ = _environment()
     return _terminal_errors_fail(lambda: orchestration.publish_report(store, database, project, current_window()))
 
 
@@ -102,7 +111,7 @@ def notify(project: str, report_location: str | None) -> str:
     """E-mail through Airflow's `smtp_default` connection; a failed send is recorded, not raised."""
     from drifting_etl.airflow.smtp import send_with_airflow
 
-    store, database = _environment()
+    store, database, _ = _environment()
     result = _terminal_errors_fail(
         lambda: orchestration.send_notification(
             store,

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Self
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from drifting_etl.core.errors import ConfigError, DataError, DriftingError
+from drifting_etl.core.errors import ConfigError, DataError, DriftingError, UsageError
 from drifting_etl.core.names import check_project_name
 from drifting_etl.store.artifacts import ArtifactStore
 
@@ -244,7 +244,7 @@ class _BufferedWriter:
         ]
         with self._lock:
             if self._closed:
-                raise DriftingError(
+                raise UsageError(
                     f"this {type(self).__name__} is closed and accepts no more rows",
                     project=self._project,
                     hint="log before close() or the end of the with-block, or create a new writer",

@@ -31,7 +31,7 @@ from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.store.artifacts import ArtifactStore
 
 if TYPE_CHECKING:
-    from drifting_etl.notify.email import SmtpSettings
+    from drifting_etl.core.settings import SmtpSettings
     from drifting_etl.pipeline.publish import Publisher
 
 CREDIT_CONFIG = """\
@@ -256,7 +256,7 @@ class MailSink:
     def running(self) -> Iterator[SmtpSettings]:
         from aiosmtpd.controller import Controller
 
-        from drifting_etl.notify.email import SmtpSettings
+        from drifting_etl.core.settings import SmtpSettings
 
         shutil.rmtree(self.outbox, ignore_errors=True)
         self.outbox.mkdir(parents=True)

@@ -13,8 +13,8 @@ tune_batch_process()  # before numpy is imported
 
 import sys
 from collections.abc import Callable
-from functools import wraps
-from typing import TYPE_CHECKING, Any
+from functools import cached_property, wraps
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -28,25 +28,29 @@ from drifting_etl.cli.output import (
     print_published,
     print_summary,
 )
-from drifting_etl.core.errors import ConfigError, DriftingError
-from drifting_etl.pipeline.publish import Publisher
-
-if TYPE_CHECKING:
-    from drifting_etl.notify.email import SmtpSettings
+from drifting_etl.core.errors import ConfigError, DriftingError, UsageError
+from drifting_etl.core.settings import Settings, SmtpSettings
 from drifting_etl.core.window import Window, parse_instant, schedule_windows
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.load.url import database_url
+from drifting_etl.pipeline.publish import Publisher
 from drifting_etl.pipeline.run import run_window
 from drifting_etl.store.artifacts import ArtifactStore
 
 
 class Context:
+    """What every command needs: the settings (read once, when a command starts), the store and the database."""
+
     def __init__(self, storage: str | None, database: str | None) -> None:
         self._storage, self._database = storage, database
 
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings.from_env()
+
     @property
     def store(self) -> ArtifactStore:
-        return ArtifactStore.from_env(self._storage)
+        return ArtifactStore(self._storage or self.settings.storage_url)
 
     def database(self) -> MetricsDatabase:
         return MetricsDatabase(database_url(self.store, self._database))
@@ -67,13 +71,11 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--storage",
-    envvar="DRIFTING_STORAGE_URL",
-    help="Artifact store URL (local path, s3://, gs://). [default: .drifting]",
+    help="Artifact store URL (local path, s3://, gs://). [default: $DRIFTING_STORAGE_URL, else .drifting]",
 )
 @click.option(
     "--database-url",
-    envvar="DRIFTING_DATABASE_URL",
-    help="SQLAlchemy URL of the metrics database. [default: <storage>/metrics.db]",
+    help="SQLAlchemy URL of the metrics database. [default: $DRIFTING_DATABASE_URL, else <storage>/metrics.db]",
 )
 @click.version_option(package_name="drifting-etl")
 @click.pass_context
@@ -236,8 +238,8 @@ def run(obj: Context, project_name: str, start: str, end: str, report: bool, not
     database = obj.database()
     database.check_schema()
     store = obj.store
-    publisher = Publisher(store, database, report=report, smtp=smtp_settings(notify))
-    outcome = run_window(store, database, project_name, window, rescan=rescan)
+    publisher = Publisher(store, database, report=report, smtp=smtp_settings(obj.settings, notify))
+    outcome = run_window(store, database, project_name, window, rescan=rescan, workers=obj.settings.workers)
     print_summary(outcome)
     published = publisher.publish(outcome)
     print_published(published)
@@ -245,11 +247,9 @@ def run(obj: Context, project_name: str, start: str, end: str, report: bool, not
         sys.exit(1)
 
 
-def smtp_settings(notify: bool | None) -> SmtpSettings | None:
+def smtp_settings(environment: Settings, notify: bool | None) -> SmtpSettings | None:
     """Where e-mail goes: the DRIFTING_SMTP_* server when set (and not --no-notify); --notify without one is an error."""
-    from drifting_etl.notify.email import SmtpSettings
-
-    settings = SmtpSettings.from_env() if notify is not False else None
+    settings = environment.smtp if notify is not False else None
     if notify and (settings is None or not settings.host):
         raise ConfigError(
             "--notify needs an SMTP server", hint="set DRIFTING_SMTP_HOST (and _PORT, _USER, _PASSWORD, _FROM)"
@@ -286,12 +286,19 @@ def backfill(
         config.schedule, parse_instant(start, field="--start"), parse_instant(end, field="--end")
     )
     if not windows:
-        raise DriftingError(f"no whole {config.schedule} window lies inside [{start}, {end})", project=project_name)
+        raise UsageError(f"no whole {config.schedule} window lies inside [{start}, {end})", project=project_name)
     database = obj.database()
     database.check_schema()
-    publisher = Publisher(store, database, report=report, smtp=smtp_settings(notify))
+    publisher = Publisher(store, database, report=report, smtp=smtp_settings(obj.settings, notify))
     result = backfill_with_progress(
-        store, database, project_name, windows, stop_on_error=stop_on_error, publisher=publisher, rescan=rescan
+        store,
+        database,
+        project_name,
+        windows,
+        stop_on_error=stop_on_error,
+        publisher=publisher,
+        rescan=rescan,
+        workers=obj.settings.workers,
     )
     print_backfill(project_name, result.outcomes, result.failures)
     if result.failures:

@@ -44,6 +44,7 @@ def backfill_with_progress(
     stop_on_error: bool = False,
     publisher: Publisher | None = None,
     rescan: bool = False,
+    workers: int | None = None,
 ) -> Backfilled:
     """`pipeline.backfill.backfill_windows` with a progress bar on stderr."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -64,6 +65,7 @@ def backfill_with_progress(
             stop_on_error=stop_on_error,
             publisher=publisher,
             rescan=rescan,
+            workers=workers,
             on_window=starting,
             on_done=done,
         )

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from drifting_etl.core.errors import DatabaseError
+from drifting_etl.core.errors import DatabaseError, DatabaseUnavailable, SchemaError
 from drifting_etl.load.url import display_url
 
 __all__ = ["INIT_HINT", "create_engine", "database_error", "translate_errors", "window_text"]
@@ -69,16 +69,9 @@ def database_error(
         hint = INIT_HINT
     elif integrity:
         hint = "a row breaks a constraint: each feature or metric may appear once per window and slice"
-    error = DatabaseError(
-        f"could not {action}: {reason}",
-        hint=hint,
-        project=project,
-        window=window,
-        database=display_url(url),
-    )
-    if missing_table or integrity:
-        error.transient = False  # retrying the same work cannot succeed
-    return error
+    # a missing table or a broken constraint stays so however often the same work is retried
+    kind = SchemaError if missing_table or integrity else DatabaseUnavailable
+    return kind(f"could not {action}: {reason}", hint=hint, project=project, window=window, database=display_url(url))
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
-from drifting_etl.core.errors import DatabaseError
+from drifting_etl.core.errors import SchemaError
 from drifting_etl.load.engine import INIT_HINT, translate_errors
 from drifting_etl.load.url import display_url, parse_url, sqlite_path
 
@@ -65,13 +65,11 @@ def upgrade(engine: Engine, url: URL) -> None:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except CommandError as exc:
-            error = DatabaseError(
+            raise SchemaError(
                 f"could not migrate the metrics database: {exc}",
                 hint="is this drifting-etl older than the database schema? upgrade drifting-etl",
                 database=display_url(url),
-            )
-            error.transient = False
-            raise error from exc
+            ) from exc
 
 
 def check_revision(engine: Engine, url: URL) -> None:
@@ -81,9 +79,7 @@ def check_revision(engine: Engine, url: URL) -> None:
     path = sqlite_path(url)
     if path is not None and not path.exists():
         # Connecting would create an empty file as a side effect of a check.
-        error = DatabaseError("the metrics database does not exist", hint=INIT_HINT, database=display_url(url))
-        error.transient = False
-        raise error
+        raise SchemaError("the metrics database does not exist", hint=INIT_HINT, database=display_url(url))
     expected = {SCHEMA_REVISION}
     known = {file.name.split("_", 1)[0] for file in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py")}
     version_table = sa.table(VERSION_TABLE, sa.column("version_num"))
@@ -96,11 +92,9 @@ def check_revision(engine: Engine, url: URL) -> None:
         return
     newer = current - known  # revisions this drifting-etl does not ship
     hint = "the database was migrated by a newer drifting-etl: upgrade drifting-etl" if newer else INIT_HINT
-    error = DatabaseError(
+    raise SchemaError(
         "the metrics database schema is not up to date "
         f"(at {', '.join(sorted(current)) or 'no revision'}, expected {', '.join(sorted(expected))})",
         hint=hint,
         database=display_url(url),
     )
-    error.transient = False
-    raise error

@@ -6,7 +6,6 @@ module connects to nothing; error messages and `display_url` never contain the d
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,21 +13,23 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from drifting_etl.core.errors import ConfigError
+from drifting_etl.core.settings import DATABASE_ENV, Settings
 
 if TYPE_CHECKING:
     from drifting_etl.store.artifacts import ArtifactStore
 
 __all__ = ["DATABASE_ENV", "SQLITE_FILE_NAME", "database_url", "display_url", "parse_url", "sqlite_path"]
 
-DATABASE_ENV = "DRIFTING_DATABASE_URL"
 SQLITE_FILE_NAME = "metrics.db"
 
 
 def database_url(store: ArtifactStore, override: str | None = None) -> str:
     """The metrics database URL: `override`, else `$DRIFTING_DATABASE_URL`, else SQLite next to a local store."""
-    url = override or os.environ.get(DATABASE_ENV)
-    if url:
-        return url
+    if override:
+        return override
+    configured = Settings.from_env().database_url
+    if configured is not None:
+        return configured.get_secret_value()
     if store.is_local:
         return f"sqlite:///{store.path(SQLITE_FILE_NAME)}"
     raise ConfigError(

@@ -36,6 +36,7 @@ def backfill_windows(
     stop_on_error: bool = False,
     publisher: Publisher | None = None,
     rescan: bool = False,
+    workers: int | None = None,
     on_window: Callable[[Window], None] | None = None,
     on_done: Callable[[Window], None] | None = None,
 ) -> Backfilled:
@@ -45,7 +46,7 @@ def backfill_windows(
         if on_window is not None:
             on_window(window)
         try:
-            outcome = run_window(store, database, project_name, window, rescan=rescan)
+            outcome = run_window(store, database, project_name, window, rescan=rescan, workers=workers)
             result.outcomes.append(outcome)
             if publisher is not None:
                 published = publisher.publish(outcome)

@@ -47,9 +47,6 @@ from drifting_etl.store.projects import Project
 
 logger = logging.getLogger(__name__)
 
-WORKERS = max(1, int(os.environ.get("DRIFTING_WORKERS") or os.cpu_count() or 1))
-"""Partitions profiled at once in one process. Reading Parquet and numpy's sorting release the GIL, so threads use
-every core; memory grows by one column of a row group (and a scratch copy of it) per worker."""
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -229,9 +226,12 @@ def profile_partitions(
     rescan: bool = False,
     keep_values: bool | None = None,
     on_partition: Callable[[Partition], None] | None = None,
-    workers: int = WORKERS,
+    workers: int | None = None,
 ) -> Profiled:
-    """Make sure every planned partition has a cached summary (reading only those without one, or all with `rescan`)."""
+    """Make sure every planned partition has a cached summary (reading only those without one, or all with `rescan`).
+
+    `workers` partitions are profiled at once (default: one per CPU core). Reading Parquet and numpy's sorting
+    release the GIL, so threads use every core; memory grows by one column of a row group per worker."""
     labels = LabelTables(store, project.config)
 
     def profile(item: PlannedPartition) -> bool:
@@ -243,7 +243,8 @@ def profile_partitions(
         return False
 
     reused = 0
-    for item, cached in zip(planned, ordered_map(profile, planned, workers), strict=True):
+    threads = workers or os.cpu_count() or 1
+    for item, cached in zip(planned, ordered_map(profile, planned, threads), strict=True):
         reused += cached
         if on_partition is not None:
             on_partition(item.partition)
@@ -308,19 +309,28 @@ UNUSABLE = (ValueError, KeyError, OSError, NotFoundError)
 """What reading a cached summary raises when it is missing, truncated, corrupt or foreign."""
 
 
-class ValuesMissing(Exception):
-    """Summaries made for a larger window, without the raw values this (small enough to be exact) window needs."""
+class ValuesMissing(DataError):
+    """Summaries made for a larger window, without the raw values this (small enough to be exact) window needs.
+
+    `merge_window` answers it by reading those hours again; it reaches a caller of `merge_profiles` only."""
 
     def __init__(self, paths: list[str]) -> None:
-        super().__init__(f"{len(paths)} partition summaries lack raw values")
+        super().__init__(
+            f"{len(paths)} partition summaries lack raw values", hint="run the window again with --rescan"
+        )
         self.paths = paths
 
 
-class SummariesUnusable(Exception):
-    """Cached summaries that cannot be read (a crash while one was written, a foreign file): each with its error."""
+class SummariesUnusable(DataError):
+    """Cached summaries that cannot be read (a crash while one was written, a foreign file): each with its error.
+
+    `merge_window` answers it by rebuilding them; it reaches a caller of `merge_profiles` only."""
 
     def __init__(self, errors: dict[str, Exception]) -> None:
-        super().__init__(f"{len(errors)} partition summaries unusable")
+        super().__init__(
+            f"{len(errors)} partition summaries unusable",
+            hint="profiles/ is a cache: delete the files and run the window again",
+        )
         self.errors = errors
 
 

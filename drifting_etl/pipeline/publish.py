@@ -16,7 +16,8 @@ from drifting_etl.pipeline.run import RunOutcome
 from drifting_etl.store.artifacts import ArtifactStore
 
 if TYPE_CHECKING:
-    from drifting_etl.notify.email import NotificationResult, SmtpSettings
+    from drifting_etl.core.settings import SmtpSettings
+    from drifting_etl.notify.window import NotificationResult
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Publisher:
         self.store, self.database, self.report, self.smtp = store, database, report, smtp
 
     def publish(self, outcome: RunOutcome) -> Published:
-        from drifting_etl.notify.email import send_smtp
+        from drifting_etl.notify.smtp import send_smtp
         from drifting_etl.pipeline.steps import publish_report, send_notification
 
         location, failure = None, None

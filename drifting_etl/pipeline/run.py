@@ -51,10 +51,11 @@ def summarize_window(
     *,
     on_partition: Progress | None = None,
     rescan: bool = False,
+    workers: int | None = None,
 ) -> tuple[WindowSummary, Profiled]:
     """The window's summary, merged from its hour partitions' summaries (cached ones reused unless `rescan`)."""
     planned = plan_window(store, project, window, window_partitions(store, project.config.name, window))
-    profiled = profile_partitions(store, project, planned, rescan=rescan, on_partition=on_partition)
+    profiled = profile_partitions(store, project, planned, rescan=rescan, on_partition=on_partition, workers=workers)
     return merge_window(store, project, window, profiled.paths, planned), profiled
 
 
@@ -109,13 +110,17 @@ def run_window(
     on_partition: Progress | None = None,
     airflow_run_id: str | None = None,
     rescan: bool = False,
+    workers: int | None = None,
 ) -> RunOutcome:
-    """Compute and load one window. Raises DriftingError (after recording the failure) when the window fails."""
+    """Compute and load one window. Raises DriftingError (after recording the failure) when the window fails.
+    `workers`: partitions profiled at once (default: one per CPU core)."""
     clock = time.perf_counter()
     project = load_project(store, project_name)
     started_at = datetime.now(UTC)
     with failures_recorded(database, project_name, window, started_at, airflow_run_id):
-        summary, profiled = summarize_window(store, project, window, on_partition=on_partition, rescan=rescan)
+        summary, profiled = summarize_window(
+            store, project, window, on_partition=on_partition, rescan=rescan, workers=workers
+        )
         outcome = load_summary(
             database,
             project,

@@ -13,13 +13,13 @@ through XCom: `profile_partitions` returns their paths.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from drifting_etl.core.errors import DataError, DriftingError, NotFoundError
+from drifting_etl.core.errors import DataError, NotFoundError
+from drifting_etl.core.settings import DEFAULT_PARTITION_GROUP_BYTES
 from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import window_partitions
 from drifting_etl.load.database import MetricsDatabase
@@ -29,19 +29,17 @@ from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import load_config_of, load_project
 
 if TYPE_CHECKING:
-    from drifting_etl.notify.email import NotificationResult
+    from drifting_etl.notify.window import NotificationResult
 
-GROUP_BYTES = int(os.environ.get("DRIFTING_PARTITION_GROUP_BYTES", 64 * 2**20))
-"""Partitions are profiled in groups of about this many Parquet bytes: one task per group, so small windows run in
-one task and large ones fan out over workers."""
 
 
 def plan_partitions(
-    store: ArtifactStore, project_name: str, window: Window, *, group_bytes: int = GROUP_BYTES
+    store: ArtifactStore, project_name: str, window: Window, *, group_bytes: int = DEFAULT_PARTITION_GROUP_BYTES
 ) -> list[dict[str, Any]]:
     """Plan the window once: list its non-empty hour partitions and label files, key their cached summaries, group
-    them, and store the plan (JSON) in the store. Returns one `{"plan": path, "group": index}` per group: small
-    enough for XCom and task mapping, and all a profiling task needs."""
+    them (about `group_bytes` of Parquet per group: one mapped task each, so small windows run in one task and large
+    ones fan out over workers), and store the plan (JSON) in the store. Returns one `{"plan": path, "group": index}`
+    per group: small enough for XCom and task mapping, and all a profiling task needs."""
     project = load_project(store, project_name, reference_values=False)  # keys need the reference's version only
     planned = partitions.plan_window(store, project, window, window_partitions(store, project_name, window))
     plan = partitions.WindowPlan.of(project, window, planned, group_bytes)
@@ -61,6 +59,7 @@ def profile_partitions(
     group: int,
     *,
     airflow_run_id: str | None = None,
+    workers: int | None = None,
 ) -> list[str]:
     """Summarise one group of a stored plan's partitions (reusing cached summaries); returns the summaries' paths.
 
@@ -87,7 +86,7 @@ def profile_partitions(
                 path=store.display(plan_path),
                 hint="run the window again (clear its plan_partitions task)",
             )
-        return partitions.profile_partitions(store, project, plan.groups[group]).paths
+        return partitions.profile_partitions(store, project, plan.groups[group], workers=workers).paths
 
 
 def read_plan(store: ArtifactStore, path: str, project_name: str, window: Window) -> partitions.WindowPlan:
@@ -198,11 +197,6 @@ def retrain_decision(
     return conf if claimed else None
 
 
-def is_transient(error: BaseException) -> bool:
-    """Whether a scheduler should retry: storage and database hiccups yes, bad data or configuration no."""
-    return not isinstance(error, DriftingError) or error.transient
-
-
 def publish_report(
     store: ArtifactStore,
     database: MetricsDatabase,
@@ -230,7 +224,7 @@ def send_notification(
     airflow_run_url: str | None = None,
 ) -> NotificationResult:
     """E-mail the project's team about the window under its policy. Never raises for a failed send (it is recorded)."""
-    from drifting_etl.notify.email import notify_window
+    from drifting_etl.notify.window import notify_window
 
     return notify_window(
         store,

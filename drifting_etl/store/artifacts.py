@@ -39,12 +39,11 @@ from typing import Any, Literal
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from drifting_etl.core.errors import ConfigError, NotFoundError, StorageError
+from drifting_etl.core.errors import ConfigError, DataError, NotFoundError, StorageError
 from drifting_etl.core.names import check_project_name
+from drifting_etl.core.settings import Settings
 from drifting_etl.core.window import COMPACT_UTC_PATTERN, Window
 
-STORAGE_ENV = "DRIFTING_STORAGE_URL"
-DEFAULT_STORAGE = ".drifting"
 ProjectStatus = Literal["active", "paused"]
 MODEL_VERSION_PATTERN = re.compile(rf"^{COMPACT_UTC_PATTERN}-[0-9a-f]{{8}}$")
 
@@ -97,7 +96,7 @@ class ArtifactStore:
     @classmethod
     def from_env(cls, url: str | None = None) -> ArtifactStore:
         """The store named by `url`, else `$DRIFTING_STORAGE_URL`, else `.drifting` in the working directory."""
-        return cls(url or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE)
+        return cls(url or Settings.from_env().storage_url)
 
     @property
     def is_local(self) -> bool:
@@ -276,7 +275,7 @@ class ArtifactStore:
         try:
             raw: dict[str, Any] = json.loads(self.read_text(self.index_path))
         except json.JSONDecodeError as exc:
-            raise StorageError(
+            raise DataError(
                 "the project index is not valid JSON",
                 path=self.display(self.index_path),
                 hint="restore it from a backup",
