@@ -21,7 +21,7 @@ from drifting_etl.core.window import Window
 from drifting_etl.extract.labels import LabelIndex
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.pipeline.run import run_window
-from drifting_etl.report.evidently_report import sample_window
+from drifting_etl.report.sample import sample_window
 from drifting_etl.retrain.training import read_labelled
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import load_project, register

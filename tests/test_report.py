@@ -29,19 +29,10 @@ from drifting_etl.extract.labels import LabelIndex
 from drifting_etl.extract.logs import window_partitions
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.pipeline.run import run_window
-from drifting_etl.report.evidently_report import (
-    EVIDENTLY_METHODS,
-    BottomK,
-    banner_html,
-    build_report,
-    evaluate_report,
-    read_reference,
-    render_report,
-    row_keys,
-    sample_frame,
-    sample_partition,
-    sample_window,
-)
+from drifting_etl.report.banner import banner_html
+from drifting_etl.report.build import build_report
+from drifting_etl.report.evidently_report import EVIDENTLY_METHODS, evaluate_report, render_report
+from drifting_etl.report.sample import BottomK, read_reference, row_keys, sample_frame, sample_partition, sample_window
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import Project, load_project, register
 

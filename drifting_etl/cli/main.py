@@ -319,7 +319,8 @@ def backfill(
 @friendly_errors
 def report(obj: Context, project_name: str, start: str, end: str, output: str | None, sample_size: int | None) -> None:
     """Render the HTML drift report of one window of PROJECT (stored in the artifact store)."""
-    from drifting_etl.report.evidently_report import DEFAULT_SAMPLE_SIZE, build_report
+    from drifting_etl.report.build import build_report
+    from drifting_etl.report.sample import DEFAULT_SAMPLE_SIZE
 
     store = obj.store
     window = Window(parse_instant(start, field="--start"), parse_instant(end, field="--end"))

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from drifting_etl.core.errors import ConfigError
+from drifting_etl.core.resources import TEMPLATE_DIRS
 from drifting_etl.core.settings import DEFAULT_SENDER, Settings
 from drifting_etl.core.window import Window
 from drifting_etl.notify.digest import WindowDigest, read_digest
@@ -47,10 +47,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-TEMPLATE_DIRS = (
-    Path(__file__).resolve().parents[1] / "templates",  # an installed wheel (reports/ force-included here)
-    Path(__file__).resolve().parents[2] / "reports",  # a source checkout / editable install
-)
 HTML_TEMPLATE = "email.html.j2"
 TEXT_TEMPLATE = "email.txt.j2"
 

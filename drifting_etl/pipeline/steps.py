@@ -206,7 +206,8 @@ def publish_report(
     sample_size: int | None = None,
 ) -> str:
     """Render the window's HTML drift report into the store and record where it is; returns its location."""
-    from drifting_etl.report.evidently_report import DEFAULT_SAMPLE_SIZE, build_report
+    from drifting_etl.report.build import build_report
+    from drifting_etl.report.sample import DEFAULT_SAMPLE_SIZE
 
     result = build_report(store, project_name, window, sample_size=sample_size or DEFAULT_SAMPLE_SIZE)
     database.annotate_run(project_name, window.start, window.end, report_location=result.display)
