@@ -68,9 +68,8 @@ def backfill_with_progress(
             workers=workers,
             on_window=starting,
             on_done=done,
+            on_published=lambda published: print_published(published, quiet=True),
         )
-    for published in result.published:
-        print_published(published, quiet=True)
     return result
 
 

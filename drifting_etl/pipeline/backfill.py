@@ -39,8 +39,10 @@ def backfill_windows(
     workers: int | None = None,
     on_window: Callable[[Window], None] | None = None,
     on_done: Callable[[Window], None] | None = None,
+    on_published: Callable[[Published], None] | None = None,
 ) -> Backfilled:
-    """Run (and publish) `windows` in order; `on_window` / `on_done` are called before and after each (progress)."""
+    """Run (and publish) `windows` in order; `on_window` / `on_done` are called before and after each (progress),
+    `on_published` with what publishing each loaded window did."""
     result = Backfilled()
     for window in windows:
         if on_window is not None:
@@ -51,6 +53,8 @@ def backfill_windows(
             if publisher is not None:
                 published = publisher.publish(outcome)
                 result.published.append(published)
+                if on_published is not None:
+                    on_published(published)
                 if published.report_error is not None:
                     result.failures.append((window, published.report_error))
         except DriftingError as exc:
