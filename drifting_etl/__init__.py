@@ -5,7 +5,7 @@ Public API (everything else is internal and may change):
 - `LogWriter`, `LabelWriter` — the capture SDK a model service uses to write logs and late labels;
 - `Window` — the half-open UTC interval one monitoring run covers;
 - `run_window` — monitor one window of a project (what `drifting-etl run` and the Airflow tasks call);
-- `DriftingError` and its subclasses in `drifting_etl.errors`.
+- `DriftingError` and its subclasses in `drifting_etl.core.errors`.
 
 Names are imported lazily so that `import drifting_etl` stays cheap (Airflow parses DAG files often).
 """

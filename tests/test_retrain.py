@@ -1,4 +1,4 @@
-"""Retraining (drifting_etl/retrain.py) and its DAG (dags/retrain.py), end to end on the demo projects' logs.
+"""Retraining (drifting_etl/retrain/training.py) and its DAG (dags/retrain.py), end to end on the demo projects' logs.
 
 Expected metrics are computed independently: the logs and labels are read back with pandas, joined, cut to the
 training window and split by time here, and scored with scikit-learn.

@@ -1,4 +1,4 @@
-"""Adapters between Airflow task instances and drifting_etl.orchestration: they read the window from the task's
+"""Adapters between Airflow task instances and drifting_etl.pipeline.steps: they read the window from the task's
 data interval, open the store and database from the environment, and turn errors that a retry cannot fix into
 `AirflowFailException` so Airflow does not retry bad data. Imported inside tasks only (never at DAG parse time).
 """
@@ -16,7 +16,7 @@ from drifting_etl.core.settings import Settings
 from drifting_etl.core.window import Window
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.load.url import database_url
-from drifting_etl.pipeline import steps as orchestration
+from drifting_etl.pipeline import steps
 from drifting_etl.store.artifacts import ArtifactStore
 
 T = TypeVar("T")
@@ -61,7 +61,7 @@ def plan(project: str) -> list[dict[str, Any]]:
     """Plan the window once; one `{"plan": path, "group": index}` per mapped profiling task."""
     store, _, settings = _environment()
     return _terminal_errors_fail(
-        lambda: orchestration.plan_partitions(
+        lambda: steps.plan_partitions(
             store, project, current_window(), group_bytes=settings.partition_group_bytes
         )
     )
@@ -72,7 +72,7 @@ def profile(project: str, group: dict[str, Any]) -> list[str]:
     tune_batch_process()
     store, database, settings = _environment()
     return _terminal_errors_fail(
-        lambda: orchestration.profile_partitions(
+        lambda: steps.profile_partitions(
             store,
             database,
             project,
@@ -89,7 +89,7 @@ def load(project: str, summary_paths: list[list[str]]) -> dict[str, Any]:
     store, database, _ = _environment()
     paths = [path for group in summary_paths for path in group]
     return _terminal_errors_fail(
-        lambda: orchestration.load_partitions(
+        lambda: steps.load_partitions(
             store, database, project, current_window(), paths, airflow_run_id=_run_id()
         )
     )
@@ -98,13 +98,13 @@ def load(project: str, summary_paths: list[list[str]]) -> dict[str, Any]:
 def decide(outcome: dict[str, Any]) -> dict[str, Any] | None:
     store, database, _ = _environment()
     return _terminal_errors_fail(
-        lambda: orchestration.retrain_decision(store, database, outcome, now=datetime.now(UTC))
+        lambda: steps.retrain_decision(store, database, outcome, now=datetime.now(UTC))
     )
 
 
 def report(project: str) -> str:
     store, database, _ = _environment()
-    return _terminal_errors_fail(lambda: orchestration.publish_report(store, database, project, current_window()))
+    return _terminal_errors_fail(lambda: steps.publish_report(store, database, project, current_window()))
 
 
 def notify(project: str, report_location: str | None) -> str:
@@ -113,7 +113,7 @@ def notify(project: str, report_location: str | None) -> str:
 
     store, database, _ = _environment()
     result = _terminal_errors_fail(
-        lambda: orchestration.send_notification(
+        lambda: steps.send_notification(
             store,
             database,
             project,

@@ -1,7 +1,7 @@
 """The capture SDK: what a model service imports to log predictions and ground-truth labels.
 
 This module owns turning rows handed over by a serving process into Parquet files in the store's
-`logs/` and `labels/` partitions (layout paths come from `drifting_etl.storage`, never built here):
+`logs/` and `labels/` partitions (layout paths come from `drifting_etl.store.artifacts`, never built here):
 
     LogWriter     prediction logs  -> logs/project=<name>/date=YYYY-MM-DD/hour=HH/<uuid>.parquet
     LabelWriter   late labels      -> labels/project=<name>/date=YYYY-MM-DD/<uuid>.parquet

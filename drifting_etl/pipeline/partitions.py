@@ -1,7 +1,7 @@
 """Partition profiles: each hour partition of a window is summarised once, cached in the store, then merged.
 
 A partition's summary is stored at `profiles/project=<name>/date=<day>/hour=<hh>/<key>.profile` (see
-summary_codec). The key hashes everything the summary depends on: the partition's log files (path, size,
+profiles.codec). The key hashes everything the summary depends on: the partition's log files (path, size,
 version), the label files that can hold its ground truth, the reference version, the configuration that shapes a
 summary, and where the window cuts the hour. So a later window over the same hours (a re-run, a backfill, a daily
 window after hourly ones) merges cached summaries instead of reading logs, while a partition whose files changed

@@ -11,7 +11,7 @@ Layout under the store root::
     projects/<name>/reference_profile.json
     logs/project=<name>/date=YYYY-MM-DD/hour=HH/<uuid>.parquet
     labels/project=<name>/date=YYYY-MM-DD/<uuid>.parquet
-    profiles/project=<name>/date=YYYY-MM-DD/hour=HH/<key>.profile  cached partition summaries (summary_codec, no pickle)
+    profiles/project=<name>/date=YYYY-MM-DD/hour=HH/<key>.profile  cached partition summaries (profiles.codec, no pickle)
     plans/project=<name>/date=YYYY-MM-DD/<key>.json                 a window's planned partitions, for Airflow's tasks
     reports/project=<name>/<start>--<end>.html                      HTML drift report of a window (`Window.slug`)
     projects/<name>/models/<version>/model.skops                    a retrained scikit-learn Pipeline (skops, never pickle)

@@ -1,6 +1,6 @@
 """The project registry: registering a project (configuration + reference), listing, pausing, and loading it.
 
-What is stored per project is described in storage.py. Registering validates everything up front, so a run
+What is stored per project is described in store/artifacts.py. Registering validates everything up front, so a run
 never discovers that the reference lacks a declared column. A configuration is validated here with the checks
 other stages own (`PROJECT_CHECKS`: whether each column's drift method accepts its type), which core cannot make.
 """

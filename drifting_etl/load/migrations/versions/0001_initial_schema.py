@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-11-25
 
 Migrations are frozen history: column types are spelled out here rather than imported from
-drifting_etl.metrics_db, whose definitions will keep moving. Every timestamp is TIMESTAMP WITH TIME ZONE
+drifting_etl.load.tables, whose definitions will keep moving. Every timestamp is TIMESTAMP WITH TIME ZONE
 (text in UTC on SQLite). slice_key/slice_value ('*' = all rows) and compared_with ('reference') are in the
 unique keys so per-slice and previous-window metrics fit later without a schema rewrite.
 """
