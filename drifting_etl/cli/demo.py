@@ -330,7 +330,7 @@ def _run_projects(
         windows = schedule_windows(config_schedule, start, end)
         result = backfill_with_progress(store, database, project.name, windows, publisher=publisher)
         outcomes = result.outcomes
-        print_backfill(project.name, outcomes, result.failures)
+        print_backfill(project.name, outcomes, result.failures, windows=len(windows))
         flagged = sorted({d.column for o in outcomes if o.evaluation for d in o.evaluation.feature_drift if d.drifted})
         verdict = "[green]matches[/]" if flagged == sorted(project.drifted_features) else "[red]differs from[/]"
         console.print(

@@ -300,7 +300,7 @@ def backfill(
         rescan=rescan,
         workers=obj.settings.workers,
     )
-    print_backfill(project_name, result.outcomes, result.failures)
+    print_backfill(project_name, result.outcomes, result.failures, windows=len(windows))
     if result.failures:
         sys.exit(1)
 

@@ -138,18 +138,32 @@ def print_summary(outcome: RunOutcome) -> None:
         console.print("  performance: no labelled rows yet")
 
 
-def print_backfill(project: str, outcomes: list[RunOutcome], failures: list[tuple[Window, DriftingError]]) -> None:
-    table = Table("window", "status", "rows", "drifted features", title=f"{project}: {len(outcomes)} windows loaded")
+def print_backfill(
+    project: str, outcomes: list[RunOutcome], failures: list[tuple[Window, DriftingError]], *, windows: int
+) -> None:
+    """The windows loaded (run status and drift verdict in separate columns), then each failure, then the count."""
+    table = Table(
+        "window",
+        "status",
+        "rows",
+        "dataset drift",
+        "drifted features",
+        title=f"{project}: {len(outcomes)} windows loaded",
+    )
     for outcome in outcomes:
         evaluation = outcome.evaluation
-        drifted = ", ".join(escape(d.column) for d in evaluation.feature_drift if d.drifted) if evaluation else ""
-        status = "DRIFT" if evaluation and evaluation.dataset.drifted else outcome.status
+        drifted = [escape(d.column) for d in evaluation.feature_drift if d.drifted] if evaluation else []
+        verdict = "-" if evaluation is None else ("[bold red]DRIFT[/]" if evaluation.dataset.drifted else "no")
         table.add_row(
             f"{outcome.window.start:%Y-%m-%d %H:%M} → {outcome.window.end:%m-%d %H:%M}",
-            status,
+            outcome.status,
             str(evaluation.rows if evaluation else 0),
-            drifted or "-",
+            verdict,
+            f"{len(drifted)}: {', '.join(drifted)}" if drifted else "0",
         )
     console.print(table)
     for window, error in failures:
         errors.print(f"[bold red]failed[/] {window}: " + escape(str(error)), soft_wrap=True)
+    failed = len({window for window, _ in failures})
+    if failed:
+        errors.print(f"[bold red]{failed} of {windows} windows failed[/]", soft_wrap=True)

@@ -1,7 +1,7 @@
 """A backfill: every window of a schedule in order, each run (and published) like a single `run`.
 
-Bad data in one window does not stop it (the window is recorded as failed and the next one runs); a configuration,
-storage or database problem does, since every later window would fail the same way.
+Bad data in one window (or a bug its data triggers) does not stop it: the window is recorded as failed and the next
+one runs. A configuration, storage or database problem does, since every later window would fail the same way.
 """
 
 from __future__ import annotations
@@ -9,12 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from drifting_etl.core.errors import DataError, DriftingError
+from drifting_etl.core.errors import ComputeError, DataError, DriftingError
 from drifting_etl.core.window import Window
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.pipeline.publish import Published, Publisher
 from drifting_etl.pipeline.run import RunOutcome, run_window
 from drifting_etl.store.artifacts import ArtifactStore
+
+WINDOW_SCOPED = (DataError, ComputeError)
+"""Errors of one window's data: the next window may well succeed. Any other error (configuration, storage, the
+database) would fail every later window the same way, so the backfill stops."""
 
 
 @dataclass
@@ -59,7 +63,7 @@ def backfill_windows(
                     result.failures.append((window, published.report_error))
         except DriftingError as exc:
             result.failures.append((window, exc))
-            if stop_on_error or not isinstance(exc, DataError):
+            if stop_on_error or not isinstance(exc, WINDOW_SCOPED):
                 break
         finally:
             if on_done is not None:

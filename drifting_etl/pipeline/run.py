@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from drifting_etl.core.errors import DriftingError
+from drifting_etl.core.errors import ComputeError, DriftingError, is_transient
 from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import Partition, window_partitions
 from drifting_etl.load.database import MetricsDatabase
@@ -85,20 +85,31 @@ def load_summary(
 def failures_recorded(
     database: MetricsDatabase, project: str, window: Window, started_at: datetime, airflow_run_id: str | None = None
 ) -> Iterator[None]:
-    """Record a DriftingError raised inside as the window's failed run, then let it propagate."""
+    """Record any error raised inside as the window's failed run (with its own message), then let it propagate.
+
+    An exception that is not ours is a bug (or a dropped connection): it is recorded with its type, and, unless a
+    retry may fix it, raised again as a ComputeError naming the window, chained to the original."""
     try:
         yield
-    except DriftingError as exc:
+    except Exception as exc:
+        error = str(exc) if isinstance(exc, DriftingError) else f"{type(exc).__name__}: {exc}"
         database.record_failure(
             project=project,
             window_start=window.start,
             window_end=window.end,
             started_at=started_at,
             finished_at=datetime.now(UTC),
-            error=str(exc),
+            error=error,
             airflow_run_id=airflow_run_id,
         )
-        raise
+        if isinstance(exc, DriftingError) or is_transient(exc):
+            raise
+        raise ComputeError(
+            f"unexpected {error}",
+            project=project,
+            window=str(window),
+            hint="this is a bug in drifting-etl: please report it, with this message and the window's data",
+        ) from exc
 
 
 def run_window(

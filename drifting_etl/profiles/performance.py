@@ -135,6 +135,8 @@ class ClassificationSummary:
 def _encode(values: Sequence[Any] | pa.Array) -> tuple[np.ndarray, list[str]]:
     """Integer codes per row and the category key of each code (keys may repeat: 1 and 1.0 are both "1")."""
     array = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(list(values))
+    if len(array) == 0:  # no labelled rows yet: the truth column may be all null, of Arrow type null
+        return np.empty(0, np.int64), []
     encoded = pc.dictionary_encode(array)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
