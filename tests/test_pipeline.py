@@ -302,19 +302,42 @@ def test_storage_layout_given_registered_project_should_follow_contract(tmp_path
 
 
 @pytest.mark.slow
-def test_report_command_given_loaded_window_should_store_report_write_copy_and_record_location(tmp_path: Path) -> None:
+def test_report_command_given_output_should_write_only_the_file_and_without_it_store_and_record(tmp_path: Path) -> None:
     shop = local_shop(tmp_path)
-    assert shop.cli("run", "shop-churn", "--start", "2026-03-02", "--end", "2026-03-03", "--no-report").exit_code == 0
+    assert shop.cli("run", "shop-churn", "--start", "2026-03-02", "--end", "2026-03-03").exit_code == 0
+    stored = Path(shop.store.report_path("shop-churn", DAY, DAY + timedelta(days=1)))
+    linked = stored.read_bytes()  # the report the team's e-mail links to
     copy = tmp_path / "report.html"
-    result = shop.cli(
-        "report", "shop-churn", "--start", "2026-03-02", "--end", "2026-03-03", "-o", str(copy), "--sample-size", "1000"
-    )
+    window = ["--start", "2026-03-02", "--end", "2026-03-03"]
+    result = shop.cli("report", "shop-churn", *window, "-o", str(copy), "--sample-size", "1000")
     assert result.exit_code == 0, result.output
+    assert "a sample of 1000 of 3600 rows" in result.output and f"written to {copy}" in result.output
+    assert copy.read_bytes() != linked and b"uniform random sample of 1,000 of 3,600 rows" in copy.read_bytes()
+    assert stored.read_bytes() == linked  # -o writes only the file
+    [run] = shop.database().runs("shop-churn")
+    assert run["report_location"] == str(stored)
+
+    stored.unlink()
+    assert shop.cli("run", "shop-churn", *window, "--no-report").exit_code == 0
+    result = shop.cli("report", "shop-churn", *window, "--sample-size", "1000")
+    assert result.exit_code == 0, result.output
+    assert f"stored at {stored}" in result.output and b"1,000 of 3,600 rows" in stored.read_bytes()
+    [run] = shop.database().runs("shop-churn")
+    assert run["report_location"] == str(stored)
+
+
+@pytest.mark.slow
+def test_run_given_no_report_should_keep_the_stored_report_recorded(tmp_path: Path) -> None:
+    shop = local_shop(tmp_path)
+    window = ["--start", "2026-03-02", "--end", "2026-03-03"]
+    assert shop.cli("run", "shop-churn", *window).exit_code == 0
     stored = shop.store.report_path("shop-churn", DAY, DAY + timedelta(days=1))
-    assert copy.read_bytes() == Path(stored).read_bytes()
-    assert "a sample of 1000 of 3600 rows" in result.output
     [run] = shop.database().runs("shop-churn")
     assert run["report_location"] == stored
+
+    assert shop.cli("run", "shop-churn", *window, "--no-report").exit_code == 0
+    [run] = shop.database().runs("shop-churn")
+    assert run["report_location"] == stored and Path(stored).exists()
 
 
 def test_run_given_logs_written_by_hand_with_other_timestamp_types_should_window_them_in_utc(tmp_path: Path) -> None:

@@ -310,7 +310,10 @@ def backfill(
 @click.option("--start", required=True, help="Window start (ISO 8601).")
 @click.option("--end", required=True, help="Window end, exclusive.")
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Also write the HTML to this file."
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the HTML to this file only (the stored report, which e-mails link to, is left alone).",
 )
 @click.option(
     "--sample-size", default=None, type=click.IntRange(min=100), help="Rows sampled from the window. [default: 50000]"
@@ -318,22 +321,28 @@ def backfill(
 @click.pass_obj
 @friendly_errors
 def report(obj: Context, project_name: str, start: str, end: str, output: str | None, sample_size: int | None) -> None:
-    """Render the HTML drift report of one window of PROJECT (stored in the artifact store)."""
-    from drifting_etl.report.build import build_report
+    """Render the HTML drift report of one window of PROJECT: stored in the artifact store (and recorded on the
+    window's run), or, with -o, written to a file only."""
+    from drifting_etl.report.build import build_report, render_window_report
     from drifting_etl.report.sample import DEFAULT_SAMPLE_SIZE
 
     store = obj.store
     window = Window(parse_instant(start, field="--start"), parse_instant(end, field="--end"))
-    result = build_report(store, project_name, window, sample_size=sample_size or DEFAULT_SAMPLE_SIZE)
-    # a window that was never loaded has no run row: nothing is annotated then
-    obj.database().annotate_run(project_name, window.start, window.end, report_location=result.display)
-    sampled = "all" if result.sampled_rows == result.total_rows else f"a sample of {result.sampled_rows} of"
-    console.print(f"report of {project_name} {escape(str(window))} from {sampled} {result.total_rows} rows")
-    console.print(f"  stored at {escape(result.display)}")
+    size = sample_size or DEFAULT_SAMPLE_SIZE
     if output:
+        report = render_window_report(store, project_name, window, sample_size=size)
         with open(output, "wb") as handle:
-            handle.write(store.read_bytes(result.location))
-        console.print(f"  written to {escape(output)}")
+            handle.write(report.html.encode("utf-8"))
+        sampled, total, where = report.sampled_rows, report.total_rows, f"written to {output}"
+    else:
+        result = build_report(store, project_name, window, sample_size=size)
+        # a window that was never loaded has no run row: nothing is annotated then
+        obj.database().annotate_run(project_name, window.start, window.end, report_location=result.display)
+        sampled, total, where = result.sampled_rows, result.total_rows, f"stored at {result.display}"
+    of = "all" if sampled == total else f"a sample of {sampled} of"
+    # soft_wrap: a path is never broken across lines (it must stay copyable)
+    console.print(f"report of {project_name} {escape(str(window))} from {of} {total} rows", soft_wrap=True)
+    console.print(f"  {escape(where)}", soft_wrap=True)
 
 
 @main.command()

@@ -141,7 +141,10 @@ class MetricsDatabase:
         data_quality: Sequence[DataQualityRow],
         performance: Sequence[PerformanceRow],
     ) -> None:
-        """Replace every row of `run`'s window, in one transaction: all new rows are stored, or none are."""
+        """Replace every row of `run`'s window, in one transaction: all new rows are stored, or none are.
+
+        The window's stored report stays recorded when `run` brings none (a re-run with --no-report leaves the report
+        file in place, and the e-mail links to it)."""
         window = (run.project, run.window_start, run.window_end)
         batches: list[tuple[sa.Table, list[dict[str, Any]]]] = []
         computed_at = datetime.now(UTC)
@@ -170,10 +173,15 @@ class MetricsDatabase:
             ),
             self.engine.begin() as connection,
         ):
+            run_values = row_values(run)
+            if run.report_location is None:
+                run_values["report_location"] = connection.execute(
+                    sa.select(monitoring_run.c.report_location).where(*window_conditions(monitoring_run, *window))
+                ).scalar()
             for table, _ in batches:
                 connection.execute(sa.delete(table).where(*window_conditions(table, *window)))
             connection.execute(sa.delete(monitoring_run).where(*window_conditions(monitoring_run, *window)))
-            connection.execute(sa.insert(monitoring_run), [row_values(run)])
+            connection.execute(sa.insert(monitoring_run), [run_values])
             for table, values in batches:
                 if values:
                     connection.execute(sa.insert(table), values)

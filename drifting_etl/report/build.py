@@ -1,9 +1,9 @@
-"""Building a window's report: sample it, render it, and publish the page at `store.report_path(...)` atomically."""
+"""Building a window's report: sample it and render it (`render_window_report`), then publish the page at
+`store.report_path(...)` atomically (`build_report`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from drifting_etl.core.window import Window
 from drifting_etl.metrics.drift import SMALL_REFERENCE_ROWS
@@ -12,9 +12,6 @@ from drifting_etl.report.evidently_report import RenderedReport, evaluate_report
 from drifting_etl.report.sample import DEFAULT_SAMPLE_SIZE, read_reference, sample_window
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import load_project
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)
@@ -30,10 +27,20 @@ class ReportResult:
     size_bytes: int
 
 
-def build_report(
+@dataclass(frozen=True)
+class WindowReport:
+    """A window's rendered report, not stored anywhere yet."""
+
+    html: str
+    sampled_rows: int
+    total_rows: int
+    drifted_columns: frozenset[str]
+
+
+def render_window_report(
     store: ArtifactStore, project_name: str, window: Window, *, sample_size: int = DEFAULT_SAMPLE_SIZE
-) -> ReportResult:
-    """Sample the window, render its report and publish it at `store.report_path(...)` (whole file at once)."""
+) -> WindowReport:
+    """Sample the window and render its report page; writes nothing."""
     project = load_project(store, project_name)
     sample, total = sample_window(store, project, window, sample_size)
     if total == 0:
@@ -45,14 +52,22 @@ def build_report(
         rendered = evaluate_report(
             project, reference, sample, window, total_rows=total, reference_total=reference_total
         )
+    return WindowReport(rendered.html, len(sample), total, rendered.drifted_columns)
+
+
+def build_report(
+    store: ArtifactStore, project_name: str, window: Window, *, sample_size: int = DEFAULT_SAMPLE_SIZE
+) -> ReportResult:
+    """Sample the window, render its report and publish it at `store.report_path(...)` (whole file at once)."""
+    report = render_window_report(store, project_name, window, sample_size=sample_size)
     path = store.report_path(project_name, window.start, window.end)
-    data = rendered.html.encode("utf-8")
+    data = report.html.encode("utf-8")
     store.write_bytes(path, data)
     return ReportResult(
         location=path,
         display=store.display(path),
-        sampled_rows=len(sample),
-        total_rows=total,
-        drifted_columns=rendered.drifted_columns,
+        sampled_rows=report.sampled_rows,
+        total_rows=report.total_rows,
+        drifted_columns=report.drifted_columns,
         size_bytes=len(data),
     )
