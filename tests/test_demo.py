@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -65,3 +67,25 @@ def test_demo_given_fresh_storage_should_flag_exactly_the_injected_features(tmp_
     assert again.exit_code == 0
     assert len(database.runs("credit-default")) == 7
     database.dispose()
+
+
+@pytest.mark.slow
+def test_readme_then_try_commands_given_the_demo_should_run_verbatim_on_its_data(tmp_path: Path) -> None:
+    """The commands the README's quick start says to try after `make demo`, run as written from a checkout."""
+    repository = Path(__file__).resolve().parents[1]
+    readme = (repository / "README.md").read_text()
+    block = readme[readme.index("then try") :].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line and not line.startswith("#")]
+    assert commands and all(line.startswith(".venv/bin/drifting-etl ") for line in commands)
+    (tmp_path / ".venv").symlink_to(repository / ".venv")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DRIFTING_")}
+    demo = subprocess.run(
+        [".venv/bin/drifting-etl", "demo", "--no-report"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert demo.returncode == 0, demo.stderr
+
+    for command in commands:
+        done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        assert "warning" not in done.stderr and "no data" not in done.stdout, (command, done.stdout, done.stderr)
+    assert "DRIFT" in done.stdout  # the last command runs a window whose inputs drifted

@@ -170,3 +170,28 @@ def test_failures_recorded_given_a_foreign_exception_should_record_it_and_classi
     assert run["status"] == "failed" and run["error"] == f"{type(raised).__name__}: {raised}"
     if expected is ComputeError:
         assert caught.value.__cause__ is raised and "new-model" in str(caught.value)
+
+
+def test_run_given_window_before_start_date_should_warn_naming_window_and_start_date(tmp_path: Path) -> None:
+    project = NewProject(tmp_path, "classification")
+
+    result = project.cli("run", "new-model", "--start", "2026-01-04", "--end", "2026-01-05", "--no-report")
+
+    assert result.exit_code == 0, result.output
+    assert "warning: window [2026-01-04T00:00:00+00:00, 2026-01-05T00:00:00+00:00) ends before" in result.output
+    assert "start_date 2026-03-01" in result.output
+    [run] = project.runs()
+    assert run["status"] == "no_data"
+
+
+def test_run_given_window_without_log_partitions_should_warn_naming_the_store(tmp_path: Path) -> None:
+    project = NewProject(tmp_path, "classification")
+    project.log_day(DAY, project.rows(project.rng, 50))
+
+    result = project.cli("run", "new-model", "--start", "2026-03-05", "--end", "2026-03-06", "--no-report")
+
+    assert result.exit_code == 0, result.output
+    logs = tmp_path / "store" / "logs" / "project=new-model"
+    assert "warning: no log partitions of new-model for window" in result.output and str(logs) in result.output
+    backfill = project.cli("backfill", "new-model", "--start", "2026-03-02", "--end", "2026-03-04", "--no-report")
+    assert backfill.exit_code == 0 and backfill.output.count("warning: no log partitions") == 1

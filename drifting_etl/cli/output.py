@@ -85,6 +85,8 @@ def print_summary(outcome: RunOutcome) -> None:
         f"  {outcome.partitions} hour partitions ({outcome.reused} from the profile cache), "
         f"computed in {outcome.seconds:.2f} s"
     )
+    for warning in outcome.warnings:
+        errors.print("[yellow]warning:[/] " + escape(warning), soft_wrap=True)
     evaluation = outcome.evaluation
     if evaluation is None:
         console.print(f"  no data: no log rows in the window ({outcome.partitions} partitions) — recorded as no_data")
@@ -162,6 +164,11 @@ def print_backfill(
             f"{len(drifted)}: {', '.join(drifted)}" if drifted else "0",
         )
     console.print(table)
+    warned = [warning for outcome in outcomes for warning in outcome.warnings]
+    for warning in warned[:3]:
+        errors.print("[yellow]warning:[/] " + escape(warning), soft_wrap=True)
+    if len(warned) > 3:
+        errors.print(f"[yellow]warning:[/] ... and {len(warned) - 3} more windows like these", soft_wrap=True)
     for window, error in failures:
         errors.print(f"[bold red]failed[/] {window}: " + escape(str(error)), soft_wrap=True)
     failed = len({window for window, _ in failures})

@@ -42,6 +42,25 @@ class RunOutcome:
     """Partitions whose cached summary was merged instead of reading their logs."""
     seconds: float = 0.0
     """Time from loading the project to loading the metrics."""
+    warnings: tuple[str, ...] = ()
+    """Why a window may not be what the user meant (before the project's start_date, no log partitions at all)."""
+
+
+def empty_window_warnings(store: ArtifactStore, project: Project, window: Window, partitions: int) -> tuple[str, ...]:
+    """Say why a window has no rows when that is probably not what the user meant."""
+    start = datetime.combine(project.config.start_date, datetime.min.time(), tzinfo=UTC)
+    if window.end <= start:
+        return (
+            f"window {window} ends before {project.config.name}'s start_date {project.config.start_date}: "
+            "nothing is monitored before it",
+        )
+    if partitions == 0:
+        return (
+            f"no log partitions of {project.config.name} for window {window} in "
+            f"{store.display(store.logs_dir(project.config.name))}: check the window's dates, and the store "
+            "(--storage / DRIFTING_STORAGE_URL)",
+        )
+    return ()
 
 
 def summarize_window(
@@ -141,7 +160,8 @@ def run_window(
             started_at=started_at,
             airflow_run_id=airflow_run_id,
         )
-    return replace(outcome, reused=profiled.reused, seconds=time.perf_counter() - clock)
+    warnings = empty_window_warnings(store, project, window, outcome.partitions) if outcome.status == "no_data" else ()
+    return replace(outcome, reused=profiled.reused, seconds=time.perf_counter() - clock, warnings=warnings)
 
 
 def empty_window_rows(project: Project, window: Window, started_at: datetime, airflow_run_id: str | None) -> tuple:
