@@ -8,14 +8,9 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.message import EmailMessage
-from typing import TYPE_CHECKING
 
 from drifting_etl.core.errors import ComposeError, ConfigError, DriftingError, SendError
 from drifting_etl.core.settings import SmtpSettings, variable
-
-if TYPE_CHECKING:
-    pass
-
 
 _ERROR_MAX_CHARS = 2000
 

@@ -15,7 +15,6 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,9 +29,6 @@ from drifting_etl.extract.labels import LabelIndex, LabelTable
 from drifting_etl.extract.logs import Partition, read_partition, window_partitions
 from drifting_etl.store.artifacts import ArtifactStore, StoredFile
 from drifting_etl.store.projects import Project
-
-if TYPE_CHECKING:
-    pass
 
 DEFAULT_SAMPLE_SIZE = 50_000
 TARGET = "label"
