@@ -146,15 +146,13 @@ class ArtifactStore:
 
     def partition_profile_path(self, project: str, hour: datetime, key: str) -> str:
         """A cached summary of one hour partition; `key` identifies its files, the reference and the window's cut."""
-        if not re.fullmatch(r"[0-9a-f]{8,64}", key):
-            raise ValueError(f"invalid profile key {key!r}")
-        return f"{self.path('profiles', f'project={check_project_name(project)}')}/date={hour.date().isoformat()}/hour={hour.hour:02d}/{key}.profile"
+        directory = self.path("profiles", f"project={check_project_name(project)}")
+        return f"{directory}/date={hour.date().isoformat()}/hour={hour.hour:02d}/{_content_key(key, 'profile')}.profile"
 
     def window_plan_path(self, project: str, window_start: datetime, key: str) -> str:
         """A window's plan (pipeline.partitions.WindowPlan, JSON) for Airflow's profiling tasks; `key` digests it."""
-        if not re.fullmatch(r"[0-9a-f]{8,64}", key):
-            raise ValueError(f"invalid plan key {key!r}")
-        return f"{self.path('plans', f'project={check_project_name(project)}')}/date={window_start.date().isoformat()}/{key}.json"
+        directory = self.path("plans", f"project={check_project_name(project)}")
+        return f"{directory}/date={window_start.date().isoformat()}/{_content_key(key, 'plan')}.json"
 
     def report_path(self, project: str, window_start: datetime, window_end: datetime) -> str:
         """The window's HTML drift report: reports/project=<name>/<start>--<end>.html (UTC, ISO basic format)."""
@@ -321,3 +319,10 @@ class ArtifactStore:
             name = path.rsplit("/", 1)[-1]
             if name.startswith(f"{key}="):
                 yield name.split("=", 1)[1], path
+
+
+def _content_key(key: str, what: str) -> str:
+    """`key` if it is a hex digest (it becomes a file name, so nothing else may pass)."""
+    if not re.fullmatch(r"[0-9a-f]{8,64}", key):
+        raise ValueError(f"invalid {what} key {key!r}")
+    return key
