@@ -13,6 +13,7 @@ from drifting_etl.core.config import (
     FeatureDrift,
     ProjectConfig,
     dump_config,
+    format_duration,
     load_config,
     parse_config,
     parse_duration,
@@ -199,6 +200,24 @@ retrain: {dag_id: null, on: [performance], cooldown: 3600}
 )  # fmt: skip
 def test_parse_duration_given_supported_forms_should_give_timedelta(value: object, expected: timedelta) -> None:
     assert parse_duration(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(timedelta(days=30), "30d"), (timedelta(hours=1), "1h"), (timedelta(minutes=90), "90m"),
+     (timedelta(hours=36), "36h"), (timedelta(seconds=45), "45s"), (timedelta(0), "0s")],
+)  # fmt: skip
+def test_format_duration_given_whole_units_should_give_the_shortest_spelling_parse_duration_reads_back(
+    value: timedelta, expected: str
+) -> None:
+    assert format_duration(value) == expected
+    assert parse_duration(expected) == value
+
+
+def test_dump_config_should_write_durations_in_their_largest_whole_unit() -> None:
+    dumped = dump_config(parse_config(EXAMPLE.read_text(), source="example.yaml"))
+    lines = {line.strip() for line in dumped.splitlines()}
+    assert {"max_delay: 30d", "cooldown: 1d", "training_window: 14d"} <= lines, dumped
 
 
 @pytest.mark.parametrize("value", ["1 day", "soon", "-1h", "1.5h", "h", "", True])

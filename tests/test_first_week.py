@@ -3,6 +3,10 @@ failures that are recorded per window while a backfill goes on."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -147,7 +151,11 @@ def test_backfill_given_a_bad_window_should_record_its_own_error_go_on_and_count
     assert result.exit_code == 1
     assert "1 of 3 windows failed" in result.output
     runs = {run["window_start"].date().isoformat(): run for run in project.runs()}
-    assert [runs[day]["status"] for day in ("2026-03-02", "2026-03-03", "2026-03-04")] == ["success", "failed", "success"]
+    assert [runs[day]["status"] for day in ("2026-03-02", "2026-03-03", "2026-03-04")] == [
+        "success",
+        "failed",
+        "success",
+    ]
     assert "garbage.parquet" in runs["2026-03-03"]["error"]
     assert "older, different error" not in runs["2026-03-03"]["error"]
 
@@ -195,3 +203,39 @@ def test_run_given_window_without_log_partitions_should_warn_naming_the_store(tm
     assert "warning: no log partitions of new-model for window" in result.output and str(logs) in result.output
     backfill = project.cli("backfill", "new-model", "--start", "2026-03-02", "--end", "2026-03-04", "--no-report")
     assert backfill.exit_code == 0 and backfill.output.count("warning: no log partitions") == 1
+
+
+def test_backfill_without_a_terminal_should_print_a_line_per_window_and_name_each_e_mail_once(
+    tmp_path: Path,
+) -> None:
+    project = NewProject(tmp_path, "classification")
+    config = tmp_path / "new-model.yaml"
+    config.write_text(CONFIG.format(task="classification") + "alerts:\n  email: [team@example.com]\n  send: always\n")
+    registered = project.cli("project", "register", str(config), "--reference", str(tmp_path / "reference.parquet"))
+    assert registered.exit_code == 0, registered.output
+    for offset in (0, 2):
+        project.log_day(DAY + timedelta(days=offset), project.rows(project.rng, 200))
+    bad_hour = tmp_path / "store" / "logs" / "project=new-model" / "date=2026-03-03" / "hour=05"
+    bad_hour.mkdir(parents=True)
+    (bad_hour / "garbage.parquet").write_bytes(b"this is not parquet")
+    with socket.socket() as probe:  # a port nothing listens on: every send fails
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("DRIFTING_")}
+    environment |= {"DRIFTING_SMTP_HOST": "127.0.0.1", "DRIFTING_SMTP_PORT": str(port)}
+    command = [str(Path(sys.executable).parent / "drifting-etl"), "--storage", str(tmp_path / "store")]
+    command += ["--database-url", project.database_url, "backfill", "new-model"]
+    command += ["--start", "2026-03-02", "--end", "2026-03-05", "--no-report"]
+
+    # a real process with pipes (no terminal, as under cron), where an unhandled log record would reach stderr
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
+
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    lines = [line for line in done.stdout.splitlines() if line.startswith("[2026-03-0")]
+    assert [line.split()[2] for line in lines] == ["success", "failed", "success"], output
+    assert "rows=200" in lines[0] and "garbage.parquet" in lines[1]
+    for day in ("2026-03-02", "2026-03-04"):
+        notices = [line for line in output.splitlines() if f"e-mail for [{day}T00:00:00+00:00" in line]
+        assert len(notices) == 1 and "failed" in notices[0], output
+    assert "could not send the notification" not in output  # the log line would say it a second time

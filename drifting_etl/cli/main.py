@@ -7,6 +7,8 @@ Errors print one clear message and exit 1; nothing here computes anything itself
 
 from __future__ import annotations
 
+import logging
+
 from drifting_etl.core.process import tune_batch_process
 
 tune_batch_process()  # before numpy is imported
@@ -81,6 +83,8 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.pass_context
 def main(ctx: click.Context, storage: str | None, database_url: str | None) -> None:
     """Batch ML monitoring: data drift, data quality and model performance from Parquet logs."""
+    # each window's e-mail outcome is printed from its result (output.print_published): its log line would say it twice
+    logging.getLogger("drifting_etl.notify.window").setLevel(logging.ERROR)
     ctx.obj = Context(storage, database_url)
 
 

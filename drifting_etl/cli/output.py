@@ -20,7 +20,8 @@ errors = Console(stderr=True, highlight=False)
 
 
 def print_published(published: Published, *, quiet: bool = False) -> None:
-    """The report's location and the e-mail's fate; `quiet` (backfills) prints only failures and sent e-mails."""
+    """The report's location and the e-mail's fate; `quiet` (backfills) prints only failures and sent e-mails, each
+    naming its window."""
     if published.report_location is not None and not quiet:
         console.print(f"  report: {escape(published.report_location)}")
     if published.report_error is not None:
@@ -29,10 +30,13 @@ def print_published(published: Published, *, quiet: bool = False) -> None:
     if result is None:
         return
     if result.status == "failed":
-        errors.print("[bold red]e-mail failed:[/] " + escape(result.error or ""), soft_wrap=True)
+        errors.print(
+            f"[bold red]e-mail for {escape(str(published.window))} failed:[/] " + escape(result.error or ""),
+            soft_wrap=True,
+        )
     elif not quiet or result.status == "sent":
         detail = ", ".join(result.recipients) if result.status == "sent" else (result.reason or "")
-        console.print(f"  e-mail: {result.status} {escape(detail)}")
+        console.print(f"  e-mail for {escape(str(published.window))}: {result.status} {escape(detail)}", soft_wrap=True)
 
 
 def backfill_with_progress(
@@ -46,7 +50,21 @@ def backfill_with_progress(
     rescan: bool = False,
     workers: int | None = None,
 ) -> Backfilled:
-    """`pipeline.backfill.backfill_windows` with a progress bar on stderr."""
+    """`pipeline.backfill.backfill_windows` with a progress bar on stderr, or, without a terminal (cron, CI), a line
+    per window on stdout as it finishes."""
+    if not errors.is_terminal:
+        return backfill_windows(
+            store,
+            database,
+            project_name,
+            windows,
+            stop_on_error=stop_on_error,
+            publisher=publisher,
+            rescan=rescan,
+            workers=workers,
+            on_done=lambda window, done: console.print(window_line(window, done), soft_wrap=True),
+            on_published=lambda published: print_published(published, quiet=True),
+        )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task(project_name, total=len(windows))
@@ -54,10 +72,7 @@ def backfill_with_progress(
         def starting(window: Window) -> None:
             progress.update(task, description=f"{project_name} {window.start:%Y-%m-%d %H:%M}")
 
-        def done(window: Window) -> None:
-            progress.advance(task)
-
-        result = backfill_windows(
+        return backfill_windows(
             store,
             database,
             project_name,
@@ -67,10 +82,22 @@ def backfill_with_progress(
             rescan=rescan,
             workers=workers,
             on_window=starting,
-            on_done=done,
+            on_done=lambda window, done: progress.advance(task),
             on_published=lambda published: print_published(published, quiet=True),
         )
-    return result
+
+
+def window_line(window: Window, done: RunOutcome | DriftingError) -> str:
+    """One backfilled window on one line: its status, rows and drift verdict, or why it failed."""
+    if isinstance(done, DriftingError):
+        return f"{escape(str(window))}  failed  " + escape(str(done).splitlines()[0])
+    evaluation = done.evaluation
+    if evaluation is None:
+        return f"{escape(str(window))}  {done.status}  rows=0"
+    drifted = [d.column for d in evaluation.feature_drift if d.drifted]
+    verdict = "DRIFT" if evaluation.dataset.drifted else "no drift"
+    features = f"  drifted: {escape(', '.join(drifted))}" if drifted else ""
+    return f"{escape(str(window))}  {done.status}  rows={evaluation.rows}  {verdict}{features}"
 
 
 def _number(value: float | None) -> str:
@@ -170,7 +197,7 @@ def print_backfill(
     if len(warned) > 3:
         errors.print(f"[yellow]warning:[/] ... and {len(warned) - 3} more windows like these", soft_wrap=True)
     for window, error in failures:
-        errors.print(f"[bold red]failed[/] {window}: " + escape(str(error)), soft_wrap=True)
+        errors.print(f"[bold red]failed[/] {escape(str(window))}: " + escape(str(error)), soft_wrap=True)
     failed = len({window for window, _ in failures})
     if failed:
         errors.print(f"[bold red]{failed} of {windows} windows failed[/]", soft_wrap=True)

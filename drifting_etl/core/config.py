@@ -51,6 +51,18 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
 
 
+_FORMAT_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest whole-unit spelling parse_duration reads back: 30 days → '30d', 90 minutes → '90m'."""
+    seconds = int(value.total_seconds())
+    for unit, size in _FORMAT_UNITS:
+        if seconds % size == 0 and (seconds or unit == "s"):
+            return f"{seconds // size}{unit}"
+    raise AssertionError("unreachable: every whole number of seconds has an 's' spelling")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -320,9 +332,9 @@ def load_config(path: str | Path, *, checks: Sequence[ConfigCheck] = ()) -> Proj
 
 
 def dump_config(config: ProjectConfig) -> str:
-    """YAML for storing a validated configuration (durations as '<n>s', dates ISO)."""
+    """YAML for storing a validated configuration (durations as '30d', '90m', …; dates ISO)."""
     data = config.model_dump(mode="json", exclude_none=False)
-    data["labels"]["max_delay"] = f"{int(config.labels.max_delay.total_seconds())}s"
-    data["retrain"]["cooldown"] = f"{int(config.retrain.cooldown.total_seconds())}s"
-    data["retrain"]["training_window"] = f"{int(config.retrain.training_window.total_seconds())}s"
+    data["labels"]["max_delay"] = format_duration(config.labels.max_delay)
+    data["retrain"]["cooldown"] = format_duration(config.retrain.cooldown)
+    data["retrain"]["training_window"] = format_duration(config.retrain.training_window)
     return yaml.safe_dump(data, sort_keys=False)

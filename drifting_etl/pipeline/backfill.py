@@ -42,17 +42,18 @@ def backfill_windows(
     rescan: bool = False,
     workers: int | None = None,
     on_window: Callable[[Window], None] | None = None,
-    on_done: Callable[[Window], None] | None = None,
+    on_done: Callable[[Window, RunOutcome | DriftingError], None] | None = None,
     on_published: Callable[[Published], None] | None = None,
 ) -> Backfilled:
-    """Run (and publish) `windows` in order; `on_window` / `on_done` are called before and after each (progress),
-    `on_published` with what publishing each loaded window did."""
+    """Run (and publish) `windows` in order; `on_window` is called before each, `on_done` after each with its
+    outcome or the error it failed with (progress), `on_published` with what publishing each loaded window did."""
     result = Backfilled()
     for window in windows:
         if on_window is not None:
             on_window(window)
+        done: RunOutcome | DriftingError
         try:
-            outcome = run_window(store, database, project_name, window, rescan=rescan, workers=workers)
+            done = outcome = run_window(store, database, project_name, window, rescan=rescan, workers=workers)
             result.outcomes.append(outcome)
             if publisher is not None:
                 published = publisher.publish(outcome)
@@ -62,10 +63,10 @@ def backfill_windows(
                 if published.report_error is not None:
                     result.failures.append((window, published.report_error))
         except DriftingError as exc:
+            done = exc
             result.failures.append((window, exc))
-            if stop_on_error or not isinstance(exc, WINDOW_SCOPED):
-                break
-        finally:
-            if on_done is not None:
-                on_done(window)
+        if on_done is not None:
+            on_done(window, done)
+        if isinstance(done, DriftingError) and (stop_on_error or not isinstance(done, WINDOW_SCOPED)):
+            break
     return result

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from drifting_etl.core.errors import DriftingError
+from drifting_etl.core.window import Window
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.pipeline.run import RunOutcome
 from drifting_etl.store.artifacts import ArtifactStore
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 class Published:
     """What publishing one window did."""
 
+    window: Window
     report_location: str | None = None
     report_error: DriftingError | None = None
     """Why the report could not be rendered (the window's metrics are loaded all the same)."""
@@ -60,4 +62,4 @@ class Publisher:
                 report_location=location,
                 send=lambda message: send_smtp(message, smtp),
             )
-        return Published(location, failure, notification)
+        return Published(outcome.window, location, failure, notification)
