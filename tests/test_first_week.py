@@ -239,3 +239,12 @@ def test_backfill_without_a_terminal_should_print_a_line_per_window_and_name_eac
         notices = [line for line in output.splitlines() if f"e-mail for [{day}T00:00:00+00:00" in line]
         assert len(notices) == 1 and "failed" in notices[0], output
     assert "could not send the notification" not in output  # the log line would say it a second time
+
+
+def test_project_list_given_an_empty_store_should_name_the_store_it_looked_in(tmp_path: Path) -> None:
+    store = tmp_path / "empty-store"
+
+    result = CliRunner().invoke(main, ["--storage", str(store), "project", "list"], catch_exceptions=False)
+
+    assert result.exit_code == 0
+    assert f"no projects registered in {store}" in result.output

@@ -135,7 +135,10 @@ def project_list(obj: Context) -> None:
 
     entries = list_projects(obj.store)
     if not entries:
-        console.print("no projects registered; see `drifting-etl project register --help`")
+        where = obj.store.display(obj.store.root)
+        console.print(
+            f"no projects registered in {escape(where)}; see `drifting-etl project register --help`", soft_wrap=True
+        )
         return
     table = Table("project", "status", "schedule", "updated")
     for entry in entries:
