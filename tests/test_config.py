@@ -483,3 +483,31 @@ def test_parse_config_given_bad_config_should_not_use_pydantic_wording(old: str,
 
     for phrase in ("Extra inputs are not permitted", "Input should be", "Value error", "Field required", "pydantic"):
         assert phrase not in message, message
+
+
+# ------------------------------------------------------------------------------------ drifting-etl config example
+
+
+def test_config_example_given_cli_should_print_the_example_that_loads_as_a_valid_config(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from drifting_etl.cli.main import main
+
+    result = CliRunner().invoke(main, ["config", "example"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == example_text()  # examples/project.yaml is the single source
+    written = tmp_path / "project.yaml"
+    written.write_text(result.output, encoding="utf-8")
+    assert load_config(written) == load_config(EXAMPLE)
+    assert "# " in result.output  # the comments that explain each key come along
+
+
+def test_pyproject_given_wheel_build_should_ship_the_example_where_config_example_reads_it() -> None:
+    import tomllib
+
+    from drifting_etl.core.resources import EXAMPLE_PROJECT
+
+    build = tomllib.loads((EXAMPLE.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    included = build["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert included["examples/project.yaml"] == f"drifting_etl/core/{EXAMPLE_PROJECT}"

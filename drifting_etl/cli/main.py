@@ -20,6 +20,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from drifting_etl.cli import config_command
 from drifting_etl.cli.output import (
     backfill_with_progress,
     console,
@@ -82,6 +83,9 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def main(ctx: click.Context, storage: str | None, database_url: str | None) -> None:
     """Batch ML monitoring: data drift, data quality and model performance from Parquet logs."""
     ctx.obj = Context(storage, database_url)
+
+
+main.add_command(config_command.config)
 
 
 @main.command()
