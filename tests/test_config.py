@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import yaml
@@ -18,6 +19,7 @@ from drifting_etl.core.config import (
     parse_config,
     parse_duration,
 )
+from drifting_etl.core.drift_methods import DriftMethodChoice
 from drifting_etl.core.errors import ConfigError, DriftingError
 from drifting_etl.store.projects import parse_project_config
 
@@ -234,9 +236,9 @@ def test_parse_duration_given_unsupported_form_should_raise_value_error(value: o
     [
         ("name: credit-default ", "name: Credit_Default ", "name", "slug"),
         ("name: credit-default ", "name: -credit ", "name", "slug"),
-        ("task: classification ", "task: ranking ", "task", "'classification' or 'regression'"),
-        ("schedule:", "schedul:", "schedul", "Extra inputs are not permitted"),
-        ("  threshold: null ", "  treshold: null ", "drift.treshold", "Extra inputs are not permitted"),
+        ("task: classification ", "task: ranking ", "task", "'ranking' is not one of classification, regression"),
+        ("schedule:", "schedul:", "schedul", "unknown key 'schedul' \N{EM DASH} did you mean 'schedule'?"),
+        ("  threshold: null ", "  treshold: null ", "drift.treshold", "unknown key 'treshold' \N{EM DASH} did you mean 'threshold'?"),
         ('schedule: "@daily"', 'schedule: "every day"', "schedule", "not a cron expression"),
         ('schedule: "@daily"', 'schedule: "0 0 * *"', "schedule", "not a cron expression"),
         ('schedule: "@daily"', 'schedule: "0 0 * * * *"', "schedule", "not a cron expression"),
@@ -256,11 +258,11 @@ def test_parse_duration_given_unsupported_form_should_raise_value_error(value: o
         ),
         ("cooldown: 24h", "cooldown: 1 day", "retrain.cooldown", "'1 day' is not a duration"),
         ("max_delay: 30d ", "max_delay: soon ", "labels.max_delay", "'soon' is not a duration"),
-        ("on: [dataset_drift, performance]", "on: [drift]", "retrain.on.0", "'dataset_drift' or 'performance'"),
-        ("send: on_drift ", "send: sometimes ", "alerts.send", "'always', 'on_drift' or 'never'"),
-        ("dataset_drift_share: 0.5 ", "dataset_drift_share: 0 ", "drift.dataset_drift_share", "greater than 0"),
-        ("income: {method: psi", "income: {method: kl", "drift.per_feature.income.method", "'auto', 'ks'"),
-        ("start_date: 2026-01-01 ", "start_date: someday ", "start_date", "date"),
+        ("on: [dataset_drift, performance]", "on: [drift]", "retrain.on.0", "'drift' is not one of dataset_drift, performance"),
+        ("send: on_drift ", "send: sometimes ", "alerts.send", "'sometimes' is not one of always, on_drift, never"),
+        ("dataset_drift_share: 0.5 ", "dataset_drift_share: 0 ", "drift.dataset_drift_share", "must be greater than 0, got 0"),
+        ("income: {method: psi", "income: {method: kl", "drift.per_feature.income.method", "'kl' is not one of auto, ks, chisquare"),
+        ("start_date: 2026-01-01 ", "start_date: someday ", "start_date", "must be a date like 2026-01-31, got 'someday'"),
         (
             "categorical: [region, employment]",
             "categorical: [region, age]",
@@ -280,7 +282,7 @@ def test_parse_config_given_invalid_field_should_raise_config_error_naming_file_
     assert f"\n  {field}: " in message, message
     assert fragment in message, message
     assert error.path == SOURCE  # type: ignore[attr-defined]
-    assert "examples/project.yaml" in message  # the hint says where every key is explained
+    assert "drifting-etl config example" in message  # the hint says where every key is explained
 
 
 def test_parse_config_given_several_mistakes_should_report_each_field() -> None:
@@ -435,3 +437,96 @@ def test_project_config_given_valid_config_should_be_frozen() -> None:
     with pytest.raises(Exception, match="frozen"):
         setattr(config, "name", "other")  # noqa: B010 - assignment is what is tested
     assert isinstance(config, ProjectConfig)
+
+
+# ------------------------------------------------------------------------------ error wording without pydantic's
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        ("features:", "featurs:", "  featurs: unknown key 'featurs' \N{EM DASH} did you mean 'features'?"),
+        (
+            "  threshold: null ",
+            "  treshold: null ",
+            "  drift.treshold: unknown key 'treshold' \N{EM DASH} did you mean 'threshold'?",
+        ),
+        (
+            "income: {method: psi",
+            "income: {methd: psi",
+            "  drift.per_feature.income.methd: unknown key 'methd' \N{EM DASH} did you mean 'method'?",
+        ),
+        ("schedule:", "zzzzzz:", "  zzzzzz: unknown key 'zzzzzz'"),
+    ],
+)
+def test_parse_config_given_unknown_key_should_suggest_the_closest_key_at_its_level(
+    old: str, new: str, line: str
+) -> None:
+    lines = config_error(edited(old, new)).message.splitlines()
+
+    assert line in lines, lines
+
+
+def test_parse_config_given_bad_drift_method_should_list_every_allowed_method() -> None:
+    lines = config_error(edited("  method: auto ", "  method: kolmogorov-magic ")).message.splitlines()
+
+    allowed = ", ".join(get_args(DriftMethodChoice))
+    assert f"  drift.method: 'kolmogorov-magic' is not one of {allowed}" in lines, lines
+    assert allowed.startswith("auto, ks, ")
+
+
+def test_parse_config_given_missing_key_should_say_missing_required_key() -> None:
+    lines = config_error(MINIMAL.replace("name: churn\n", "")).message.splitlines()
+
+    assert "  name: missing required key" in lines, lines
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("features:", "featurs:"),
+        ("  method: auto ", "  method: kolmogorov-magic "),
+        ("task: classification ", "task: ranking "),
+        ("name: credit-default ", "name: Credit_Default "),
+        ("start_date: 2026-01-01 ", "start_date: someday "),
+        ("catchup: true", "catchup: maybe"),
+        ("dataset_drift_share: 0.5 ", "dataset_drift_share: 0 "),
+        ("cooldown: 24h", "cooldown: soon"),
+        ("holdout: 0.2", "holdout: lots"),
+        ("[risk-ml@example.com]", "5"),
+        ("roc_auc: {min: 0.75}", "roc_auc: {}"),
+    ],
+)
+def test_parse_config_given_bad_config_should_not_use_pydantic_wording(old: str, new: str) -> None:
+    message = str(config_error(edited(old, new)))
+
+    for phrase in ("Extra inputs are not permitted", "Input should be", "Value error", "Field required", "pydantic"):
+        assert phrase not in message, message
+
+
+# ------------------------------------------------------------------------------------ drifting-etl config example
+
+
+def test_config_example_given_cli_should_print_the_example_that_loads_as_a_valid_config(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from drifting_etl.cli.main import main
+
+    result = CliRunner().invoke(main, ["config", "example"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == example_text()  # examples/project.yaml is the single source
+    written = tmp_path / "project.yaml"
+    written.write_text(result.output, encoding="utf-8")
+    assert load_config(written) == load_config(EXAMPLE)
+    assert "# " in result.output  # the comments that explain each key come along
+
+
+def test_pyproject_given_wheel_build_should_ship_the_example_where_config_example_reads_it() -> None:
+    import tomllib
+
+    from drifting_etl.core.resources import EXAMPLE_PROJECT
+
+    build = tomllib.loads((EXAMPLE.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    included = build["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert included["examples/project.yaml"] == f"drifting_etl/core/{EXAMPLE_PROJECT}"

@@ -248,6 +248,25 @@ def test_run_given_log_without_declared_feature_should_fail_naming_column_and_fi
     assert shop.database().runs("shop-churn")[0]["status"] == "failed"
 
 
+def test_run_given_log_without_timestamp_column_should_name_the_key_the_file_and_its_columns(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shop = local_shop(tmp_path)
+    partition = shop.store.log_partition_dir("shop-churn", DAY.date(), 3)
+    table = pa.table({"request_id": ["r1"], "ts": [DAY], "age": [30.0], "basket": [2.0], "channel": ["web"], "prediction": [1]})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    shop.store.write_bytes(f"{partition}/no-timestamp.parquet", sink.getvalue().to_pybytes())
+
+    result = shop.cli("run", "shop-churn", "--start", "2026-03-02", "--end", "2026-03-03")
+
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())  # rich wraps long lines
+    assert "log file lacks column(s) 'timestamp' (columns.timestamp); it has request_id, ts, age, basket, channel, prediction" in output
+    assert "no-timestamp.parquet" in output
+
+
 def test_run_given_unknown_project_should_fail_listing_known_ones(tmp_path: Path) -> None:
     shop = local_shop(tmp_path)
     result = shop.cli("run", "nope", "--start", "2026-03-02", "--end", "2026-03-03")

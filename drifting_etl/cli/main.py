@@ -22,6 +22,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from drifting_etl.cli import config_command
 from drifting_etl.cli.output import (
     backfill_with_progress,
     console,
@@ -86,6 +87,9 @@ def main(ctx: click.Context, storage: str | None, database_url: str | None) -> N
     # each window's e-mail outcome is printed from its result (output.print_published): its log line would say it twice
     logging.getLogger("drifting_etl.notify.window").setLevel(logging.ERROR)
     ctx.obj = Context(storage, database_url)
+
+
+main.add_command(config_command.config)
 
 
 @main.command()

@@ -10,8 +10,12 @@ which the project registry (store/projects.py) passes in.
 
 from __future__ import annotations
 
+import difflib
+import enum
 import re
-from collections.abc import Callable, Sequence
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -290,6 +294,107 @@ _YamlLoader.add_implicit_resolver(
 )
 
 
+CONFIG_HINT = "run 'drifting-etl config example' for a commented example of every key"
+
+_PLAIN_TYPES = {
+    "date_parsing": "must be a date like 2026-01-31",
+    "date_from_datetime_parsing": "must be a date like 2026-01-31",
+    "date_type": "must be a date like 2026-01-31",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "string_type": "must be a string",
+    "tuple_type": "must be a list",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping of keys",
+    "model_type": "must be a mapping of keys",
+    "model_attributes_type": "must be a mapping of keys",
+}
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The alternatives of an `X | None` (or a plain annotation as one alternative)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    return [annotation]
+
+
+def _annotation_at(loc: Sequence[str | int]) -> Any:
+    """The type annotation at a pydantic error location in `ProjectConfig` (None when it cannot be followed)."""
+    current: Any = ProjectConfig
+    for part in loc:
+        for candidate in _unwrap(current):
+            origin = typing.get_origin(candidate)
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                fields = {name: info for name, info in candidate.model_fields.items()}
+                fields.update({info.alias: info for info in candidate.model_fields.values() if info.alias})
+                if isinstance(part, str) and part in fields:
+                    current = fields[part].annotation
+                    break
+            elif origin is dict:
+                current = typing.get_args(candidate)[1]
+                break
+            elif origin in (tuple, list) and isinstance(part, int):
+                current = typing.get_args(candidate)[0]
+                break
+        else:
+            return None
+    return current
+
+
+def _choices(annotation: Any) -> tuple[Any, ...]:
+    """The allowed values of a Literal or Enum annotation (empty if it is neither)."""
+    for candidate in _unwrap(annotation):
+        if typing.get_origin(candidate) is Literal:
+            return typing.get_args(candidate)
+        if isinstance(candidate, type) and issubclass(candidate, enum.Enum):
+            return tuple(member.value for member in candidate)
+    return ()
+
+
+def describe_error(error: Mapping[str, Any]) -> str:
+    """A pydantic validation error as a plain sentence about the user's YAML, without pydantic's wording."""
+    kind = error["type"]
+    loc = tuple(error["loc"])
+    value = error.get("input")
+    if kind == "missing":
+        return "missing required key"
+    if kind == "extra_forbidden":
+        parent = _annotation_at(loc[:-1])
+        known: list[str] = []
+        for candidate in _unwrap(parent):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                known = [*candidate.model_fields, *(i.alias for i in candidate.model_fields.values() if i.alias)]
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, known, n=1)
+        return f"unknown key {key!r}" + (f" \N{EM DASH} did you mean {close[0]!r}?" if close else "")
+    if kind in ("literal_error", "enum"):
+        allowed = _choices(_annotation_at(loc))
+        if allowed:
+            return f"{_shown(value)} is not one of {', '.join(str(choice) for choice in allowed)}"
+        expected = str((error.get("ctx") or {}).get("expected", "")).replace("'", "")
+        return f"{_shown(value)} is not one of {expected.replace(' or ', ', ')}"
+    if kind in ("value_error", "assertion_error"):
+        cause = (error.get("ctx") or {}).get("error")
+        return str(cause) if cause is not None else re.sub(r"^(Value|Assertion) error, ", "", error["msg"])
+    if kind in _PLAIN_TYPES:
+        return f"{_PLAIN_TYPES[kind]}, got {_shown(value)}"
+    message = re.sub(r"^(Value|Assertion) error, ", "", error["msg"])
+    if message.startswith("Input should be"):
+        message = "must be" + message.removeprefix("Input should be").split(",")[0]
+        return f"{message}, got {_shown(value)}"
+    return message
+
+
 ConfigCheck = Callable[[ProjectConfig], list[tuple[str, str]]]
 """A check of a valid configuration against another stage's rules: problems as (dotted field, message)."""
 
@@ -310,14 +415,15 @@ def parse_config(text: str, *, source: str, checks: Sequence[ConfigCheck] = ()) 
             problems.extend(check(config))
     except ValidationError as exc:
         problems = [
-            (".".join(str(part) for part in error["loc"]) or "(top level)", error["msg"]) for error in exc.errors()
+            (".".join(str(part) for part in error["loc"]) or "(top level)", describe_error(error))
+            for error in exc.errors()
         ]
     if problems:
         raise ConfigError(
             f"{source}: invalid project configuration\n"
             + "\n".join(f"  {field}: {message}" for field, message in problems),
             path=source,
-            hint="see examples/project.yaml for every key and its meaning",
+            hint=CONFIG_HINT,
         ) from None
     return config
 

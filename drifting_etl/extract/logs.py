@@ -178,9 +178,12 @@ def _open_log(
         required = log_columns(config, with_request_id=labels is not None)
         missing = [name for name in required if name not in present]
         if missing:
+            keys = _config_keys(config)
+            lacking = ", ".join(f"{name!r} ({keys.get(name, 'features')})" for name in missing)
             raise DataError(
-                f"log file lacks column(s) {', '.join(missing)}",
-                hint="the service must log every column the project configuration declares (see columns: and features:)",
+                f"log file lacks column(s) {lacking}; it has {', '.join(parquet.schema_arrow.names) or 'no columns'}",
+                hint="log the column(s), or set the key(s) named above in the project configuration to the service's "
+                "column names",
                 **where,
             )
         optional = [
@@ -212,6 +215,15 @@ def _inside(timestamps: pa.Array | pa.ChunkedArray, window: Window) -> pa.Boolea
         return None
     bits = pa.py_buffer(np.packbits(inside, bitorder="little").tobytes())
     return pa.Array.from_buffers(pa.bool_(), len(inside), [None, bits])
+
+
+def _config_keys(config: ProjectConfig) -> dict[str, str]:
+    """Which configuration key names each column a log file must have."""
+    keys = {name: "features.numerical" for name in config.features.numerical}
+    keys.update({name: "features.categorical" for name in config.features.categorical})
+    for key in ("request_id", "prediction", "timestamp"):
+        keys[getattr(config.columns, key)] = f"columns.{key}"
+    return keys
 
 
 def _unreadable(exc: Exception, where: dict[str, str]) -> DataError:
