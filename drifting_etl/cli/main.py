@@ -23,6 +23,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from drifting_etl.cli import config_command
+from drifting_etl.cli.inspect import runs as runs_command
+from drifting_etl.cli.inspect import show as show_command
 from drifting_etl.cli.output import (
     backfill_with_progress,
     console,
@@ -137,11 +139,12 @@ def project_list(obj: Context) -> None:
     """List registered projects."""
     from drifting_etl.store.projects import list_projects
 
-    entries = list_projects(obj.store)
+    store = obj.store
+    entries = list_projects(store)
     if not entries:
-        where = obj.store.display(obj.store.root)
         console.print(
-            f"no projects registered in {escape(where)}; see `drifting-etl project register --help`", soft_wrap=True
+            f"no projects registered in {escape(store.url)}; see `drifting-etl project register --help`",
+            soft_wrap=True,
         )
         return
     table = Table("project", "status", "schedule", "updated")
@@ -376,6 +379,9 @@ def demo(obj: Context, days: int, seed: int, end: str | None, report: bool) -> N
     period_end = period_end.replace(hour=0, minute=0, second=0, microsecond=0)
     run_demo(obj.store, obj.database(), end=period_end, days=days, seed=seed, console=console, report=report)
 
+
+main.add_command(runs_command)
+main.add_command(show_command)
 
 if __name__ == "__main__":
     main()

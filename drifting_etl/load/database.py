@@ -40,7 +40,7 @@ from drifting_etl.load.rows import (
     require_aware,
     row_values,
 )
-from drifting_etl.load.tables import MetricTable, metadata, monitoring_run, retrain_trigger
+from drifting_etl.load.tables import MetricTable, RunStatus, metadata, monitoring_run, retrain_trigger
 from drifting_etl.load.url import display_url, parse_url
 
 __all__ = ["MetricsDatabase"]
@@ -102,6 +102,27 @@ class MetricsDatabase:
     def runs(self, project: str) -> list[dict[str, Any]]:
         """Every run of `project`, oldest window first."""
         return self._read(queries.runs(project), "read the runs", project=project)
+
+    def run_history(
+        self,
+        project: str,
+        *,
+        since: datetime | None = None,
+        status: RunStatus | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """`project`'s runs, newest window first, with each window's dataset drift verdict (`dataset_drift`,
+        `drifted_features`, None without one); `since`, `status` and `limit` narrow them (see `queries.run_history`).
+        """
+        statement = queries.run_history(project, since=since, status=status, limit=limit)
+        return self._read(statement, "read the run history", project=project)
+
+    def window_run(self, project: str, window_start: datetime, window_end: datetime) -> dict[str, Any] | None:
+        """The run row of exactly one window, or None when that window never ran."""
+        statement = queries.window_run(project, window_start, window_end)
+        window = window_text(window_start, window_end)
+        found = self._read(statement, "read the window's run", project=project, window=window)
+        return found[0] if found else None
 
     def rows(
         self,

@@ -18,13 +18,23 @@ from drifting_etl.load.tables import (
     ALL_ROWS,
     METRIC_TABLES,
     NATURAL_KEYS,
+    RunStatus,
+    dataset_drift,
     metadata,
     monitoring_run,
     performance_metric,
     retrain_trigger,
 )
 
-__all__ = ["previous_performance", "retrain_triggers", "runs", "window_conditions", "window_rows"]
+__all__ = [
+    "previous_performance",
+    "retrain_triggers",
+    "run_history",
+    "runs",
+    "window_conditions",
+    "window_rows",
+    "window_run",
+]
 
 
 def window_conditions(table: sa.Table, project: str, start: datetime, end: datetime) -> list[Any]:
@@ -39,6 +49,55 @@ def runs(project: str) -> sa.Select[Any]:
         .where(monitoring_run.c.project == project)
         .order_by(monitoring_run.c.window_start, monitoring_run.c.window_end)
     )
+
+
+def run_history(
+    project: str, *, since: datetime | None = None, status: RunStatus | None = None, limit: int | None = None
+) -> sa.Select[Any]:
+    """`project`'s runs, newest window first, each with its whole-window dataset drift verdict against the reference
+    (`dataset_drift`, `drifted_features`; NULL when the window has no such row).
+
+    `since` keeps windows starting at or after it, `status` one run status, `limit` the newest N.
+    """
+    require_aware("since", since)
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    run, drift = monitoring_run, dataset_drift
+    verdict = sa.and_(
+        drift.c.project == run.c.project,
+        drift.c.window_start == run.c.window_start,
+        drift.c.window_end == run.c.window_end,
+        drift.c.slice_key == ALL_ROWS,
+        drift.c.slice_value == ALL_ROWS,
+        drift.c.compared_with == "reference",
+    )
+    conditions = [run.c.project == project]
+    if since is not None:
+        conditions.append(run.c.window_start >= since)
+    if status is not None:
+        conditions.append(run.c.status == status)
+    statement = (
+        sa.select(
+            run.c.window_start,
+            run.c.window_end,
+            run.c.status,
+            run.c.row_count,
+            run.c.error,
+            drift.c.drifted.label("dataset_drift"),
+            drift.c.drifted_count.label("drifted_features"),
+        )
+        .select_from(run.outerjoin(drift, verdict))
+        .where(*conditions)
+        .order_by(run.c.window_start.desc(), run.c.window_end.desc())
+    )
+    return statement if limit is None else statement.limit(limit)
+
+
+def window_run(project: str, window_start: datetime, window_end: datetime) -> sa.Select[Any]:
+    """The run row of exactly one window of `project` (none when the window never ran)."""
+    require_aware("window_start", window_start)
+    require_aware("window_end", window_end)
+    return sa.select(monitoring_run).where(*window_conditions(monitoring_run, project, window_start, window_end))
 
 
 def window_rows(
