@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -52,19 +54,20 @@ def backfill_with_progress(
 ) -> Backfilled:
     """`pipeline.backfill.backfill_windows` with a progress bar on stderr, or, without a terminal (cron, CI), a line
     per window on stdout as it finishes."""
+    run = partial(
+        backfill_windows,
+        store,
+        database,
+        project_name,
+        windows,
+        stop_on_error=stop_on_error,
+        publisher=publisher,
+        rescan=rescan,
+        workers=workers,
+        on_published=lambda published: print_published(published, quiet=True),
+    )
     if not errors.is_terminal:
-        return backfill_windows(
-            store,
-            database,
-            project_name,
-            windows,
-            stop_on_error=stop_on_error,
-            publisher=publisher,
-            rescan=rescan,
-            workers=workers,
-            on_done=lambda window, done: console.print(window_line(window, done), soft_wrap=True),
-            on_published=lambda published: print_published(published, quiet=True),
-        )
+        return run(on_done=lambda window, done: console.print(window_line(window, done), soft_wrap=True))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task(project_name, total=len(windows))
@@ -72,19 +75,7 @@ def backfill_with_progress(
         def starting(window: Window) -> None:
             progress.update(task, description=f"{project_name} {window.start:%Y-%m-%d %H:%M}")
 
-        return backfill_windows(
-            store,
-            database,
-            project_name,
-            windows,
-            stop_on_error=stop_on_error,
-            publisher=publisher,
-            rescan=rescan,
-            workers=workers,
-            on_window=starting,
-            on_done=lambda window, done: progress.advance(task),
-            on_published=lambda published: print_published(published, quiet=True),
-        )
+        return run(on_window=starting, on_done=lambda window, done: progress.advance(task))
 
 
 def window_line(window: Window, done: RunOutcome | DriftingError) -> str:
