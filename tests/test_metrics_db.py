@@ -237,7 +237,7 @@ def test_migrate_given_twice_should_be_idempotent(fresh: MetricsDatabase) -> Non
     fresh.check_schema()
     with fresh.engine.connect() as connection:
         versions = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
-    assert versions == ["0003"]
+    assert versions == ["0004"]
 
 
 def test_migrate_given_fresh_database_should_create_tables_and_columns(db: MetricsDatabase) -> None:
@@ -246,7 +246,7 @@ def test_migrate_given_fresh_database_should_create_tables_and_columns(db: Metri
         tables = set(inspector.get_table_names())
         columns = {table: {column["name"] for column in inspector.get_columns(table)} for table in tables}
         indexes = {table: {index["name"] for index in inspector.get_indexes(table)} for table in tables}
-    assert tables == {*METRIC_TABLES, "retrain_trigger", VERSION_TABLE}
+    assert tables == {*METRIC_TABLES, "retrain_trigger", "monitored_project", VERSION_TABLE}
     for table, row_type in ROW_TYPES.items():
         expected = {"id", *(field.name for field in dataclasses.fields(row_type))}
         if table != "monitoring_run":
@@ -255,6 +255,9 @@ def test_migrate_given_fresh_database_should_create_tables_and_columns(db: Metri
         assert columns[table] == expected
     assert columns["retrain_trigger"] == {
         "id", "project", "window_start", "window_end", "reason", "metrics", "dag_id", "dag_run_id", "triggered_at"
+    }  # fmt: skip
+    assert columns["monitored_project"] == {
+        "project", "schedule", "interval_seconds", "status", "registered_at", "updated_at"
     }  # fmt: skip
 
 
@@ -270,7 +273,7 @@ def test_migrate_should_use_own_version_table_and_leave_airflows_alone(fresh: Me
         airflow = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
         ours = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
     assert airflow == ["29ce7909c52b"]
-    assert ours == ["0003"]
+    assert ours == ["0004"]
 
 
 def test_migrate_given_fresh_database_should_not_create_alembic_version(db: MetricsDatabase) -> None:
@@ -301,7 +304,7 @@ def test_migrations_given_head_should_hold_the_check_constraints_the_closed_sets
         if isinstance(constraint, sa.CheckConstraint)
     }
     database.dispose()
-    assert len(defined) == 5
+    assert len(defined) == 6
     assert migrated == defined
 
 
@@ -348,7 +351,7 @@ def test_check_schema_given_empty_existing_database_should_raise_not_up_to_date(
     if path is not None:
         path.parent.mkdir(parents=True)
         path.touch()
-    with pytest.raises(DatabaseError, match=r"not up to date \(at no revision, expected 0003\)"):
+    with pytest.raises(DatabaseError, match=r"not up to date \(at no revision, expected 0004\)"):
         fresh.check_schema()
 
 

@@ -75,13 +75,16 @@ def load_window(
     drifted: bool = False,
     breached: bool = False,
     status: str = "success",
+    dataset_drift: bool | None = None,
 ) -> None:
-    """One window as the pipeline writes it: 'age' drifts when `drifted`, accuracy breaches when `breached`.
+    """One window as the pipeline writes it: 'age' drifts when `drifted`, accuracy breaches when `breached`; the
+    dataset drifts with it unless `dataset_drift` says otherwise (one drifted feature of two, below a higher share).
 
     Every window also carries rows the views must leave out: a per-slice drift row, a window-over-window drift
     row, a per-slice quality row and an estimated (breached) performance row.
     """
     end = end or start + HOUR
+    dataset_drifted = drifted if dataset_drift is None else dataset_drift
     window: dict[str, Any] = {"project": project, "window_start": start, "window_end": end}
     run = RunRow(
         **window,
@@ -90,7 +93,7 @@ def load_window(
         labelled_count=800 if status == "success" else 0,
         started_at=end,
         finished_at=end + timedelta(seconds=5),
-        drifted=drifted if status == "success" else None,
+        drifted=dataset_drifted if status == "success" else None,
         drift_share=(0.5 if drifted else 0.0) if status == "success" else None,
         report_location=f"file:///reports/{project}/{start:%Y%m%dT%H}.html",
     )
@@ -150,8 +153,8 @@ def load_window(
             drifted_count=1 if drifted else 0,
             feature_count=2,
             drift_share=0.5 if drifted else 0.0,
-            drift_share_threshold=0.5,
-            drifted=drifted,
+            drift_share_threshold=0.5 if dataset_drifted or not drifted else 0.75,
+            drifted=dataset_drifted,
         ),
         [quality("age"), quality("age", slice_key="region", slice_value="north", missing_share=0.9)],
         [
@@ -202,7 +205,7 @@ def test_migrate_should_create_every_view_and_no_table(db: MetricsDatabase) -> N
     assert view_names(db) == VIEWS
     with db.engine.connect() as connection:
         assert not VIEWS & set(sa.inspect(connection).get_table_names())
-        assert connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0003"
+        assert connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0004"
     for view in VIEWS:
         assert query(db, f"SELECT * FROM {view}") == []
 
@@ -446,6 +449,9 @@ def test_v_projects_needing_attention_should_give_each_projects_reasons(db: Metr
         "drift_share": 0.5,
         "drift_share_threshold": 0.5,
         "breached_metrics": None,
+        "status": None,  # never recorded in monitored_project: run before migration 0004
+        "schedule": None,
+        "interval_seconds": None,
     }
     assert rows["breached"]["breached_metrics"] == "accuracy"  # the estimated breach is not counted
     assert (rows["failing"]["latest_status"], rows["failing"]["latest_error"]) == ("failed", "StorageError: timeout")
@@ -470,3 +476,138 @@ def test_v_projects_needing_attention_given_several_breaches_should_list_them_so
     )
     (row,) = query(db, "SELECT reasons, breached_metrics, drift_share FROM v_projects_needing_attention")
     assert row == {"reasons": "breached", "breached_metrics": "brier,log_loss", "drift_share": None}
+
+
+# ---------------------------------------------------------------------------------------------------- monitored_project
+def attention(db: MetricsDatabase) -> dict[str, dict[str, Any]]:
+    return {row["project"]: row for row in query(db, "SELECT * FROM v_projects_needing_attention")}
+
+
+def test_record_project_should_upsert_schedule_interval_and_status_keeping_registered_at(db: MetricsDatabase) -> None:
+    first, later = NOW - DAY, NOW
+    db.record_project("churn", schedule="@hourly", status="active", now=first)
+    db.record_project("churn", schedule="0 9 * * 1-5", status="paused", now=later)
+    db.record_project("credit", schedule="@daily", status="active", now=later)
+    rows = db.monitored_projects()
+    assert rows["churn"] == {
+        "project": "churn",
+        "schedule": "0 9 * * 1-5",
+        "interval_seconds": 3 * 24 * 3600,  # Friday 09:00 -> Monday 09:00, the longest interval
+        "status": "paused",
+        "registered_at": first,
+        "updated_at": later,
+    }
+    assert (rows["credit"]["interval_seconds"], rows["credit"]["registered_at"]) == (24 * 3600, later)
+
+
+def test_v_projects_needing_attention_given_registered_project_without_runs_should_say_never_ran(
+    db: MetricsDatabase,
+) -> None:
+    db.record_project("fresh", schedule="@hourly", status="active")
+    db.record_project("parked", schedule="@hourly", status="paused")  # paused: nothing expected of it
+
+    rows = attention(db)
+
+    assert set(rows) == {"fresh"}
+    assert rows["fresh"] == {
+        "project": "fresh",
+        "reason": "never_ran",
+        "reasons": "never_ran",
+        "latest_window_start": None,
+        "latest_window_end": None,
+        "latest_status": None,
+        "latest_error": None,
+        "last_success_window_start": None,
+        "last_success_window_end": None,
+        "drifted_count": None,
+        "feature_count": None,
+        "drift_share": None,
+        "drift_share_threshold": None,
+        "breached_metrics": None,
+        "status": "active",
+        "schedule": "@hourly",
+        "interval_seconds": 3600,
+    }
+    load_window(db, "fresh", NOW - HOUR)
+    assert attention(db) == {}  # once it ran (fresh, clean) nothing is left to report
+
+
+def test_v_projects_needing_attention_should_measure_stale_by_two_schedule_intervals(db: MetricsDatabase) -> None:
+    # hourly schedule, latest window ended 2.5 h ago: older than 2 intervals (the window-length rule allowed 3)
+    db.record_project("hourly-late", schedule="@hourly", status="active")
+    load_window(db, "hourly-late", NOW - 3 * HOUR - HOUR / 2)
+    # daily schedule, hourly windows run by hand, latest ended 30 h ago: within 2 days
+    db.record_project("daily-ok", schedule="@daily", status="active")
+    load_window(db, "daily-ok", NOW - 31 * HOUR)
+    # weekly schedule, latest window ended 8 days ago: within 2 weeks
+    db.record_project("weekly-ok", schedule="@weekly", status="active")
+    load_window(db, "weekly-ok", NOW - 15 * DAY, NOW - 8 * DAY)
+    # daily schedule, latest window ended 3 days ago: stale
+    db.record_project("daily-late", schedule="@daily", status="active")
+    load_window(db, "daily-late", NOW - 4 * DAY, NOW - 3 * DAY)
+
+    rows = attention(db)
+
+    assert {project: (row["reason"], row["reasons"]) for project, row in rows.items()} == {
+        "hourly-late": ("stale", "stale"),
+        "daily-late": ("stale", "stale"),
+    }
+    assert (rows["daily-late"]["schedule"], rows["daily-late"]["interval_seconds"]) == ("@daily", 86400)
+    assert rows["daily-late"]["latest_window_end"] == NOW - 3 * DAY
+
+
+def test_v_projects_needing_attention_given_paused_project_should_not_report_it_stale(db: MetricsDatabase) -> None:
+    db.record_project("paused-old", schedule="@hourly", status="paused")
+    load_window(db, "paused-old", LONG_AGO)
+    db.record_project("paused-drifted", schedule="@hourly", status="paused")
+    load_window(db, "paused-drifted", LONG_AGO, drifted=True)
+    db.record_project("paused-failing", schedule="@hourly", status="paused")
+    fail_window(db, "paused-failing", LONG_AGO)
+    db.record_project("active-old", schedule="@hourly", status="active")
+    load_window(db, "active-old", LONG_AGO)
+
+    rows = attention(db)
+
+    assert {project: (row["reason"], row["reasons"], row["status"]) for project, row in rows.items()} == {
+        "paused-drifted": ("drifted", "drifted", "paused"),  # its last verdict still stands
+        "paused-failing": ("failing", "failing", "paused"),  # and so does its failure
+        "active-old": ("stale", "stale", "active"),
+    }
+
+
+def test_v_projects_needing_attention_given_drifted_features_without_dataset_drift_should_say_drifted(
+    db: MetricsDatabase,
+) -> None:
+    db.record_project("some-drift", schedule="@hourly", status="active")
+    load_window(db, "some-drift", NOW - HOUR, drifted=True, dataset_drift=False)  # 1 of 2 drifted, share 0.5 < 0.75
+    db.record_project("no-drift", schedule="@hourly", status="active")
+    load_window(db, "no-drift", NOW - HOUR)
+
+    rows = attention(db)
+
+    assert set(rows) == {"some-drift"}
+    row = rows["some-drift"]
+    assert (row["reason"], row["reasons"]) == ("drifted", "drifted")
+    assert (row["drifted_count"], row["feature_count"], row["drift_share"], row["drift_share_threshold"]) == (
+        1,
+        2,
+        0.5,
+        0.75,
+    )
+    [timeline] = query(db, "SELECT drifted FROM v_dataset_drift_timeline WHERE project = 'some-drift'")
+    assert not timeline["drifted"]  # no dataset drift: only the feature count makes it 'drifted'
+
+
+def test_downgrade_to_0003_should_drop_monitored_project_and_restore_the_0002_view(db: MetricsDatabase) -> None:
+    db.record_project("fresh", schedule="@hourly", status="active")
+    load_window(db, "stale", LONG_AGO)
+    run_alembic(db, "downgrade", "0003")
+    with db.engine.connect() as connection:
+        assert "monitored_project" not in sa.inspect(connection).get_table_names()
+    assert view_names(db) == VIEWS
+    rows = attention(db)
+    assert {project: row["reasons"] for project, row in rows.items()} == {"stale": "stale"}
+    assert "status" not in rows["stale"]  # 0002's columns
+    run_alembic(db, "upgrade", "head")
+    assert {project: row["reasons"] for project, row in attention(db).items()} == {"stale": "stale"}
+    db.check_schema()

@@ -33,6 +33,8 @@ from drifting_etl.cli.output import (
     print_published,
     print_summary,
 )
+from drifting_etl.cli.status import record_project
+from drifting_etl.cli.status import status as status_command
 from drifting_etl.core.errors import ConfigError, DriftingError, UsageError
 from drifting_etl.core.settings import Settings, SmtpSettings
 from drifting_etl.core.window import Window, parse_instant, schedule_windows
@@ -126,6 +128,7 @@ def project_register(obj: Context, config: str, reference: str) -> None:
 
     store = obj.store
     project_config, profile = register(store, config, reference)
+    record_project(obj, store.read_index()[project_config.name])
     console.print(
         f"registered [bold]{project_config.name}[/] ({project_config.task}, {project_config.schedule}): "
         f"{len(project_config.features.all)} features, reference {profile.row_count} rows, version {profile.version}"
@@ -192,6 +195,7 @@ def _set_status(obj: Context, name: str, status: Any) -> None:
     from drifting_etl.store.projects import set_status
 
     entry = set_status(obj.store, name, status)
+    record_project(obj, entry)
     console.print(f"{entry.name}: {entry.status}")
 
 
@@ -382,6 +386,7 @@ def demo(obj: Context, days: int, seed: int, end: str | None, report: bool) -> N
 
 main.add_command(runs_command)
 main.add_command(show_command)
+main.add_command(status_command)
 
 if __name__ == "__main__":
     main()

@@ -5,6 +5,7 @@ A window is a value passed everywhere; nothing in the pipeline reads the clock t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -114,3 +115,29 @@ def schedule_windows(schedule: str, start: datetime, end: datetime) -> list[Wind
             return windows
         windows.append(Window(current, following))
         current = following
+
+
+SCHEDULE_INTERVAL_TICKS = 1000
+"""How many consecutive ticks `schedule_interval` looks at: enough to see a weekend or a month's end in any schedule
+that ticks at most every few minutes."""
+_INTERVAL_ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=256)
+def schedule_interval(schedule: str) -> timedelta:
+    """The schedule's interval length: the longest gap between consecutive ticks (of the first
+    `SCHEDULE_INTERVAL_TICKS` after 2026-01-01 UTC), so a schedule that skips weekends or short months is measured by its
+    longest window (e.g. '0 9 * * 1-5' -> 3 days, '@monthly' -> 31 days, '@hourly' -> 1 hour). Cached: a backfill asks
+    once per window."""
+    from croniter import croniter
+
+    ticks = croniter(cron_expression(schedule), _INTERVAL_ANCHOR)
+    previous = as_utc(ticks.get_next(datetime))
+    longest = timedelta(0)
+    for _ in range(SCHEDULE_INTERVAL_TICKS):
+        following = as_utc(ticks.get_next(datetime))
+        longest = max(longest, following - previous)
+        previous = following
+        if following - _INTERVAL_ANCHOR > timedelta(days=4 * 366):  # every calendar pattern repeats within 4 years
+            break
+    return longest

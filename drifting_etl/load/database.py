@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from drifting_etl.core.window import schedule_interval
 from drifting_etl.load import queries
 from drifting_etl.load.engine import create_engine, translate_errors, window_text
 from drifting_etl.load.migrate import check_revision, upgrade
@@ -40,8 +41,16 @@ from drifting_etl.load.rows import (
     require_aware,
     row_values,
 )
-from drifting_etl.load.tables import MetricTable, RunStatus, metadata, monitoring_run, retrain_trigger
+from drifting_etl.load.tables import (
+    MetricTable,
+    RunStatus,
+    metadata,
+    monitored_project,
+    monitoring_run,
+    retrain_trigger,
+)
 from drifting_etl.load.url import display_url, parse_url
+from drifting_etl.store.artifacts import ProjectStatus
 
 __all__ = ["MetricsDatabase"]
 
@@ -147,6 +156,21 @@ class MetricsDatabase:
         statement = queries.previous_performance(project, before)
         rows = self._read(statement, "read the previous performance", project=project)
         return {row["metric"]: float(row["value"]) for row in rows}
+
+    def project_health(self) -> dict[str, dict[str, Any]]:
+        """Every project the database knows (runs or `monitored_project`) -> its latest window (`latest_window_start`,
+        `latest_window_end`, `latest_status`, None when it never ran), its latest successful window
+        (`last_success_window_start`, `last_success_window_end`) and its attention `reasons` from
+        v_projects_needing_attention (a list, most urgent first; empty when the view does not list it)."""
+        with self._errors("read the projects' health"), self.engine.connect() as connection:
+            health: dict[str, dict[str, Any]] = {}
+            empty = dict.fromkeys(queries.HEALTH_KEYS) | {"reasons": []}
+            for row in connection.execute(queries.project_health()).mappings():
+                health[row["project"]] = {**empty, **{key: row[key] for key in queries.HEALTH_KEYS}}
+            for row in connection.execute(queries.attention()).mappings():
+                entry = health.setdefault(row["project"], dict(empty))
+                entry["reasons"] = row["reasons"].split(",") if row["reasons"] else []
+            return health
 
     def retrain_triggers(self, project: str) -> list[dict[str, Any]]:
         """Every recorded retraining trigger of `project`, oldest first."""
@@ -263,6 +287,35 @@ class MetricsDatabase:
             self.engine.begin() as connection,
         ):
             connection.execute(statement)
+
+    def record_project(
+        self, project: str, *, schedule: str, status: ProjectStatus, now: datetime | None = None
+    ) -> None:
+        """Upsert the project's `monitored_project` row: its schedule, the schedule's interval length and its status as
+        the store's index has them (on registering, pausing, resuming, and every run of a window)."""
+        now = datetime.now(UTC) if now is None else now
+        require_aware("now", now)
+        values = {
+            "project": project,
+            "schedule": schedule,
+            "interval_seconds": int(schedule_interval(schedule).total_seconds()),
+            "status": status,
+            "registered_at": now,
+            "updated_at": now,
+        }
+        insert = (postgresql.insert if self.dialect_name == "postgresql" else sqlite.insert)(monitored_project)
+        statement = insert.values(values).on_conflict_do_update(
+            index_elements=["project"],
+            set_={name: insert.excluded[name] for name in ("schedule", "interval_seconds", "status", "updated_at")},
+        )
+        with self._errors("record the monitored project", project=project), self.engine.begin() as connection:
+            connection.execute(statement)
+
+    def monitored_projects(self) -> dict[str, dict[str, Any]]:
+        """Every `monitored_project` row, by project."""
+        statement = sa.select(monitored_project).order_by(monitored_project.c.project)
+        with self._errors("read the monitored projects"), self.engine.connect() as connection:
+            return {row["project"]: dict(row) for row in connection.execute(statement).mappings()}
 
     # ------------------------------------------------------------------------------------------- retraining
     def claim_retrain_trigger(

@@ -19,6 +19,7 @@ from drifting_etl.load.tables import (
     METRIC_TABLES,
     NATURAL_KEYS,
     RunStatus,
+    UTCDateTime,
     dataset_drift,
     metadata,
     monitoring_run,
@@ -27,7 +28,10 @@ from drifting_etl.load.tables import (
 )
 
 __all__ = [
+    "HEALTH_KEYS",
+    "attention",
     "previous_performance",
+    "project_health",
     "retrain_triggers",
     "run_history",
     "runs",
@@ -168,3 +172,60 @@ def retrain_triggers(project: str) -> sa.Select[Any]:
     """Every recorded retraining trigger of `project`, oldest first."""
     table = retrain_trigger
     return sa.select(table).where(table.c.project == project).order_by(table.c.triggered_at, table.c.id)
+
+
+HEALTH_KEYS = (
+    "latest_window_start",
+    "latest_window_end",
+    "latest_status",
+    "last_success_window_start",
+    "last_success_window_end",
+)
+"""What `project_health` gives per project besides its name."""
+
+# The views, declared for reading (their timestamps typed, so SQLite's text reads back as aware UTC datetimes).
+_latest_run = sa.table(
+    "v_latest_run",
+    sa.column("project", sa.Text()),
+    sa.column("window_start", UTCDateTime()),
+    sa.column("window_end", UTCDateTime()),
+    sa.column("status", sa.Text()),
+)
+_attention = sa.table("v_projects_needing_attention", sa.column("project", sa.Text()), sa.column("reasons", sa.Text()))
+
+
+def project_health() -> sa.Select[Any]:
+    """Each project with runs: its latest window (from v_latest_run) and its latest successful window (NULL when none
+    succeeded), ordered by project."""
+    run = monitoring_run
+    ranked = (
+        sa.select(
+            run.c.project,
+            run.c.window_start,
+            run.c.window_end,
+            sa.func.row_number()
+            .over(partition_by=run.c.project, order_by=(run.c.window_end.desc(), run.c.window_start.desc()))
+            .label("position"),
+        )
+        .where(run.c.status == "success")
+        .subquery("ranked")
+    )
+    success = sa.select(ranked).where(ranked.c.position == 1).subquery("last_success")
+    latest = _latest_run
+    return (
+        sa.select(
+            latest.c.project,
+            latest.c.window_start.label("latest_window_start"),
+            latest.c.window_end.label("latest_window_end"),
+            latest.c.status.label("latest_status"),
+            sa.type_coerce(success.c.window_start, UTCDateTime()).label("last_success_window_start"),
+            sa.type_coerce(success.c.window_end, UTCDateTime()).label("last_success_window_end"),
+        )
+        .select_from(latest.outerjoin(success, success.c.project == latest.c.project))
+        .order_by(latest.c.project)
+    )
+
+
+def attention() -> sa.Select[Any]:
+    """(project, reasons) of every row of v_projects_needing_attention."""
+    return sa.select(_attention.c.project, _attention.c.reasons).order_by(_attention.c.project)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import SchemaItem
 
 from drifting_etl.core.columns import ColumnType
+from drifting_etl.store.artifacts import ProjectStatus
 
 __all__ = [
     "ALL_ROWS",
@@ -33,6 +34,7 @@ __all__ = [
     "dataset_drift",
     "feature_drift",
     "metadata",
+    "monitored_project",
     "monitoring_run",
     "performance_metric",
     "retrain_trigger",
@@ -236,3 +238,19 @@ retrain_trigger = sa.Table(
     sa.Column("triggered_at", UTCDateTime(), nullable=False),
     sa.Index("ix_retrain_trigger_project_window_start", "project", "window_start"),
 )
+
+# The registered projects, as the store's index had them when last registered, paused, resumed or run (migration 0004):
+# what v_projects_needing_attention reads for projects that never ran, the staleness horizon and paused projects.
+monitored_project = sa.Table(
+    "monitored_project",
+    metadata,
+    sa.Column("project", sa.String(63), nullable=False),
+    sa.Column("schedule", sa.Text(), nullable=False),
+    sa.Column("interval_seconds", sa.Integer(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("registered_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("project", name="pk_monitored_project"),
+    sa.CheckConstraint(_one_of("status", get_args(ProjectStatus)), name="ck_monitored_project_status"),
+)
+"""`interval_seconds`: `core.window.schedule_interval(schedule)`, the schedule's longest interval between ticks."""

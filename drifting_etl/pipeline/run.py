@@ -63,6 +63,14 @@ def empty_window_warnings(store: ArtifactStore, project: Project, window: Window
     return ()
 
 
+def record_project(store: ArtifactStore, database: MetricsDatabase, project: Project) -> None:
+    """Record the project in `monitored_project` as the store's index has it (its schedule and status): every run of a
+    window does, so a project registered before migration 0004 appears after its next run."""
+    entry = store.read_index().get(project.config.name)
+    status = entry.status if entry is not None else "active"
+    database.record_project(project.config.name, schedule=project.config.schedule, status=status)
+
+
 def summarize_window(
     store: ArtifactStore,
     project: Project,
@@ -148,6 +156,7 @@ def run_window(
     project = load_project(store, project_name)
     started_at = datetime.now(UTC)
     with failures_recorded(database, project_name, window, started_at, airflow_run_id):
+        record_project(store, database, project)
         summary, profiled = summarize_window(
             store, project, window, on_partition=on_partition, rescan=rescan, workers=workers
         )

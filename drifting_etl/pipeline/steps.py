@@ -24,7 +24,7 @@ from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import window_partitions
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.pipeline import partitions
-from drifting_etl.pipeline.run import RunOutcome, failures_recorded, load_summary
+from drifting_etl.pipeline.run import RunOutcome, failures_recorded, load_summary, record_project
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import load_config_of, load_project
 
@@ -124,6 +124,7 @@ def load_partitions(
     started_at = datetime.now(UTC)
     with failures_recorded(database, project_name, window, started_at, airflow_run_id):
         project = load_project(store, project_name)
+        record_project(store, database, project)
         summary = partitions.merge_window(store, project, window, summary_paths)
         outcome = load_summary(
             database,

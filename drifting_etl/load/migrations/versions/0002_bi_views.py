@@ -11,7 +11,9 @@ checkout and from an installed wheel; `sql/README.md` documents every view.
 
 Migrations are frozen history, but this one reads files that may be edited later. The rule that keeps it honest:
 a later change to a view is a new revision that drops and re-creates the view from a new file (or from text kept in
-that revision), and the text 0002 reads must keep depending only on the 0001 tables.
+that revision), and the text 0002 reads must keep depending only on the 0001 tables. When a later revision changes a
+view's current text (`SUPERSEDED`), 0002's own text of it is kept in `sql_views/history/0002/` and read from there:
+0004 re-created `v_projects_needing_attention` on its `monitored_project` table.
 
 Views are not tables: Alembic's autogenerate ignores them, so `alembic check` still compares only the tables.
 """
@@ -41,9 +43,16 @@ VIEWS: tuple[str, ...] = (
 )
 
 
-def view_sql(name: str, dialect: str) -> str:
-    """The `CREATE VIEW` text of `name` for `dialect` ('postgresql' or 'sqlite')."""
+# Views whose current text reads tables of a later revision: created here from sql_views/history/0002/.
+SUPERSEDED: frozenset[str] = frozenset({"v_projects_needing_attention"})
+
+
+def view_sql(name: str, dialect: str, *, history: str | None = None) -> str:
+    """The `CREATE VIEW` text of `name` for `dialect` ('postgresql' or 'sqlite'): the current one, or with `history`
+    the text revision `history` created (kept in sql_views/history/<history>/)."""
     folder = files("drifting_etl.load").joinpath("sql_views")
+    if history is not None:
+        folder = folder.joinpath("history", history)
     specific = folder.joinpath(dialect, f"{name}.sql")
     source = specific if specific.is_file() else folder.joinpath(f"{name}.sql")
     return source.read_text(encoding="utf-8").strip().removesuffix(";")
@@ -54,7 +63,7 @@ def upgrade() -> None:
     op.create_index("ix_monitoring_run_project_latest", "monitoring_run", ["project", "window_end", "window_start"])
     dialect = op.get_context().dialect.name
     for name in VIEWS:
-        op.execute(view_sql(name, dialect))
+        op.execute(view_sql(name, dialect, history="0002" if name in SUPERSEDED else None))
 
 
 def downgrade() -> None:

@@ -1,0 +1,148 @@
+"""`drifting-etl status`: every registered project's health in one table — its status and schedule (from the store's
+project index), its latest window and latest successful window, and its attention reasons (from the database's
+`v_projects_needing_attention`: failing, never_ran, stale, breached, drifted). Read-only.
+
+Also `record_project`: what `project register`, `pause` and `resume` call to keep `monitored_project` in step with
+the store's index.
+
+With --json it prints one JSON document on stdout and nothing else (errors go to stderr); datetimes are ISO 8601
+UTC. The shape is documented in the README ("Command line").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.markup import escape
+from rich.table import Column, Table
+
+from drifting_etl.cli.output import console, errors
+from drifting_etl.core.errors import DriftingError
+from drifting_etl.store.artifacts import IndexEntry
+
+if TYPE_CHECKING:
+    from drifting_etl.cli.main import Context
+
+__all__ = ["project_record", "record_project", "status"]
+
+REASON_STYLE = {
+    "failing": "bold red",
+    "never_ran": "yellow",
+    "stale": "yellow",
+    "breached": "bold red",
+    "drifted": "red",
+}
+
+
+def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`cli.main.friendly_errors`, looked up when the command runs (main imports this module)."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from drifting_etl.cli.main import friendly_errors
+
+        return friendly_errors(command)(*args, **kwargs)
+
+    return wrapper
+
+
+def record_project(obj: Context, entry: IndexEntry) -> None:
+    """Record the project's index entry (schedule, status) in the database's `monitored_project`.
+
+    The store stays the registry: when the database is not set up (or unreachable) a note says so and the command
+    goes on; the project's next run records it."""
+    database = obj.database()
+    try:
+        database.check_schema()
+        database.record_project(entry.name, schedule=entry.schedule, status=entry.status)
+    except DriftingError as exc:
+        errors.print(
+            f"[yellow]note:[/] {escape(entry.name)} is not recorded in the metrics database yet ({escape(str(exc))}); "
+            "its next run records it",
+            soft_wrap=True,
+        )
+    finally:
+        database.dispose()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def project_record(entry: IndexEntry, health: dict[str, Any] | None) -> dict[str, Any]:
+    """One line of `status --json`: the project's index entry and what the database says about it."""
+    if health is None:  # registered but unknown to the database (before migration 0004, or before `init`)
+        health = {"reasons": [] if entry.status == "paused" else ["never_ran"]}
+    latest_start, latest_end = health.get("latest_window_start"), health.get("latest_window_end")
+    success_start, success_end = health.get("last_success_window_start"), health.get("last_success_window_end")
+    return {
+        "project": entry.name,
+        "status": entry.status,
+        "schedule": entry.schedule,
+        "last_window": None
+        if latest_start is None
+        else {"window_start": _iso(latest_start), "window_end": _iso(latest_end), "status": health["latest_status"]},
+        "last_success": None
+        if success_start is None
+        else {"window_start": _iso(success_start), "window_end": _iso(success_end)},
+        "reasons": list(health.get("reasons", [])),
+    }
+
+
+def _window(window: dict[str, Any] | None) -> str:
+    if window is None:
+        return "never"
+    start, end = datetime.fromisoformat(window["window_start"]), datetime.fromisoformat(window["window_end"])
+    return f"{start:%Y-%m-%d %H:%M} → {end:%m-%d %H:%M}"
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout (see the README for its keys).")
+@click.pass_obj
+@_friendly
+def status(obj: Context, as_json: bool) -> None:
+    """Every registered project's health: status, schedule, last window, last success and what needs attention
+    (failing, never_ran, stale, breached, drifted). Read-only."""
+    store = obj.store
+    entries = sorted(store.read_index().values(), key=lambda entry: entry.name)
+    if not entries:
+        if as_json:
+            click.echo(json.dumps([]))
+            return
+        console.print(
+            f"no projects registered in {escape(store.url)}; see `drifting-etl project register --help`",
+            soft_wrap=True,
+        )
+        return
+    database = obj.database()
+    database.check_schema()
+    try:
+        health = database.project_health()
+    finally:
+        database.dispose()
+    records = [project_record(entry, health.get(entry.name)) for entry in entries]
+    if as_json:
+        click.echo(json.dumps(records))
+        return
+    table = Table("project", "status", "schedule", Column("last window (UTC)", no_wrap=True), "run")
+    table.add_column("last success (UTC)", no_wrap=True)
+    table.add_column("attention")
+    for record in records:
+        last = record["last_window"]
+        run_status = "-" if last is None else last["status"]
+        reasons = ", ".join(f"[{REASON_STYLE[r]}]{r}[/]" if r in REASON_STYLE else r for r in record["reasons"])
+        table.add_row(
+            escape(record["project"]),
+            record["status"],
+            escape(record["schedule"]),
+            _window(last),
+            "[bold red]failed[/]" if run_status == "failed" else run_status,
+            _window(record["last_success"]),
+            reasons or "[green]ok[/]",
+        )
+    console.print(table)
