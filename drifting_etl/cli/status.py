@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich import box
 from rich.markup import escape
 from rich.table import Column, Table
 
@@ -95,10 +96,12 @@ def project_record(entry: IndexEntry, health: dict[str, Any] | None) -> dict[str
 
 
 def _window(window: dict[str, Any] | None) -> str:
+    """A window by its start (the schedule gives its end), its time left out at midnight: short enough for an
+    80-column table."""
     if window is None:
         return "never"
-    start, end = datetime.fromisoformat(window["window_start"]), datetime.fromisoformat(window["window_end"])
-    return f"{start:%Y-%m-%d %H:%M} → {end:%m-%d %H:%M}"
+    start = datetime.fromisoformat(window["window_start"])
+    return f"{start:%Y-%m-%d}" if start.time() == time() else f"{start:%Y-%m-%d %H:%M}"
 
 
 @click.command("status")
@@ -129,9 +132,19 @@ def status(obj: Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(records))
         return
-    table = Table("project", "status", "schedule", Column("last window (UTC)", no_wrap=True), "run")
-    table.add_column("last success (UTC)", no_wrap=True)
-    table.add_column("attention")
+    table = Table(
+        Column("project", no_wrap=True),
+        "status",
+        Column("schedule", overflow="fold"),
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+        caption="windows by their start, UTC",
+    )
+    table.add_column("last window", no_wrap=True)
+    table.add_column("run")
+    table.add_column("last success", no_wrap=True)
+    table.add_column("attention", min_width=len("never_ran"))
     for record in records:
         last = record["last_window"]
         run_status = "-" if last is None else last["status"]
