@@ -177,3 +177,19 @@ def test_status_on_postgresql_should_list_a_project_registered_before_the_databa
     }
     [row] = MetricsDatabase(postgres_url).monitored_projects().values()
     assert (row["project"], row["interval_seconds"], row["status"]) == ("new-model", 86400, "active")
+
+
+def test_register_before_init_should_register_with_a_note_and_create_no_database(tmp_path: Path) -> None:
+    (tmp_path / "first").mkdir()
+    project = NewProject(tmp_path / "first", "classification")  # for its configuration and reference files
+    store, database = tmp_path / "store", tmp_path / "metrics.db"
+    args = ["--storage", str(store), "--database-url", f"sqlite:///{database}"]
+    config, reference = project.tmp_path / "new-model.yaml", project.tmp_path / "reference.parquet"
+
+    result = CliRunner().invoke(main, [*args, "project", "register", str(config), "--reference", str(reference)])
+
+    assert result.exit_code == 0, result.output
+    assert "registered new-model" in result.stdout
+    assert "new-model is not recorded in the metrics database yet" in result.stderr.replace("\n", "")
+    assert "drifting-etl init" in result.stderr.replace("\n", "")  # the database error's hint
+    assert not database.exists()  # checking the schema created no empty file
