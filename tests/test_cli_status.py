@@ -193,3 +193,31 @@ def test_register_before_init_should_register_with_a_note_and_create_no_database
     assert "new-model is not recorded in the metrics database yet" in result.stderr.replace("\n", "")
     assert "drifting-etl init" in result.stderr.replace("\n", "")  # the database error's hint
     assert not database.exists()  # checking the schema created no empty file
+
+
+def test_airflow_steps_load_should_record_the_project_like_run_does(tmp_path: Path) -> None:
+    """The Airflow path (plan -> profile -> load, pipeline.steps) records the project too."""
+    from drifting_etl.core.window import Window
+    from drifting_etl.pipeline import steps
+
+    project = NewProject(tmp_path, "classification")
+    project.log_day(DAY, project.rows(project.rng, 300))
+    assert project.cli("project", "pause", "new-model").exit_code == 0  # a paused project run by hand stays paused
+    database = MetricsDatabase(project.database_url)
+    with database.engine.begin() as connection:  # as if registered before migration 0004
+        connection.execute(sa.text("DELETE FROM monitored_project"))
+    window = Window(DAY, DAY + timedelta(days=1))
+
+    paths = [
+        path
+        for group in steps.plan_partitions(project.store, "new-model", window)
+        for path in steps.profile_partitions(
+            project.store, database, "new-model", window, group["plan"], group["group"]
+        )
+    ]
+    outcome = steps.load_partitions(project.store, database, "new-model", window, paths)
+
+    assert outcome["status"] == "success"
+    row = database.monitored_projects()["new-model"]
+    assert (row["schedule"], row["interval_seconds"], row["status"]) == ("@daily", 86400, "paused")
+    database.dispose()

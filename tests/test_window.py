@@ -277,3 +277,32 @@ def test_compact_utc_given_an_aware_instant_in_another_zone_should_write_it_in_u
     moment = datetime(2026, 1, 1, 2, 30, 5, tzinfo=timezone(timedelta(hours=2)))
     assert compact_utc(moment) == "20260101T003005Z"
     assert re.fullmatch(COMPACT_UTC_PATTERN, compact_utc(moment))
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("@hourly", timedelta(hours=1)),
+        ("*/15 * * * *", timedelta(minutes=15)),
+        ("0 */6 * * *", timedelta(hours=6)),
+        ("@daily", timedelta(days=1)),
+        ("0 9 * * 1-5", timedelta(days=3)),  # Friday 09:00 -> Monday 09:00
+        ("@weekly", timedelta(days=7)),
+        ("@monthly", timedelta(days=31)),
+        ("0 0 1 */3 *", timedelta(days=92)),  # quarters: Jul->Oct and Oct->Jan are 92 days
+    ],
+)
+def test_schedule_interval_should_give_the_longest_gap_between_ticks(schedule: str, expected: timedelta) -> None:
+    from drifting_etl.core.window import schedule_interval
+
+    assert schedule_interval(schedule) == expected
+    # the same gaps as the schedule's own windows over a year, cut by schedule_windows
+    year = schedule_windows(schedule, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 2, tzinfo=UTC))
+    assert max(window.end - window.start for window in year) == expected
+
+
+def test_schedule_interval_given_bad_schedule_should_raise_config_error() -> None:
+    from drifting_etl.core.window import schedule_interval
+
+    with pytest.raises(ConfigError, match="not a cron expression"):
+        schedule_interval("every tuesday")
