@@ -221,3 +221,16 @@ def test_airflow_steps_load_should_record_the_project_like_run_does(tmp_path: Pa
     row = database.monitored_projects()["new-model"]
     assert (row["schedule"], row["interval_seconds"], row["status"]) == ("@daily", 86400, "paused")
     database.dispose()
+
+
+def test_project_record_given_project_paused_in_the_store_should_drop_stale_but_keep_failing() -> None:
+    """The store's index is the registry: a pause the database missed (it was down) does not make the project stale."""
+    from drifting_etl.cli.status import project_record
+    from drifting_etl.store.artifacts import IndexEntry
+
+    paused = IndexEntry(name="churn", status="paused", schedule="@hourly", updated_at="2026-03-02T00:00:00+00:00")
+    record = project_record(paused, {"reasons": ["failing", "stale", "drifted"]})
+    assert record["reasons"] == ["failing", "drifted"]
+    assert project_record(paused, None)["reasons"] == []
+    active = IndexEntry(name="churn", status="active", schedule="@hourly", updated_at="2026-03-02T00:00:00+00:00")
+    assert project_record(active, None)["reasons"] == ["never_ran"]

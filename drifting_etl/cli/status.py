@@ -91,7 +91,12 @@ def project_record(entry: IndexEntry, health: dict[str, Any] | None) -> dict[str
         "last_success": None
         if success_start is None
         else {"window_start": _iso(success_start), "window_end": _iso(success_end)},
-        "reasons": list(health.get("reasons", [])),
+        # the store's index is the registry: a project paused there is not stale even if the database missed the pause
+        "reasons": [
+            reason
+            for reason in health.get("reasons", [])
+            if entry.status == "active" or reason not in ("stale", "never_ran")
+        ],
     }
 
 
