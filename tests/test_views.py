@@ -20,7 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from drifting_etl.load.database import MetricsDatabase
-from drifting_etl.load.migrate import VERSION_TABLE, alembic_config
+from drifting_etl.load.migrate import SCHEMA_REVISION, VERSION_TABLE, alembic_config
 from drifting_etl.load.rows import DataQualityRow, DatasetDriftRow, FeatureDriftRow, PerformanceRow, RunRow
 from drifting_etl.load.tables import metadata
 
@@ -202,7 +202,7 @@ def test_migrate_should_create_every_view_and_no_table(db: MetricsDatabase) -> N
     assert view_names(db) == VIEWS
     with db.engine.connect() as connection:
         assert not VIEWS & set(sa.inspect(connection).get_table_names())
-        assert connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0003"
+        assert connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == SCHEMA_REVISION
     for view in VIEWS:
         assert query(db, f"SELECT * FROM {view}") == []
 

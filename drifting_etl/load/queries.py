@@ -22,11 +22,13 @@ from drifting_etl.load.tables import (
     dataset_drift,
     metadata,
     monitoring_run,
+    notification,
     performance_metric,
     retrain_trigger,
 )
 
 __all__ = [
+    "notifications",
     "previous_performance",
     "retrain_triggers",
     "run_history",
@@ -168,3 +170,12 @@ def retrain_triggers(project: str) -> sa.Select[Any]:
     """Every recorded retraining trigger of `project`, oldest first."""
     table = retrain_trigger
     return sa.select(table).where(table.c.project == project).order_by(table.c.triggered_at, table.c.id)
+
+
+def notifications(project: str, window_start: datetime, window_end: datetime) -> sa.Select[Any]:
+    """The e-mails sent about one window, newest first."""
+    return (
+        sa.select(notification)
+        .where(*window_conditions(notification, project, window_start, window_end))
+        .order_by(notification.c.sent_at.desc(), notification.c.id.desc())
+    )
