@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, task
 
 from drifting_etl.airflow.dag_factory import add_project_dags
 from drifting_etl.core.window import cron_expression
@@ -30,6 +30,8 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3: 30 s, 1 min, 2 min
     "max_retry_delay": timedelta(minutes=15),
 }
+
+FORCE_NOTIFY_HELP = "E-mail the team even when this window's verdict was already e-mailed (a re-run or a clear)."
 
 
 @task
@@ -80,6 +82,7 @@ def monitoring_dag(entry: IndexEntry) -> DAG:
         dag_id=f"drift_monitor__{entry.name}",
         schedule=CronDataIntervalTimetable(cron_expression(entry.schedule), timezone="UTC"),
         start_date=start,
+        params={"force_notify": Param(False, type="boolean", description=FORCE_NOTIFY_HELP)},
         catchup=entry.catchup,
         default_args=DEFAULT_ARGS,
         max_active_runs=4,

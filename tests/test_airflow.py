@@ -236,6 +236,14 @@ def test_monitoring_dag_given_three_windows_should_load_them_idempotently_and_tr
         after = _stable(database.rows(table, "fleet"))
         assert after == before[table], [(x, y) for x, y in zip(after, before[table], strict=False) if x != y][:2]
     assert len(database.retrain_triggers("fleet")) == 1
+    # ... and no second e-mail for the same verdict, unless the run is triggered with force_notify
+    assert len(inbox.messages) == 2
+    assert database.window_run("fleet", windows[1].start, windows[1].end)["notification_status"] == "skipped"
+    forced = airflow.run([("drift_monitor__fleet", days[1], {"force_notify": True})], **env)
+    assert forced["runs"][0]["state"] == "success" and len(inbox.messages) == 3
+    sent = database.notifications("fleet", windows[1].start, windows[1].end)
+    assert [row["forced"] for row in sent] == [True, False]
+    assert [row["airflow_run_id"] for row in sent] == [forced["runs"][0]["run_id"], result["runs"][1]["run_id"]]
     with metadata.connect() as connection:
         assert (
             connection.execute(sa.text("SELECT count(*) FROM dag_run WHERE dag_id = 'retrain__fleet'")).scalar_one()

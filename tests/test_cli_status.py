@@ -127,7 +127,7 @@ def test_register_pause_resume_and_runs_should_keep_monitored_project_in_step(pr
     assert project.cli("project", "resume", "parked-model").exit_code == 0
     assert database.monitored_projects()["parked-model"]["status"] == "active"
 
-    # a project registered before migration 0004 has no row: its next run records it
+    # a project registered before migration 0005 has no row: its next run records it
     with database.engine.begin() as connection:
         connection.execute(sa.text("DELETE FROM monitored_project WHERE project = 'new-model'"))
     assert project.cli("run", "new-model", "--start", "2026-03-03", "--end", "2026-03-04", "--no-report").exit_code == 0
@@ -204,7 +204,7 @@ def test_airflow_steps_load_should_record_the_project_like_run_does(tmp_path: Pa
     project.log_day(DAY, project.rows(project.rng, 300))
     assert project.cli("project", "pause", "new-model").exit_code == 0  # a paused project run by hand stays paused
     database = MetricsDatabase(project.database_url)
-    with database.engine.begin() as connection:  # as if registered before migration 0004
+    with database.engine.begin() as connection:  # as if registered before migration 0005
         connection.execute(sa.text("DELETE FROM monitored_project"))
     window = Window(DAY, DAY + timedelta(days=1))
 

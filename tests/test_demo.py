@@ -69,14 +69,24 @@ def test_demo_given_fresh_storage_should_flag_exactly_the_injected_features(tmp_
     database.dispose()
 
 
+def _bash_block_after(readme: str, marker: str) -> str:
+    """The first ```bash block after `marker` in the README."""
+    return readme[readme.index(marker) :].split("```bash\n", 1)[1].split("```", 1)[0]
+
+
 @pytest.mark.slow
-def test_readme_then_try_commands_given_the_demo_should_run_verbatim_on_its_data(tmp_path: Path) -> None:
-    """The commands the README's quick start says to try after `make demo`, run as written from a checkout."""
+def test_readme_commands_given_the_demo_should_run_verbatim_on_its_data(tmp_path: Path) -> None:
+    """The README's commands a new user runs in a checkout after `make demo`, as written, in its order: the quick
+    start's "then try", then in one shell the "A project" walkthrough (which activates the venv) and the on-demand
+    report."""
     repository = Path(__file__).resolve().parents[1]
     readme = (repository / "README.md").read_text()
-    block = readme[readme.index("then try") :].split("```bash\n", 1)[1].split("```", 1)[0]
-    commands = [line for line in block.splitlines() if line and not line.startswith("#")]
-    assert commands and all(line.startswith(".venv/bin/drifting-etl ") for line in commands)
+    blocks = [
+        _bash_block_after(readme, "then try"),
+        _bash_block_after(readme, "### A project") + _bash_block_after(readme, "## Reports and e-mail"),
+    ]
+    assert blocks[0].count(".venv/bin/drifting-etl ") == 3
+    assert "project register" in blocks[1] and "report credit-default" in blocks[1]
     (tmp_path / ".venv").symlink_to(repository / ".venv")
     env = {key: value for key, value in os.environ.items() if not key.startswith("DRIFTING_")}
     demo = subprocess.run(
@@ -84,8 +94,15 @@ def test_readme_then_try_commands_given_the_demo_should_run_verbatim_on_its_data
     )
     assert demo.returncode == 0, demo.stderr
 
-    for command in commands:
-        done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, (command, done.stdout, done.stderr)
-        assert "warning" not in done.stderr and "no data" not in done.stdout, (command, done.stdout, done.stderr)
-    assert "DRIFT" in done.stdout  # the last command runs a window whose inputs drifted
+    outputs = []
+    for block in blocks:
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, (block, done.stdout, done.stderr)
+        assert "warning" not in done.stderr and "no data" not in done.stdout, (block, done.stdout, done.stderr)
+        outputs.append(done.stdout)
+    assert "DRIFT" in outputs[0]  # the last "then try" command runs a window whose inputs drifted
+    assert "registered credit-default" in outputs[1] and "7 windows" in outputs[1]
+    assert (tmp_path / "credit.yaml").read_text() == (repository / "examples" / "project.yaml").read_text()
+    assert (tmp_path / "report.html").stat().st_size > 100_000

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 from click.testing import CliRunner, Result
 from scipy import stats
 
@@ -248,3 +252,65 @@ def test_project_list_given_an_empty_store_should_name_the_store_it_looked_in(tm
 
     assert result.exit_code == 0
     assert f"no projects registered in {store}" in result.output
+
+
+class _Inbox:
+    """An aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        message = BytesParser(policy=default_policy).parsebytes(envelope.original_content or b"")
+        self.subjects.append(str(message["Subject"]))
+        return "250 OK"
+
+
+def test_run_again_given_the_same_verdict_should_e_mail_once_unless_forced_or_changed(tmp_path: Path) -> None:
+    project = NewProject(tmp_path, "classification")
+    config = tmp_path / "new-model.yaml"
+    config.write_text(CONFIG.format(task="classification") + "alerts:\n  email: [team@example.com]\n  send: always\n")
+    registered = project.cli("project", "register", str(config), "--reference", str(tmp_path / "reference.parquet"))
+    assert registered.exit_code == 0, registered.output
+    project.log_day(DAY, project.rows(project.rng, 400))
+    inbox = _Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    environment = {"DRIFTING_SMTP_HOST": "127.0.0.1", "DRIFTING_SMTP_PORT": str(port)}
+    window = ["run", "new-model", "--start", "2026-03-02", "--end", "2026-03-03", "--no-report"]
+
+    def run(*extra: str) -> str:
+        result = project.runner.invoke(
+            main,
+            ["--storage", str(tmp_path / "store"), "--database-url", project.database_url, *window, *extra],
+            env=environment,
+            catch_exceptions=False,
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    try:
+        first = run()
+        again = run()
+        forced = run("--notify")
+        drifted = project.rows(project.rng, 2000)
+        drifted["age"] += 30
+        project.log_day(DAY, drifted)  # more logs for the same day: the verdict changes
+        changed = run()
+    finally:
+        controller.stop()
+
+    assert "sent" in first and len(inbox.subjects) == 3
+    assert "already e-mailed at" in again and "with the same verdict" in again and "--notify" in again
+    assert "sent" in forced and "sent" in changed
+    sent = MetricsDatabase(project.database_url).notifications("new-model", DAY, DAY + timedelta(days=1))
+    assert [row["forced"] for row in sent] == [False, True, False]  # newest first
+    assert sent[0]["verdict"] == "success; no dataset drift; drifted: age; no breached metrics"  # 1 of 3 drifted
+    assert sent[1]["verdict"] == sent[2]["verdict"] == (
+        "success; no dataset drift; no drifted features; no breached metrics"
+    )
+    assert all(row["recipients"] == "team@example.com" and row["subject"] for row in sent)
+    assert sent[0]["subject"] == inbox.subjects[2]

@@ -17,7 +17,7 @@ from alembic.migration import MigrationContext
 
 from drifting_etl.core.errors import ConfigError, DatabaseError
 from drifting_etl.load.database import MetricsDatabase
-from drifting_etl.load.migrate import VERSION_TABLE, alembic_config
+from drifting_etl.load.migrate import SCHEMA_REVISION, VERSION_TABLE, alembic_config
 from drifting_etl.load.rows import DataQualityRow, DatasetDriftRow, FeatureDriftRow, PerformanceRow, RunRow
 from drifting_etl.load.tables import METRIC_TABLES, metadata
 from drifting_etl.load.url import DATABASE_ENV, database_url
@@ -237,7 +237,7 @@ def test_migrate_given_twice_should_be_idempotent(fresh: MetricsDatabase) -> Non
     fresh.check_schema()
     with fresh.engine.connect() as connection:
         versions = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
-    assert versions == ["0004"]
+    assert versions == [SCHEMA_REVISION]
 
 
 def test_migrate_given_fresh_database_should_create_tables_and_columns(db: MetricsDatabase) -> None:
@@ -246,7 +246,7 @@ def test_migrate_given_fresh_database_should_create_tables_and_columns(db: Metri
         tables = set(inspector.get_table_names())
         columns = {table: {column["name"] for column in inspector.get_columns(table)} for table in tables}
         indexes = {table: {index["name"] for index in inspector.get_indexes(table)} for table in tables}
-    assert tables == {*METRIC_TABLES, "retrain_trigger", "monitored_project", VERSION_TABLE}
+    assert tables == {*METRIC_TABLES, "retrain_trigger", "notification", "monitored_project", VERSION_TABLE}
     for table, row_type in ROW_TYPES.items():
         expected = {"id", *(field.name for field in dataclasses.fields(row_type))}
         if table != "monitoring_run":
@@ -259,6 +259,11 @@ def test_migrate_given_fresh_database_should_create_tables_and_columns(db: Metri
     assert columns["monitored_project"] == {
         "project", "schedule", "interval_seconds", "status", "registered_at", "updated_at"
     }  # fmt: skip
+    assert columns["notification"] == {
+        "id", "project", "window_start", "window_end", "sent_at", "recipients", "subject", "verdict", "forced",
+        "airflow_run_id",
+    }  # fmt: skip
+    assert "ix_notification_project_window_start" in indexes["notification"]
 
 
 def test_migrate_should_use_own_version_table_and_leave_airflows_alone(fresh: MetricsDatabase) -> None:
@@ -273,7 +278,7 @@ def test_migrate_should_use_own_version_table_and_leave_airflows_alone(fresh: Me
         airflow = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
         ours = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
     assert airflow == ["29ce7909c52b"]
-    assert ours == ["0004"]
+    assert ours == [SCHEMA_REVISION]
 
 
 def test_migrate_given_fresh_database_should_not_create_alembic_version(db: MetricsDatabase) -> None:
@@ -351,7 +356,7 @@ def test_check_schema_given_empty_existing_database_should_raise_not_up_to_date(
     if path is not None:
         path.parent.mkdir(parents=True)
         path.touch()
-    with pytest.raises(DatabaseError, match=r"not up to date \(at no revision, expected 0004\)"):
+    with pytest.raises(DatabaseError, match=rf"not up to date \(at no revision, expected {SCHEMA_REVISION}\)"):
         fresh.check_schema()
 
 

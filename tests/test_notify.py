@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from click.testing import CliRunner
@@ -36,6 +37,7 @@ from drifting_etl.core.errors import ConfigError, NotifyError
 from drifting_etl.core.settings import SmtpSettings
 from drifting_etl.core.window import Window
 from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.load.tables import notification as notification_table
 from drifting_etl.notify import compose as notify
 from drifting_etl.notify.compose import compose_email
 from drifting_etl.notify.digest import read_digest, window_label
@@ -212,6 +214,14 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller.start()
     yield server
     controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _forget_sent_e_mails(request: pytest.FixtureRequest) -> None:
+    """Each test starts with no e-mail recorded, so alert-once does not carry over from the previous test."""
+    if "monitored" in request.fixturenames:
+        with request.getfixturevalue("monitored").database.engine.begin() as connection:
+            connection.execute(sa.delete(notification_table))
 
 
 @pytest.fixture

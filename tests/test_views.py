@@ -20,7 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from drifting_etl.load.database import MetricsDatabase
-from drifting_etl.load.migrate import VERSION_TABLE, alembic_config
+from drifting_etl.load.migrate import SCHEMA_REVISION, VERSION_TABLE, alembic_config
 from drifting_etl.load.rows import DataQualityRow, DatasetDriftRow, FeatureDriftRow, PerformanceRow, RunRow
 from drifting_etl.load.tables import metadata
 
@@ -205,7 +205,7 @@ def test_migrate_should_create_every_view_and_no_table(db: MetricsDatabase) -> N
     assert view_names(db) == VIEWS
     with db.engine.connect() as connection:
         assert not VIEWS & set(sa.inspect(connection).get_table_names())
-        assert connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0004"
+        assert connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == SCHEMA_REVISION
     for view in VIEWS:
         assert query(db, f"SELECT * FROM {view}") == []
 
@@ -449,7 +449,7 @@ def test_v_projects_needing_attention_should_give_each_projects_reasons(db: Metr
         "drift_share": 0.5,
         "drift_share_threshold": 0.5,
         "breached_metrics": None,
-        "status": None,  # never recorded in monitored_project: run before migration 0004
+        "status": None,  # never recorded in monitored_project: run before migration 0005
         "schedule": None,
         "interval_seconds": None,
     }
@@ -598,10 +598,10 @@ def test_v_projects_needing_attention_given_drifted_features_without_dataset_dri
     assert not timeline["drifted"]  # no dataset drift: only the feature count makes it 'drifted'
 
 
-def test_downgrade_to_0003_should_drop_monitored_project_and_restore_the_0002_view(db: MetricsDatabase) -> None:
+def test_downgrade_to_0004_should_drop_monitored_project_and_restore_the_0002_view(db: MetricsDatabase) -> None:
     db.record_project("fresh", schedule="@hourly", status="active")
     load_window(db, "stale", LONG_AGO)
-    run_alembic(db, "downgrade", "0003")
+    run_alembic(db, "downgrade", "0004")
     with db.engine.connect() as connection:
         assert "monitored_project" not in sa.inspect(connection).get_table_names()
     assert view_names(db) == VIEWS

@@ -121,6 +121,8 @@ def notify(project: str, report_location: str | None) -> str:
             send=send_with_airflow,
             report_location=report_location,
             airflow_run_url=_run_url(),
+            airflow_run_id=_run_id(),
+            force=bool(_context().get("params", {}).get("force_notify", False)),
         )
     )
     return result.status

@@ -234,7 +234,8 @@ RESCAN_OPTION = click.option(
 NOTIFY_OPTION = click.option(
     "--notify/--no-notify",
     default=None,
-    help="E-mail the project's team under its alerts policy. [default: when DRIFTING_SMTP_HOST is set]",
+    help="E-mail the project's team under its alerts policy; --notify also sends a window whose verdict was already "
+    "e-mailed. [default: when DRIFTING_SMTP_HOST is set, once per window and verdict]",
 )
 
 
@@ -256,7 +257,9 @@ def run(obj: Context, project_name: str, start: str, end: str, report: bool, not
     database = obj.database()
     database.check_schema()
     store = obj.store
-    publisher = Publisher(store, database, report=report, smtp=smtp_settings(obj.settings, notify))
+    publisher = Publisher(
+        store, database, report=report, smtp=smtp_settings(obj.settings, notify), force_notify=bool(notify)
+    )
     outcome = run_window(store, database, project_name, window, rescan=rescan, workers=obj.settings.workers)
     print_summary(outcome)
     published = publisher.publish(outcome)
@@ -307,7 +310,9 @@ def backfill(
         raise UsageError(f"no whole {config.schedule} window lies inside [{start}, {end})", project=project_name)
     database = obj.database()
     database.check_schema()
-    publisher = Publisher(store, database, report=report, smtp=smtp_settings(obj.settings, notify))
+    publisher = Publisher(
+        store, database, report=report, smtp=smtp_settings(obj.settings, notify), force_notify=bool(notify)
+    )
     result = backfill_with_progress(
         store,
         database,

@@ -77,7 +77,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def project_record(entry: IndexEntry, health: dict[str, Any] | None) -> dict[str, Any]:
     """One line of `status --json`: the project's index entry and what the database says about it."""
-    if health is None:  # registered but unknown to the database (before migration 0004, or before `init`)
+    if health is None:  # registered but unknown to the database (before migration 0005, or before `init`)
         health = {"reasons": [] if entry.status == "paused" else ["never_ran"]}
     latest_start, latest_end = health.get("latest_window_start"), health.get("latest_window_end")
     success_start, success_end = health.get("last_success_window_start"), health.get("last_success_window_end")

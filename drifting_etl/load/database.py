@@ -47,6 +47,7 @@ from drifting_etl.load.tables import (
     metadata,
     monitored_project,
     monitoring_run,
+    notification,
     retrain_trigger,
 )
 from drifting_etl.load.url import display_url, parse_url
@@ -316,6 +317,44 @@ class MetricsDatabase:
         statement = sa.select(monitored_project).order_by(monitored_project.c.project)
         with self._errors("read the monitored projects"), self.engine.connect() as connection:
             return {row["project"]: dict(row) for row in connection.execute(statement).mappings()}
+
+    # ------------------------------------------------------------------------------------------- e-mail
+    def notifications(self, project: str, window_start: datetime, window_end: datetime) -> list[dict[str, Any]]:
+        """The e-mails sent about one window (`record_notification`), newest first."""
+        statement = queries.notifications(project, window_start, window_end)
+        window = window_text(window_start, window_end)
+        return self._read(statement, "read the window's e-mails", project=project, window=window)
+
+    def record_notification(
+        self,
+        project: str,
+        window_start: datetime,
+        window_end: datetime,
+        *,
+        sent_at: datetime,
+        recipients: Sequence[str],
+        subject: str,
+        verdict: str,
+        forced: bool,
+        airflow_run_id: str | None = None,
+    ) -> None:
+        """Record an e-mail that was sent about a window (kept when the window is re-run)."""
+        for name, value in (("window_start", window_start), ("window_end", window_end), ("sent_at", sent_at)):
+            require_aware(name, value)
+        values = {
+            "project": project,
+            "window_start": window_start,
+            "window_end": window_end,
+            "sent_at": sent_at,
+            "recipients": ", ".join(recipients),
+            "subject": subject,
+            "verdict": verdict,
+            "forced": forced,
+            "airflow_run_id": airflow_run_id,
+        }
+        window = window_text(window_start, window_end)
+        with self._errors("record the e-mail", project=project, window=window), self.engine.begin() as connection:
+            connection.execute(sa.insert(notification), [values])
 
     # ------------------------------------------------------------------------------------------- retraining
     def claim_retrain_trigger(

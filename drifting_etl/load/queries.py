@@ -23,6 +23,7 @@ from drifting_etl.load.tables import (
     dataset_drift,
     metadata,
     monitoring_run,
+    notification,
     performance_metric,
     retrain_trigger,
 )
@@ -30,6 +31,7 @@ from drifting_etl.load.tables import (
 __all__ = [
     "HEALTH_KEYS",
     "attention",
+    "notifications",
     "previous_performance",
     "project_health",
     "retrain_triggers",
@@ -172,6 +174,15 @@ def retrain_triggers(project: str) -> sa.Select[Any]:
     """Every recorded retraining trigger of `project`, oldest first."""
     table = retrain_trigger
     return sa.select(table).where(table.c.project == project).order_by(table.c.triggered_at, table.c.id)
+
+
+def notifications(project: str, window_start: datetime, window_end: datetime) -> sa.Select[Any]:
+    """The e-mails sent about one window, newest first."""
+    return (
+        sa.select(notification)
+        .where(*window_conditions(notification, project, window_start, window_end))
+        .order_by(notification.c.sent_at.desc(), notification.c.id.desc())
+    )
 
 
 HEALTH_KEYS = (

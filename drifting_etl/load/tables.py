@@ -36,6 +36,7 @@ __all__ = [
     "metadata",
     "monitored_project",
     "monitoring_run",
+    "notification",
     "performance_metric",
     "retrain_trigger",
 ]
@@ -239,7 +240,22 @@ retrain_trigger = sa.Table(
     sa.Index("ix_retrain_trigger_project_window_start", "project", "window_start"),
 )
 
-# The registered projects, as the store's index had them when last registered, paused, resumed or run (migration 0004):
+# E-mails sent about a window, recorded by `MetricsDatabase.record_notification` (migration 0004). Not a metric
+# table: re-running a window keeps them, so a re-run with the same verdict is not e-mailed again.
+notification = sa.Table(
+    "notification",
+    metadata,
+    *_id_and_window("notification"),
+    sa.Column("sent_at", UTCDateTime(), nullable=False),
+    sa.Column("recipients", sa.Text(), nullable=False),
+    sa.Column("subject", sa.Text(), nullable=False),
+    sa.Column("verdict", sa.Text(), nullable=False),
+    sa.Column("forced", sa.Boolean(), nullable=False),
+    sa.Column("airflow_run_id", sa.String(250), nullable=True),
+    sa.Index("ix_notification_project_window_start", "project", "window_start"),
+)
+
+# The registered projects, as the store's index had them when last registered, paused, resumed or run (migration 0005):
 # what v_projects_needing_attention reads for projects that never ran, the staleness horizon and paused projects.
 monitored_project = sa.Table(
     "monitored_project",

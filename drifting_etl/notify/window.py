@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,7 @@ from drifting_etl.load.tables import NotificationStatus
 from drifting_etl.notify.compose import compose_message
 from drifting_etl.notify.digest import read_digest
 from drifting_etl.notify.links import DEFAULT_LINK_EXPIRY
-from drifting_etl.notify.policy import should_send
+from drifting_etl.notify.policy import already_sent, should_send, verdict_of
 from drifting_etl.notify.smtp import describe_error
 from drifting_etl.store.projects import load_config_of
 
@@ -58,15 +58,22 @@ def notify_window(
     send: Callable[[EmailMessage], None],
     attach_limit_bytes: int | None = None,
     link_expiry: timedelta = DEFAULT_LINK_EXPIRY,
+    force: bool = False,
+    airflow_run_id: str | None = None,
 ) -> NotificationResult:
     """Apply the project's send policy, compose, send with `send`, and record the outcome on the window's run.
 
+    A window is e-mailed once per verdict (`policy.verdict_of`): when its last e-mail announced the same verdict,
+    nothing is sent unless `force`. Each e-mail sent is recorded (`MetricsDatabase.record_notification`).
     A failure inside `send` is logged and recorded as 'failed' and returned, never raised. Composing errors
     (no run recorded for the window, a missing template) raise.
     """
     config = config if config is not None else load_config_of(store, project_name)
     recipients = tuple(config.alerts.email)
     digest = read_digest(database, project_name, window)
+    verdict = verdict_of(digest)
+    sent_before = database.notifications(project_name, window.start, window.end)
+    repeat = None if force else already_sent(verdict, sent_before[0] if sent_before else None)
     if not recipients:
         result = NotificationResult("skipped", recipients, reason="the project has no alerts.email recipients")
     elif not should_send(config.alerts.send, digest.run, digest.has_drift or digest.has_breach):
@@ -74,6 +81,8 @@ def notify_window(
             " and the window neither drifted nor breached a threshold" if config.alerts.send == "on_drift" else ""
         )
         result = NotificationResult("skipped", recipients, reason=reason)
+    elif repeat is not None:
+        result = NotificationResult("skipped", recipients, reason=repeat)
     else:
         message = compose_message(
             store,
@@ -96,6 +105,7 @@ def notify_window(
         else:
             logger.info("sent the notification for %s %s to %s", project_name, window, ", ".join(recipients))
             result = NotificationResult("sent", recipients, subject=subject)
+            _record_sent(database, project_name, window, result, verdict, force, airflow_run_id)
     if result.status == "skipped":
         logger.info("no notification for %s %s: %s", project_name, window, result.reason)
     try:
@@ -110,3 +120,29 @@ def notify_window(
         # Raising here would make Airflow retry the task and send the e-mail again.
         logger.error("could not record the notification outcome for %s %s: %s", project_name, window, exc)
     return result
+
+
+def _record_sent(
+    database: MetricsDatabase,
+    project_name: str,
+    window: Window,
+    result: NotificationResult,
+    verdict: str,
+    forced: bool,
+    airflow_run_id: str | None,
+) -> None:
+    try:
+        database.record_notification(
+            project_name,
+            window.start,
+            window.end,
+            sent_at=datetime.now(UTC),
+            recipients=result.recipients,
+            subject=result.subject or "",
+            verdict=verdict,
+            forced=forced,
+            airflow_run_id=airflow_run_id,
+        )
+    except DriftingError as exc:
+        # The e-mail is out: raising would make Airflow retry the task and send it again.
+        logger.error("could not record the e-mail sent for %s %s: %s", project_name, window, exc)

@@ -34,12 +34,20 @@ class Published:
 
 
 class Publisher:
-    """Report and e-mail for each loaded window: `report` renders the HTML report, `smtp` (when given) sends."""
+    """Report and e-mail for each loaded window: `report` renders the HTML report, `smtp` (when given) sends, once
+    per window and verdict unless `force_notify`."""
 
     def __init__(
-        self, store: ArtifactStore, database: MetricsDatabase, *, report: bool, smtp: SmtpSettings | None
+        self,
+        store: ArtifactStore,
+        database: MetricsDatabase,
+        *,
+        report: bool,
+        smtp: SmtpSettings | None,
+        force_notify: bool = False,
     ) -> None:
         self.store, self.database, self.report, self.smtp = store, database, report, smtp
+        self.force_notify = force_notify
 
     def publish(self, outcome: RunOutcome) -> Published:
         from drifting_etl.notify.smtp import send_smtp
@@ -61,5 +69,6 @@ class Publisher:
                 outcome.window,
                 report_location=location,
                 send=lambda message: send_smtp(message, smtp),
+                force=self.force_notify,
             )
         return Published(outcome.window, location, failure, notification)

@@ -65,7 +65,7 @@ def empty_window_warnings(store: ArtifactStore, project: Project, window: Window
 
 def record_project(store: ArtifactStore, database: MetricsDatabase, project: Project) -> None:
     """Record the project in `monitored_project` as the store's index has it (its schedule and status): every run of a
-    window does, so a project registered before migration 0004 appears after its next run."""
+    window does, so a project registered before migration 0005 appears after its next run."""
     entry = store.read_index().get(project.config.name)
     status = entry.status if entry is not None else "active"
     database.record_project(project.config.name, schedule=project.config.schedule, status=status)

@@ -224,8 +224,11 @@ def send_notification(
     send: Callable[[EmailMessage], None],
     report_location: str | None = None,
     airflow_run_url: str | None = None,
+    airflow_run_id: str | None = None,
+    force: bool = False,
 ) -> NotificationResult:
-    """E-mail the project's team about the window under its policy. Never raises for a failed send (it is recorded)."""
+    """E-mail the project's team about the window under its policy, once per verdict unless `force`. Never raises
+    for a failed send (it is recorded)."""
     from drifting_etl.notify.window import notify_window
 
     return notify_window(
@@ -235,5 +238,7 @@ def send_notification(
         window,
         report_location=report_location,
         airflow_run_url=airflow_run_url,
+        airflow_run_id=airflow_run_id,
         send=send,
+        force=force,
     )

@@ -5,8 +5,8 @@
 -- Projects: those with runs and those registered in monitored_project. Stale: a project whose latest successful window
 -- ended more than 2 schedule intervals (monitored_project.interval_seconds) before now(), or that never succeeded;
 -- this includes a latest window older than that (the schedule stopped). A project not yet in monitored_project (not
--- run since migration 0004) is measured as before: 3 lengths of its latest window. Paused projects are never 'stale'
--- nor 'never_ran'. Created by migration 0004 (0002's text: history/0002/); documented in sql/README.md.
+-- run since migration 0005) is measured as before: 3 lengths of its latest window. Paused projects are never 'stale'
+-- nor 'never_ran'. Created by migration 0005 (0002's text: history/0002/); documented in sql/README.md.
 -- SQLite text: sqlite/ (julianday, group_concat).
 CREATE VIEW v_projects_needing_attention AS
 WITH projects AS (

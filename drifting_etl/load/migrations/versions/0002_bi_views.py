@@ -13,7 +13,7 @@ Migrations are frozen history, but this one reads files that may be edited later
 a later change to a view is a new revision that drops and re-creates the view from a new file (or from text kept in
 that revision), and the text 0002 reads must keep depending only on the 0001 tables. When a later revision changes a
 view's current text (`SUPERSEDED`), 0002's own text of it is kept in `sql_views/history/0002/` and read from there:
-0004 re-created `v_projects_needing_attention` on its `monitored_project` table.
+0005 re-created `v_projects_needing_attention` on its `monitored_project` table.
 
 Views are not tables: Alembic's autogenerate ignores them, so `alembic check` still compares only the tables.
 """

@@ -1,7 +1,7 @@
 """monitored_project: the registered projects, and v_projects_needing_attention re-created on it.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02
 
 One row per project (`project` is the key): its schedule, the schedule's interval length in seconds (the longest gap
@@ -12,7 +12,7 @@ on every run of a window, so a project registered before this revision appears a
 The view then also lists registered projects that never ran ('never_ran'), measures 'stale' by two schedule
 intervals, counts drifted features without dataset drift as 'drifted', and reports no paused project as stale.
 Its text is the current sql_views/v_projects_needing_attention.sql (and sqlite/); a later change to that file must
-keep this revision's text in sql_views/history/0004/ and read it from there, as 0002 does.
+keep this revision's text in sql_views/history/0005/ and read it from there, as 0002 does.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0003"
+revision: str = "0005"
+down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
