@@ -237,7 +237,7 @@ def test_migrate_given_twice_should_be_idempotent(fresh: MetricsDatabase) -> Non
     fresh.check_schema()
     with fresh.engine.connect() as connection:
         versions = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
-    assert versions == ["0003"]
+    assert versions == ["0006"]
 
 
 def test_migrate_given_fresh_database_should_create_tables_and_columns(db: MetricsDatabase) -> None:
@@ -270,7 +270,7 @@ def test_migrate_should_use_own_version_table_and_leave_airflows_alone(fresh: Me
         airflow = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
         ours = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
     assert airflow == ["29ce7909c52b"]
-    assert ours == ["0003"]
+    assert ours == ["0006"]
 
 
 def test_migrate_given_fresh_database_should_not_create_alembic_version(db: MetricsDatabase) -> None:
@@ -348,7 +348,7 @@ def test_check_schema_given_empty_existing_database_should_raise_not_up_to_date(
     if path is not None:
         path.parent.mkdir(parents=True)
         path.touch()
-    with pytest.raises(DatabaseError, match=r"not up to date \(at no revision, expected 0003\)"):
+    with pytest.raises(DatabaseError, match=r"not up to date \(at no revision, expected 0006\)"):
         fresh.check_schema()
 
 

@@ -29,7 +29,7 @@ from drifting_etl.profiles.columns import (
 from drifting_etl.profiles.performance import ClassificationSummary, RegressionSummary
 from drifting_etl.profiles.summary import WindowSummary
 
-FORMAT = 7
+FORMAT = 8
 MAGIC = f"DRIFTZ{FORMAT}\n".encode()
 PREFIX_BYTES = len(MAGIC) + 16
 """The magic, then the compressed and the uncompressed size of the profile part (zstd by pyarrow: about 30x faster
@@ -70,7 +70,8 @@ def encode_summary(summary: WindowSummary) -> bytes:
                 "type": "numerical", "prefix": prefix, "rows": column.rows, "missing": column.missing,
                 "non_finite": column.non_finite, "count": column.count, "min": _number(column.minimum),
                 "max": _number(column.maximum), "mean": column.mean, "m2": column.m2, "has_values": column.values is not None,
-                "has_extremes": column.extremes is not None,
+                "has_extremes": column.extremes is not None, "type_mismatch": column.type_mismatch,
+                "unreadable": column.unreadable, "mismatch_example": column.mismatch_example,
                 "small_counts": None if column.small_counts is None else list(column.small_counts.items()),
             }  # fmt: skip
         else:
@@ -101,7 +102,8 @@ def encode_summary(summary: WindowSummary) -> bytes:
         }
     header = {
         "format": FORMAT, "reference_version": summary.profile.reference_version, "profile_rows": summary.profile.rows,
-        "rows": summary.rows, "labelled": summary.labelled, "columns": columns, "performance": performance_json,
+        "rows": summary.rows, "labelled": summary.labelled, "proba_values": summary.proba_values, "columns": columns,
+        "performance": performance_json,
     }  # fmt: skip
     raw = b"".join(_block(arrays, header))
     profile = pa.Codec("zstd", compression_level=1).compress(raw, asbytes=True)
@@ -172,6 +174,8 @@ def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSumm
                 values=None,
                 extremes=arrays[prefix + "extremes"] if column["has_extremes"] else None,
                 lowest=arrays[prefix + "lowest"], highest=arrays[prefix + "highest"],
+                type_mismatch=column["type_mismatch"], unreadable=column["unreadable"],
+                mismatch_example=column["mismatch_example"],
             )  # fmt: skip
         else:
             known = reference.columns[name]
@@ -204,7 +208,7 @@ def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSumm
         columns=frozenset(name for name, column in header["columns"].items() if column.get("has_values")),
         pairs=bool(fields.get("has_pairs")),
     )
-    return WindowSummary(profile, performance, header["rows"], header["labelled"]), stored
+    return WindowSummary(profile, performance, header["rows"], header["labelled"], header["proba_values"]), stored
 
 
 def attach_values(

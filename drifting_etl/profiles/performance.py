@@ -106,8 +106,10 @@ class ClassificationSummary:
         else:
             precision, recall, f1 = (float(np.mean(column)) for column in zip(*per_class, strict=True))
         values.update(precision=precision, recall=recall, f1=f1)
-        values["roc_auc"] = self._roc_auc() if len(classes) <= 2 else None
-        values["log_loss"] = self.log_loss_sum / self.proba_rows if self.proba_rows and len(classes) <= 2 else None
+        if len(classes) > 2:  # P(positive) says nothing of three classes: roc_auc and log_loss are not defined
+            return values
+        values["roc_auc"] = self._roc_auc()
+        values["log_loss"] = self.log_loss_sum / self.proba_rows if self.proba_rows else None
         return values
 
     def _roc_auc(self) -> float | None:

@@ -44,6 +44,8 @@ class WindowSummary:
     performance: PerformanceSummary
     rows: int = 0
     labelled: int = 0
+    proba_values: int = 0
+    """Rows (labelled or not) with a value in the `prediction_proba` column: 0 when a classifier never logs it."""
 
     @classmethod
     def empty(cls, config: ProjectConfig, reference: ReferenceProfile) -> WindowSummary:
@@ -58,6 +60,7 @@ class WindowSummary:
             performance=self.performance.merge(other.performance),  # type: ignore[arg-type]
             rows=self.rows + other.rows,
             labelled=self.labelled + other.labelled,
+            proba_values=self.proba_values + other.proba_values,
         )
 
 
@@ -90,11 +93,14 @@ def summarize(
 
     truth, prediction = labelled(truth), labelled(prediction)
     performance: PerformanceSummary
+    proba_values = 0
     if config.task == "classification":
         proba = None
         proba_column = config.columns.prediction_proba
         if proba_column and proba_column in rows.column_names:
-            proba = numeric_array(labelled(rows.column(proba_column)))
+            logged = rows.column(proba_column)
+            proba_values = len(logged) - logged.null_count
+            proba = numeric_array(labelled(logged))
         performance = ClassificationSummary.of(truth, prediction, proba, positive)
         count = len(truth)
     else:
@@ -102,4 +108,4 @@ def summarize(
         usable = np.isfinite(truth_values) & np.isfinite(predicted)
         count = int(usable.sum())
         performance = RegressionSummary.of(truth_values[usable], predicted[usable])
-    return WindowSummary(profile, performance, rows.num_rows, count)
+    return WindowSummary(profile, performance, rows.num_rows, count, proba_values)
