@@ -200,3 +200,33 @@ def test_run_given_multiclass_without_per_class_probabilities_should_write_no_pr
     performance = {row["metric"]: row["value"] for row in project.table("performance_metric")}
     assert set(performance) == {"accuracy", "f1"}  # no NULL roc_auc / log_loss rows
     assert performance["f1"] == pytest.approx(skm.f1_score(logged["label"], logged["prediction"], average="macro"))
+
+
+def test_run_given_multiclass_with_per_class_probabilities_should_match_sklearn(tmp_path: Path) -> None:
+    project = Project(tmp_path, classes=3, config=MULTICLASS_CONFIG)
+    rng = np.random.default_rng(17)
+    frame = project.rows(900)
+    proba = rng.dirichlet([1.0, 1.0, 1.0], len(frame))
+    proba[np.arange(len(frame)), frame["label"]] += 0.6  # informative, not perfect
+    proba /= proba.sum(axis=1, keepdims=True)
+    frame["prediction"] = proba.argmax(axis=1)
+    records = frame.to_dict(orient="records")
+    for record, row in zip(records, proba, strict=True):
+        # the logging convention: one probability per class, keyed by the class as text
+        record["prediction_proba"] = {str(k): float(p) for k, p in enumerate(row)}
+    project.log_records(records)
+
+    result = project.cli("run", "quiet-model", *WINDOW)
+
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    performance = {row["metric"]: row["value"] for row in project.table("performance_metric")}
+    labels = frame["label"].to_numpy()
+    assert performance["roc_auc"] == pytest.approx(
+        skm.roc_auc_score(labels, proba, multi_class="ovr", average="macro"), abs=1e-9
+    )
+    assert performance["log_loss"] == pytest.approx(skm.log_loss(labels, y_proba=proba, labels=[0, 1, 2]), abs=1e-9)
+    # a second run reads the cached partition summaries: the same values
+    assert project.cli("run", "quiet-model", *WINDOW).exit_code == 0
+    again = {row["metric"]: row["value"] for row in project.table("performance_metric")}
+    assert again == performance

@@ -90,10 +90,17 @@ def encode_summary(summary: WindowSummary) -> bytes:
         if performance.probabilities is not None and performance.positives is not None:
             kept["probabilities"] = performance.probabilities
             kept["positives"] = performance.positives
+        if performance.class_histograms is not None:
+            arrays["class_histograms"] = performance.class_histograms
+        if performance.class_scores is not None and performance.class_truth is not None:
+            kept["class_scores"] = performance.class_scores
+            kept["class_truth"] = performance.class_truth
         performance_json: dict[str, Any] = {
             "task": "classification", "labelled": performance.labelled, "proba_rows": performance.proba_rows,
             "log_loss_sum": performance.log_loss_sum, "confusion": [[t, p, n] for (t, p), n in performance.confusion.items()],
-            "has_pairs": performance.probabilities is not None,
+            "has_pairs": performance.probabilities is not None, "classes": list(performance.classes),
+            "has_class_scores": performance.class_scores is not None, "unlisted": performance.unlisted,
+            "classes_conflict": performance.classes_conflict,
         }  # fmt: skip
     else:
         performance_json = {
@@ -201,12 +208,16 @@ def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSumm
             positives=None,
             positive_histogram=arrays["positive_histogram"],
             negative_histogram=arrays["negative_histogram"],
+            classes=tuple(fields["classes"]),
+            class_histograms=arrays.get("class_histograms"),
+            unlisted=fields["unlisted"],
+            classes_conflict=fields["classes_conflict"],
         )
     else:
         performance = RegressionSummary(**{k: v for k, v in fields.items() if k != "task"})
     stored = StoredValues(
         columns=frozenset(name for name, column in header["columns"].items() if column.get("has_values")),
-        pairs=bool(fields.get("has_pairs")),
+        pairs=bool(fields.get("has_pairs") or fields.get("has_class_scores")),
     )
     return WindowSummary(profile, performance, header["rows"], header["labelled"], header["proba_values"]), stored
 
@@ -225,5 +236,8 @@ def attach_values(
             profiles[name] = replace(column, values=values)
     performance = summary.performance
     if pairs and isinstance(performance, ClassificationSummary):
-        performance = replace(performance, probabilities=stored["probabilities"], positives=stored["positives"])
+        if "probabilities" in stored:
+            performance = replace(performance, probabilities=stored["probabilities"], positives=stored["positives"])
+        if "class_scores" in stored:
+            performance = replace(performance, class_scores=stored["class_scores"], class_truth=stored["class_truth"])
     return replace(summary, profile=replace(summary.profile, columns=profiles), performance=performance)

@@ -76,6 +76,20 @@ class Rows(Protocol):
     def column(self, name: str) -> pa.Array | pa.ChunkedArray: ...
 
 
+def probabilities(column: pa.Array | pa.ChunkedArray, positive: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The logged `prediction_proba` as numbers: P(positive) per row (a number column), or, when each row holds a
+    mapping from class to probability (a struct column, one field per class), a column per class and the classes
+    (two classes: P(positive), its field). Null rows and null fields are NaN."""
+    if not pa.types.is_struct(column.type):
+        return numeric_array(column), ()
+    struct = column.type
+    names = tuple(category_key(struct.field(index).name) for index in range(struct.num_fields))
+    columns = [numeric_array(pc.struct_field(column, [index])) for index in range(struct.num_fields)]
+    if len(names) == 2 and positive in names:
+        return columns[names.index(positive)], ()
+    return np.column_stack(columns) if columns else np.zeros((len(column), 0)), names
+
+
 def summarize(
     rows: Rows, config: ProjectConfig, reference: ReferenceProfile, positive: str, *, keep_values: bool = True
 ) -> WindowSummary:
@@ -97,11 +111,12 @@ def summarize(
     if config.task == "classification":
         proba = None
         proba_column = config.columns.prediction_proba
+        classes: tuple[str, ...] = ()
         if proba_column and proba_column in rows.column_names:
             logged = rows.column(proba_column)
             proba_values = len(logged) - logged.null_count
-            proba = numeric_array(labelled(logged))
-        performance = ClassificationSummary.of(truth, prediction, proba, positive)
+            proba, classes = probabilities(labelled(logged), positive)
+        performance = ClassificationSummary.of(truth, prediction, proba, positive, classes)
         count = len(truth)
     else:
         truth_values, predicted = numeric_array(truth), numeric_array(prediction)
