@@ -230,3 +230,63 @@ def test_run_given_multiclass_with_per_class_probabilities_should_match_sklearn(
     assert project.cli("run", "quiet-model", *WINDOW).exit_code == 0
     again = {row["metric"]: row["value"] for row in project.table("performance_metric")}
     assert again == performance
+
+
+def test_scheduler_steps_given_numbers_logged_as_strings_should_record_the_warning_and_return_it(
+    tmp_path: Path,
+) -> None:
+    from drifting_etl.core.window import Window
+    from drifting_etl.pipeline import steps
+
+    project = Project(tmp_path)
+    frame = project.rows(200)
+    frame["age"] = [f"{value}" for value in frame["age"]]
+    frame.loc[3, "age"] = "forty"
+    project.log_day(frame)
+    window = Window(DAY, DAY + timedelta(days=1))
+    database = MetricsDatabase(project.database_url)
+
+    groups = steps.plan_partitions(project.store, "quiet-model", window)
+    paths = [
+        path
+        for group in groups
+        for path in steps.profile_partitions(
+            project.store, database, "quiet-model", window, group["plan"], group["group"]
+        )
+    ]
+    outcome = steps.load_partitions(project.store, database, "quiet-model", window, paths)
+    database.dispose()
+
+    [age_warning] = [warning for warning in outcome["warnings"] if "'age'" in warning]
+    assert "200 values logged as strings" in age_warning and "'forty'" in age_warning
+    assert age_warning in project.run_record()["warnings"].splitlines()
+    quality = {row["feature"]: row for row in project.table("data_quality")}
+    assert (quality["age"]["type_mismatch_count"], quality["age"]["missing_count"]) == (200, 1)
+
+
+def test_numerical_profile_given_strings_in_some_parts_should_count_them_and_prefer_an_unreadable_example() -> None:
+    import pyarrow as pa
+
+    from drifting_etl.profiles.columns import NumericalProfile, parse_numbers
+
+    edges = np.array([0.0, 1.0, 2.0])
+    parts = [pa.array([0.5, 1.5]), pa.array(["1.5", " 2 ", None]), pa.array(["0.25", "n/a", "", None])]
+    profiles = []
+    for part in parts:
+        parsed = parse_numbers(part)
+        profile = NumericalProfile.of(parsed.values, edges)
+        profiles.append(
+            NumericalProfile(
+                **{
+                    **profile.__dict__,
+                    "type_mismatch": parsed.mismatched,
+                    "unreadable": parsed.unreadable,
+                    "mismatch_example": parsed.example,
+                }
+            )
+        )
+    merged = profiles[0].merge(profiles[1]).merge(profiles[2])
+
+    assert (merged.type_mismatch, merged.unreadable, merged.mismatch_example) == (5, 2, "n/a")
+    assert merged.missing == 2 + 2  # two nulls, and the two strings that are no number ("n/a", "")
+    assert sorted(merged.values.tolist()) == [0.25, 0.5, 1.5, 1.5, 2.0]
