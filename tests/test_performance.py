@@ -211,9 +211,7 @@ def test_classification_summary_given_three_classes_should_macro_average_like_sk
         "precision": skm.precision_score(labels, predictions, average="macro", zero_division=0),
         "recall": skm.recall_score(labels, predictions, average="macro", zero_division=0),
         "f1": skm.f1_score(labels, predictions, average="macro", zero_division=0),
-        "roc_auc": None,
-        "log_loss": None,
-    }
+    }  # no roc_auc / log_loss: without per-class probabilities they are not defined (no row, not a NULL one)
     assert_metrics_close(classification_summary(labels, predictions, None, "dog").metrics("dog"), expected)
     assert_metrics_close(classification_summary(labels, predictions, None, "dog", splits).metrics("dog"), expected)
 
@@ -583,3 +581,79 @@ def test_regression_summary_given_zero_labelled_rows_should_give_every_metric_no
     assert summary.labelled == 0
     assert summary.metrics() == dict.fromkeys(REGRESSION_KEYS)
     assert not summary.approximate
+
+
+# ------------------------------------------------------------------------ multiclass, per-class probabilities
+
+
+def wine_predictions() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's wine data (three cultivars) scored by a weak model: labels, predictions, per-class probabilities."""
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = load_wine(return_X_y=True)
+    model = LogisticRegression(max_iter=50, C=0.001).fit(features[:, :3], labels)
+    proba = model.predict_proba(features[:, :3])
+    return labels, model.predict(features[:, :3]), proba
+
+
+@pytest.mark.parametrize("parts", [1, 5])
+def test_classification_summary_given_per_class_probabilities_should_match_sklearn_ovr_macro(parts: int) -> None:
+    labels, predictions, proba = wine_predictions()
+    rng = np.random.default_rng(81)
+    splits = random_splits(rng, labels.size, parts) if parts > 1 else [np.arange(labels.size)]
+    classes = ("0", "1", "2")
+
+    summary = ClassificationSummary()
+    for index in splits:
+        part = ClassificationSummary.of(labels[index].tolist(), predictions[index].tolist(), proba[index], "1", classes)
+        summary = summary.merge(part)
+    metrics = summary.metrics("1")
+
+    expected = {
+        "accuracy": skm.accuracy_score(labels, predictions),
+        "precision": skm.precision_score(labels, predictions, average="macro", zero_division=0),
+        "recall": skm.recall_score(labels, predictions, average="macro", zero_division=0),
+        "f1": skm.f1_score(labels, predictions, average="macro", zero_division=0),
+        "roc_auc": skm.roc_auc_score(labels, proba, multi_class="ovr", average="macro"),
+        "log_loss": skm.log_loss(labels, y_proba=proba, labels=[0, 1, 2]),
+    }
+    assert_metrics_close(metrics, expected, tolerance=1e-9)
+    assert 0.5 < expected["roc_auc"] < 0.99  # a model neither useless nor perfect: the check means something
+
+
+def test_classification_summary_given_many_multiclass_rows_should_approximate_roc_auc_from_histograms() -> None:
+    rng = np.random.default_rng(83)
+    n = performance.EXACT_PAIRS_LIMIT + 50_000
+    proba = rng.dirichlet([2.0, 1.0, 1.0], n)
+    labels = (rng.random(n)[:, None] > np.cumsum(proba, axis=1)).sum(axis=1).clip(0, 2)  # drawn from proba
+    predictions = proba.argmax(axis=1)
+    half = n // 2
+    summary = ClassificationSummary.of(labels[:half], predictions[:half], proba[:half], "1", ("0", "1", "2")).merge(
+        ClassificationSummary.of(labels[half:], predictions[half:], proba[half:], "1", ("0", "1", "2"))
+    )
+
+    assert summary.class_scores is None  # too many rows to keep: the histograms answer
+    metrics = summary.metrics("1")
+    assert metrics["roc_auc"] == pytest.approx(skm.roc_auc_score(labels, proba, multi_class="ovr"), abs=1e-4)
+    assert metrics["log_loss"] == pytest.approx(skm.log_loss(labels, y_proba=proba, labels=[0, 1, 2]), rel=1e-9)
+
+
+def test_classification_summary_given_a_true_class_without_probability_should_give_none() -> None:
+    labels, predictions, proba = wine_predictions()
+
+    metrics = ClassificationSummary.of(labels, predictions, proba[:, :2], "1", ("0", "1")).metrics("1")
+
+    # rows of class 2 were given no probability: neither metric can be computed as scikit-learn would
+    assert metrics["roc_auc"] is None and metrics["log_loss"] is None
+    assert metrics["accuracy"] == pytest.approx(skm.accuracy_score(labels, predictions))
+
+
+def test_classification_summary_given_parts_with_different_classes_should_give_none_not_omit() -> None:
+    labels, predictions, proba = wine_predictions()
+    first = ClassificationSummary.of(labels[:90], predictions[:90], proba[:90], "1", ("0", "1", "2"))
+    renamed = ClassificationSummary.of(labels[90:], predictions[90:], proba[90:], "1", ("a", "b", "c"))
+
+    metrics = first.merge(renamed).merge(ClassificationSummary()).metrics("1")
+
+    assert metrics["roc_auc"] is None and metrics["log_loss"] is None

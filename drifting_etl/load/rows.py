@@ -133,6 +133,8 @@ class RunRow:
     notification_status: NotificationStatus | None = None
     notification_error: str | None = None
     airflow_run_id: str | None = None
+    warnings: str | None = None
+    """What the reader of a successful run should know (one per line), e.g. a declared column never logged."""
 
     def __post_init__(self) -> None:
         check_row(self)
@@ -199,6 +201,8 @@ class DataQualityRow:
     out_of_range_share: float | None
     new_category_share: float | None
     distinct_count: int | None = None
+    type_mismatch_count: int | None = None
+    """Values of a numerical column logged with another type (e.g. numbers as strings); 0 for categorical ones."""
     slice_key: str = ALL_ROWS
     slice_value: str = ALL_ROWS
 

@@ -152,6 +152,7 @@ monitoring_run = sa.Table(
     sa.Column("notification_error", sa.Text(), nullable=True),
     sa.Column("airflow_run_id", sa.String(250), nullable=True),
     sa.UniqueConstraint("project", "window_start", "window_end", name="uq_monitoring_run_window"),
+    sa.Column("warnings", sa.Text(), nullable=True),  # migration 0006
     sa.CheckConstraint(_one_of("status", get_args(RunStatus)), name="ck_monitoring_run_status"),
     sa.Index("ix_monitoring_run_project_latest", "project", "window_end", "window_start"),  # migration 0002
 )
@@ -204,6 +205,7 @@ data_quality = sa.Table(
     *_slice_columns(compared_with=False),
     *_metric_table_extras("data_quality"),
     sa.Column("distinct_count", sa.BigInteger(), nullable=True),
+    sa.Column("type_mismatch_count", sa.BigInteger(), nullable=True),  # migration 0006
     sa.CheckConstraint(_one_of("column_type", get_args(ColumnType)), name="ck_data_quality_column_type"),
 )
 

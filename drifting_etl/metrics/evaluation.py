@@ -20,6 +20,9 @@ from drifting_etl.profiles.columns import (
 )
 from drifting_etl.profiles.summary import WindowSummary
 
+PROBABILITY_METRICS = ("roc_auc", "log_loss")
+"""Classification metrics computed from the logged `prediction_proba`, not from the predicted class."""
+
 
 @dataclass(frozen=True)
 class QualityResult:
@@ -32,6 +35,12 @@ class QualityResult:
     new_category_share: float | None
     non_finite_count: int = 0
     distinct_count: int | None = None
+    type_mismatch_count: int | None = None
+    """Values logged with a type the column's declared type cannot hold (numerical: strings); 0 for categorical
+    columns, whose values of any type are categories."""
+    unreadable_count: int = 0
+    """Of those, the values that are no number at all (counted in `missing_count` too)."""
+    type_mismatch_example: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ class WindowEvaluation:
     performance: list[PerformanceResult]
     undetermined: list[str] = field(default_factory=list)
     """Features without a single usable value in the window: no drift verdict (see data quality)."""
+    proba_values: int = 0
+    """Rows with a logged `prediction_proba` value (classifiers): 0 when it is declared but never logged."""
 
     @property
     def label_coverage(self) -> float:
@@ -97,6 +108,7 @@ def evaluate(
         quality=[_quality(name, reference, summary.profile) for name in config.features.all],
         performance=_performance(config, summary, positive),
         undetermined=undetermined,
+        proba_values=summary.proba_values,
     )
 
 
@@ -115,6 +127,9 @@ def _quality(name: str, reference: ReferenceProfile, profile: WindowProfile) -> 
             out_of_range_share=(below + above) / column.count if column.count else None,
             new_category_share=None,
             non_finite_count=column.non_finite,
+            type_mismatch_count=column.type_mismatch,
+            unreadable_count=column.unreadable,
+            type_mismatch_example=column.mismatch_example,
         )
     assert isinstance(column, CategoricalProfile)
     known = reference.columns[name]
@@ -129,6 +144,7 @@ def _quality(name: str, reference: ReferenceProfile, profile: WindowProfile) -> 
         out_of_range_share=None,
         new_category_share=unseen / column.count if column.count else None,
         distinct_count=column.distinct,
+        type_mismatch_count=0,  # any logged type is a category (1, 1.0, "1" and True are compared as text)
     )
 
 
@@ -136,7 +152,9 @@ def _performance(config: ProjectConfig, summary: WindowSummary, positive: str) -
     values = summary.performance.metrics(positive)
     results = []
     for metric in config.metrics:
-        value = values.get(metric)
+        if metric not in values:  # not defined for what is logged (multiclass without per-class probabilities)
+            continue
+        value = values[metric]
         bound = config.performance.thresholds.get(metric)
         threshold, direction, breached = None, None, False
         if bound is not None:

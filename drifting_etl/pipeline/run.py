@@ -21,7 +21,7 @@ from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.load.rows import DataQualityRow, DatasetDriftRow, FeatureDriftRow, PerformanceRow, RunRow
 from drifting_etl.load.tables import FeatureKind
 from drifting_etl.metrics.drift import ColumnDrift
-from drifting_etl.metrics.evaluation import WindowEvaluation, evaluate
+from drifting_etl.metrics.evaluation import PROBABILITY_METRICS, WindowEvaluation, evaluate
 from drifting_etl.pipeline.partitions import Profiled, merge_window, plan_window, profile_partitions
 from drifting_etl.profiles.summary import WindowSummary
 from drifting_etl.store.artifacts import ArtifactStore
@@ -43,7 +43,8 @@ class RunOutcome:
     seconds: float = 0.0
     """Time from loading the project to loading the metrics."""
     warnings: tuple[str, ...] = ()
-    """Why a window may not be what the user meant (before the project's start_date, no log partitions at all)."""
+    """Why a window may not be what the user meant (before the project's start_date, no log partitions at all, a
+    declared `prediction_proba` never logged, numbers logged as strings); also in `monitoring_run.warnings`."""
 
 
 def empty_window_warnings(store: ArtifactStore, project: Project, window: Window, partitions: int) -> tuple[str, ...]:
@@ -71,6 +72,37 @@ def record_project(store: ArtifactStore, database: MetricsDatabase, project: Pro
     database.record_project(project.config.name, schedule=project.config.schedule, status=status)
 
 
+def evaluation_warnings(project: Project, window: Window, evaluation: WindowEvaluation) -> tuple[str, ...]:
+    """What a successful window's reader must know, each naming project, window, column and what to do next: a
+    declared `prediction_proba` that no row logs, and numerical columns whose values were logged as strings."""
+    config = project.config
+    where = f"{config.name} window {window}"
+    warnings = []
+    proba = config.columns.prediction_proba
+    if config.task == "classification" and proba and evaluation.rows and not evaluation.proba_values:
+        needing = [metric for metric in config.metrics if metric in PROBABILITY_METRICS]
+        cost = f"{' and '.join(needing)} cannot be computed" if needing else "the report shows no probabilities"
+        warnings.append(
+            f"{where}: column {proba!r} (columns.prediction_proba) holds no value in any log row, so {cost}: "
+            "log it from the model service, or remove it from the project's columns (set "
+            "columns.prediction_proba: null) if the model gives no probabilities"
+        )
+    for quality in evaluation.quality:
+        if not quality.type_mismatch_count:
+            continue
+        unreadable = (
+            f"{quality.unreadable_count} of them are not numbers and count as missing"
+            if quality.unreadable_count
+            else "every one reads as a number"
+        )
+        warnings.append(
+            f"{where}: numerical column {quality.feature!r} has {quality.type_mismatch_count} values logged as "
+            f"strings (e.g. {quality.type_mismatch_example!r}); those that read as numbers are used as numbers, "
+            f"{unreadable} (data_quality.type_mismatch_count): log the column as numbers"
+        )
+    return tuple(warnings)
+
+
 def summarize_window(
     store: ArtifactStore,
     project: Project,
@@ -95,17 +127,22 @@ def load_summary(
     partitions: int,
     started_at: datetime,
     airflow_run_id: str | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> RunOutcome:
-    """Evaluate a window's summary and replace the window's rows in the metrics database."""
+    """Evaluate a window's summary and replace the window's rows in the metrics database. The outcome's warnings,
+    `warnings` and the evaluation's own (`evaluation_warnings`), are stored in `monitoring_run.warnings` too."""
     if summary.rows == 0:
         evaluation = None
-        rows = empty_window_rows(project, window, started_at, airflow_run_id)
+        rows = empty_window_rows(project, window, started_at, airflow_run_id, warnings)
     else:
         evaluation = evaluate(project.config, project.reference, summary, project.positive_label)
-        rows = metric_rows(project, window, evaluation, started_at, airflow_run_id)
+        warnings = (*warnings, *evaluation_warnings(project, window, evaluation))
+        rows = metric_rows(project, window, evaluation, started_at, airflow_run_id, warnings)
     database.replace_window(*rows)
     status: Literal["success", "no_data"] = "no_data" if evaluation is None else "success"
-    return RunOutcome(project.config.name, window, status, evaluation, partitions, project.reference.version)
+    return RunOutcome(
+        project.config.name, window, status, evaluation, partitions, project.reference.version, warnings=warnings
+    )
 
 
 @contextmanager
@@ -160,20 +197,23 @@ def run_window(
         summary, profiled = summarize_window(
             store, project, window, on_partition=on_partition, rescan=rescan, workers=workers
         )
+        partitions = len(profiled.paths)
         outcome = load_summary(
             database,
             project,
             window,
             summary,
-            partitions=len(profiled.paths),
+            partitions=partitions,
             started_at=started_at,
             airflow_run_id=airflow_run_id,
+            warnings=empty_window_warnings(store, project, window, partitions) if summary.rows == 0 else (),
         )
-    warnings = empty_window_warnings(store, project, window, outcome.partitions) if outcome.status == "no_data" else ()
-    return replace(outcome, reused=profiled.reused, seconds=time.perf_counter() - clock, warnings=warnings)
+    return replace(outcome, reused=profiled.reused, seconds=time.perf_counter() - clock)
 
 
-def empty_window_rows(project: Project, window: Window, started_at: datetime, airflow_run_id: str | None) -> tuple:
+def empty_window_rows(
+    project: Project, window: Window, started_at: datetime, airflow_run_id: str | None, warnings: tuple[str, ...] = ()
+) -> tuple:
     run = RunRow(
         project=project.config.name,
         window_start=window.start,
@@ -185,12 +225,18 @@ def empty_window_rows(project: Project, window: Window, started_at: datetime, ai
         finished_at=datetime.now(UTC),
         reference_version=project.reference.version,
         airflow_run_id=airflow_run_id,
+        warnings="\n".join(warnings) or None,
     )
     return run, [], None, [], []
 
 
 def metric_rows(
-    project: Project, window: Window, evaluation: WindowEvaluation, started_at: datetime, airflow_run_id: str | None
+    project: Project,
+    window: Window,
+    evaluation: WindowEvaluation,
+    started_at: datetime,
+    airflow_run_id: str | None,
+    warnings: tuple[str, ...] = (),
 ) -> tuple[RunRow, list[FeatureDriftRow], DatasetDriftRow, list[DataQualityRow], list[PerformanceRow]]:
     name = project.config.name
     key: dict[str, Any] = {"project": name, "window_start": window.start, "window_end": window.end}
@@ -234,6 +280,7 @@ def metric_rows(
             out_of_range_share=q.out_of_range_share,
             new_category_share=q.new_category_share,
             distinct_count=q.distinct_count,
+            type_mismatch_count=q.type_mismatch_count,
         )
         for q in evaluation.quality
     ]
@@ -261,5 +308,6 @@ def metric_rows(
         drift_share=dataset.drift_share,
         reference_version=project.reference.version,
         airflow_run_id=airflow_run_id,
+        warnings="\n".join(warnings) or None,
     )
     return run, feature_rows, dataset_row, quality_rows, performance_rows

@@ -152,6 +152,7 @@ def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
         "drift_share": evaluation.dataset.drift_share if evaluation else None,
         "drifted_features": [d.column for d in evaluation.feature_drift if d.drifted] if evaluation else [],
         "breached_metrics": {p.metric: p.value for p in evaluation.breached_metrics} if evaluation else {},
+        "warnings": list(outcome.warnings),
     }
     return body
 

@@ -29,7 +29,7 @@ from drifting_etl.profiles.columns import (
 from drifting_etl.profiles.performance import ClassificationSummary, RegressionSummary
 from drifting_etl.profiles.summary import WindowSummary
 
-FORMAT = 7
+FORMAT = 8
 MAGIC = f"DRIFTZ{FORMAT}\n".encode()
 PREFIX_BYTES = len(MAGIC) + 16
 """The magic, then the compressed and the uncompressed size of the profile part (zstd by pyarrow: about 30x faster
@@ -70,7 +70,8 @@ def encode_summary(summary: WindowSummary) -> bytes:
                 "type": "numerical", "prefix": prefix, "rows": column.rows, "missing": column.missing,
                 "non_finite": column.non_finite, "count": column.count, "min": _number(column.minimum),
                 "max": _number(column.maximum), "mean": column.mean, "m2": column.m2, "has_values": column.values is not None,
-                "has_extremes": column.extremes is not None,
+                "has_extremes": column.extremes is not None, "type_mismatch": column.type_mismatch,
+                "unreadable": column.unreadable, "mismatch_example": column.mismatch_example,
                 "small_counts": None if column.small_counts is None else list(column.small_counts.items()),
             }  # fmt: skip
         else:
@@ -89,10 +90,17 @@ def encode_summary(summary: WindowSummary) -> bytes:
         if performance.probabilities is not None and performance.positives is not None:
             kept["probabilities"] = performance.probabilities
             kept["positives"] = performance.positives
+        if performance.class_histograms is not None:
+            arrays["class_histograms"] = performance.class_histograms
+        if performance.class_scores is not None and performance.class_truth is not None:
+            kept["class_scores"] = performance.class_scores
+            kept["class_truth"] = performance.class_truth
         performance_json: dict[str, Any] = {
             "task": "classification", "labelled": performance.labelled, "proba_rows": performance.proba_rows,
             "log_loss_sum": performance.log_loss_sum, "confusion": [[t, p, n] for (t, p), n in performance.confusion.items()],
-            "has_pairs": performance.probabilities is not None,
+            "has_pairs": performance.probabilities is not None, "classes": list(performance.classes),
+            "has_class_scores": performance.class_scores is not None, "unlisted": performance.unlisted,
+            "classes_conflict": performance.classes_conflict,
         }  # fmt: skip
     else:
         performance_json = {
@@ -101,7 +109,8 @@ def encode_summary(summary: WindowSummary) -> bytes:
         }
     header = {
         "format": FORMAT, "reference_version": summary.profile.reference_version, "profile_rows": summary.profile.rows,
-        "rows": summary.rows, "labelled": summary.labelled, "columns": columns, "performance": performance_json,
+        "rows": summary.rows, "labelled": summary.labelled, "proba_values": summary.proba_values, "columns": columns,
+        "performance": performance_json,
     }  # fmt: skip
     raw = b"".join(_block(arrays, header))
     profile = pa.Codec("zstd", compression_level=1).compress(raw, asbytes=True)
@@ -172,6 +181,8 @@ def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSumm
                 values=None,
                 extremes=arrays[prefix + "extremes"] if column["has_extremes"] else None,
                 lowest=arrays[prefix + "lowest"], highest=arrays[prefix + "highest"],
+                type_mismatch=column["type_mismatch"], unreadable=column["unreadable"],
+                mismatch_example=column["mismatch_example"],
             )  # fmt: skip
         else:
             known = reference.columns[name]
@@ -197,14 +208,18 @@ def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSumm
             positives=None,
             positive_histogram=arrays["positive_histogram"],
             negative_histogram=arrays["negative_histogram"],
+            classes=tuple(fields["classes"]),
+            class_histograms=arrays.get("class_histograms"),
+            unlisted=fields["unlisted"],
+            classes_conflict=fields["classes_conflict"],
         )
     else:
         performance = RegressionSummary(**{k: v for k, v in fields.items() if k != "task"})
     stored = StoredValues(
         columns=frozenset(name for name, column in header["columns"].items() if column.get("has_values")),
-        pairs=bool(fields.get("has_pairs")),
+        pairs=bool(fields.get("has_pairs") or fields.get("has_class_scores")),
     )
-    return WindowSummary(profile, performance, header["rows"], header["labelled"]), stored
+    return WindowSummary(profile, performance, header["rows"], header["labelled"], header["proba_values"]), stored
 
 
 def attach_values(
@@ -221,5 +236,8 @@ def attach_values(
             profiles[name] = replace(column, values=values)
     performance = summary.performance
     if pairs and isinstance(performance, ClassificationSummary):
-        performance = replace(performance, probabilities=stored["probabilities"], positives=stored["positives"])
+        if "probabilities" in stored:
+            performance = replace(performance, probabilities=stored["probabilities"], positives=stored["positives"])
+        if "class_scores" in stored:
+            performance = replace(performance, class_scores=stored["class_scores"], class_truth=stored["class_truth"])
     return replace(summary, profile=replace(summary.profile, columns=profiles), performance=performance)

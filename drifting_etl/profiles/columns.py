@@ -68,6 +68,56 @@ def numeric_array(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return float_values(array)
 
 
+@dataclass(frozen=True)
+class ParsedNumbers:
+    """A numerical column as float64 numpy (nulls and unreadable values as NaN), and what its logged type cost."""
+
+    values: np.ndarray
+    mismatched: int = 0
+    """Non-null values logged with a type that is not numeric (strings): each one is a type mismatch."""
+    unreadable: int = 0
+    """Those of them that could not be read as a number: NaN in `values`, so counted missing."""
+    example: str | None = None
+    """One offending value, as logged (an unreadable one when there is one)."""
+
+
+def parse_numbers(column: pa.Array | pa.ChunkedArray) -> ParsedNumbers:
+    """A numerical column as numbers, counting the values logged as text: those that parse ("1.5") are used as the
+    numbers they spell, those that do not ("n/a") become NaN, and both are counted, never silently coerced."""
+    value_type = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
+        return ParsedNumbers(numeric_array(column))
+    if pa.types.is_dictionary(column.type):
+        column = pc.cast(column, value_type)
+    text = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    mismatched = len(text) - text.null_count
+    trimmed = pc.utf8_trim_whitespace(text)
+    try:
+        values = float_values(pc.cast(trimmed, pa.float64()))
+        unreadable, example = 0, None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        strings = trimmed.to_pylist()
+        values = np.array([_number_or_nan(value) for value in strings], dtype=np.float64)
+        failed = [value for value in strings if value is not None and math.isnan(_number_or_nan(value))]
+        failed = [value for value in failed if value.strip().lower() not in _NAN_TEXTS]
+        unreadable, example = len(failed), (failed[0] if failed else None)
+    if example is None and mismatched:
+        example = next(value for value in text.to_pylist() if value is not None)
+    return ParsedNumbers(values, mismatched, unreadable, example)
+
+
+_NAN_TEXTS = frozenset({"nan", "+nan", "-nan"})
+
+
+def _number_or_nan(text: str | None) -> float:
+    if text is None:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
 def float_values(array: pa.Array) -> np.ndarray:
     """A float64 Arrow array as numpy, nulls as NaN, read from its buffers (`Array.to_numpy` imports pandas: 0.2 s
     of every run's start-up)."""
@@ -418,6 +468,12 @@ class NumericalProfile:
     """The window's `ENDS_KEPT` smallest finite values, sorted (and `highest` its largest): the histogram bins at the
     ends of its range may hold a handful of values, and PSI weighs a handful as heavily as thousands."""
     highest: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    type_mismatch: int = 0
+    """Values logged with a non-numeric type (numbers sent as strings; see `parse_numbers`)."""
+    unreadable: int = 0
+    """Of those, the values that are not numbers at all: counted in `missing` too."""
+    mismatch_example: str | None = None
+    """One offending value, as logged (an unreadable one when there is one)."""
 
     column_type: ColumnType = "numerical"
 
@@ -522,7 +578,16 @@ class NumericalProfile:
             extremes=extremes,
             lowest=np.sort(np.concatenate([self.lowest, other.lowest]))[:ENDS_KEPT],
             highest=np.sort(np.concatenate([self.highest, other.highest]))[-ENDS_KEPT:],
+            type_mismatch=self.type_mismatch + other.type_mismatch,
+            unreadable=self.unreadable + other.unreadable,
+            mismatch_example=self._example_with(other),
         )
+
+    def _example_with(self, other: NumericalProfile) -> str | None:
+        """An unreadable value rather than one that parsed, when either side has one."""
+        if self.unreadable or not other.unreadable:
+            return self.mismatch_example if self.mismatch_example is not None else other.mismatch_example
+        return other.mismatch_example
 
     @property
     def std(self) -> float:
@@ -652,9 +717,16 @@ class WindowProfile:
         for name, column_reference in reference.columns.items():
             column = table.column(name)
             if isinstance(column_reference, NumericalReference):
-                columns[name] = NumericalProfile.of(
-                    numeric_array(column), column_reference.edges, keep_values=keep_values
-                )
+                parsed = parse_numbers(column)
+                profile = NumericalProfile.of(parsed.values, column_reference.edges, keep_values=keep_values)
+                if parsed.mismatched:
+                    profile = replace(
+                        profile,
+                        type_mismatch=parsed.mismatched,
+                        unreadable=parsed.unreadable,
+                        mismatch_example=parsed.example,
+                    )
+                columns[name] = profile
             else:
                 columns[name] = CategoricalProfile.of(column, frozenset(column_reference.counts))
         return cls(reference.version, table.num_rows, columns)

@@ -44,6 +44,8 @@ class WindowSummary:
     performance: PerformanceSummary
     rows: int = 0
     labelled: int = 0
+    proba_values: int = 0
+    """Rows (labelled or not) with a value in the `prediction_proba` column: 0 when a classifier never logs it."""
 
     @classmethod
     def empty(cls, config: ProjectConfig, reference: ReferenceProfile) -> WindowSummary:
@@ -58,6 +60,7 @@ class WindowSummary:
             performance=self.performance.merge(other.performance),  # type: ignore[arg-type]
             rows=self.rows + other.rows,
             labelled=self.labelled + other.labelled,
+            proba_values=self.proba_values + other.proba_values,
         )
 
 
@@ -71,6 +74,20 @@ class Rows(Protocol):
     def column_names(self) -> list[str]: ...
 
     def column(self, name: str) -> pa.Array | pa.ChunkedArray: ...
+
+
+def probabilities(column: pa.Array | pa.ChunkedArray, positive: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The logged `prediction_proba` as numbers: P(positive) per row (a number column), or, when each row holds a
+    mapping from class to probability (a struct column, one field per class), a column per class and the classes
+    (two classes: P(positive), its field). Null rows and null fields are NaN."""
+    if not pa.types.is_struct(column.type):
+        return numeric_array(column), ()
+    struct = column.type
+    names = tuple(category_key(struct.field(index).name) for index in range(struct.num_fields))
+    columns = [numeric_array(pc.struct_field(column, [index])) for index in range(struct.num_fields)]
+    if len(names) == 2 and positive in names:
+        return columns[names.index(positive)], ()
+    return np.column_stack(columns) if columns else np.zeros((len(column), 0)), names
 
 
 def summarize(
@@ -90,16 +107,20 @@ def summarize(
 
     truth, prediction = labelled(truth), labelled(prediction)
     performance: PerformanceSummary
+    proba_values = 0
     if config.task == "classification":
         proba = None
         proba_column = config.columns.prediction_proba
+        classes: tuple[str, ...] = ()
         if proba_column and proba_column in rows.column_names:
-            proba = numeric_array(labelled(rows.column(proba_column)))
-        performance = ClassificationSummary.of(truth, prediction, proba, positive)
+            logged = rows.column(proba_column)
+            proba_values = len(logged) - logged.null_count
+            proba, classes = probabilities(labelled(logged), positive)
+        performance = ClassificationSummary.of(truth, prediction, proba, positive, classes)
         count = len(truth)
     else:
         truth_values, predicted = numeric_array(truth), numeric_array(prediction)
         usable = np.isfinite(truth_values) & np.isfinite(predicted)
         count = int(usable.sum())
         performance = RegressionSummary.of(truth_values[usable], predicted[usable])
-    return WindowSummary(profile, performance, rows.num_rows, count)
+    return WindowSummary(profile, performance, rows.num_rows, count, proba_values)
