@@ -324,3 +324,95 @@ def test_dag_factory_given_empty_store_should_build_no_dags(airflow: Airflow, tm
     result = airflow.run([], DRIFTING_STORAGE_URL=str(tmp_path / "nothing-here"))
     assert result["import_errors"] == {}
     assert [d for d in result["dag_ids"] if d.startswith("drift_monitor__")] == []
+
+
+DAG_ATTRIBUTES = textwrap.dedent(
+    """
+    import json, sys
+    from airflow.dag_processing.dagbag import DagBag
+    bag = DagBag(dag_folder=sys.argv[1])
+    print("RESULT " + json.dumps({
+        dag_id: {"paused": dag.is_paused_upon_creation, "description": dag.description, "doc_md": dag.doc_md}
+        for dag_id, dag in bag.dags.items()
+    }))
+    """
+)
+
+
+def _dag_attributes(airflow: Airflow, storage: Path) -> dict[str, dict[str, Any]]:
+    env = airflow.environment(DRIFTING_STORAGE_URL=str(storage))
+    env.pop("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION")  # Airflow's default: new DAGs start paused
+    done = subprocess.run(
+        [sys.executable, "-c", DAG_ATTRIBUTES, str(DAGS)], env=env, capture_output=True, text=True, check=True
+    )
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    return json.loads(line.removeprefix("RESULT "))
+
+
+def test_retrain_dags_given_default_airflow_config_should_be_unpaused_on_creation_so_triggered_runs_run(
+    airflow: Airflow, tmp_path: Path
+) -> None:
+    _index(tmp_path / "store", ["alpha", "beta"])
+    dags = _dag_attributes(airflow, tmp_path / "store")
+    assert {dag_id: dag["paused"] for dag_id, dag in dags.items() if dag_id.startswith("retrain__")} == {
+        "retrain__alpha": False,
+        "retrain__beta": False,
+    }
+    # monitoring DAGs keep Airflow's default: unpausing a catchup DAG runs every window since start_date
+    assert dags["drift_monitor__alpha"]["paused"] is None
+
+
+def test_dag_docs_given_an_index_should_describe_project_schedule_results_and_backfill_of_each_dag(
+    airflow: Airflow, tmp_path: Path
+) -> None:
+    _index(
+        tmp_path / "store",
+        ["alpha", "beta"],
+        beta={"schedule": "0 */6 * * *", "start_date": "2026-03-15", "catchup": False},
+    )
+    dags = _dag_attributes(airflow, tmp_path / "store")
+    alpha, beta = dags["drift_monitor__alpha"], dags["drift_monitor__beta"]
+    assert alpha["description"] == (
+        "Drift, data quality and performance of project alpha: one window per '@hourly' interval since 2026-01-01, "
+        "metrics into the metrics database."
+    )
+    for doc, name, schedule, start, first_end in (
+        (alpha["doc_md"], "alpha", "@hourly", "2026-01-01", "2026-01-01T01:00:00+00:00"),
+        (beta["doc_md"], "beta", "0 */6 * * *", "2026-03-15", "2026-03-15T06:00:00+00:00"),
+    ):
+        assert f"Monitoring of project `{name}`" in doc
+        assert f"`{schedule}`" in doc and "[data_interval_start, data_interval_end)" in doc
+        assert "metrics database" in doc and f"drifting://{name}/metrics" in doc and "smtp_default" in doc
+        assert f"airflow backfill create --dag-id drift_monitor__{name} --from-date {start} --to-date" in doc
+        assert f"/api/v2/dags/drift_monitor__{name}/dagRuns" in doc
+        start_iso = f"{start}T00:00:00+00:00"
+        assert f'"data_interval_start": "{start_iso}", "data_interval_end": "{first_end}"' in doc
+    assert "Catchup is\non: unpausing the DAG runs every window since 2026-01-01" in alpha["doc_md"]
+    assert "Catchup is\noff" in beta["doc_md"]
+    retrain = dags["retrain__alpha"]
+    assert retrain["description"] == "Retrains project alpha when drift_monitor__alpha finds a breach (triggered, no schedule)."
+    assert "Retraining of project `alpha`" in retrain["doc_md"] and "unpaused" in retrain["doc_md"]
+    assert "airflow dags trigger retrain__alpha --conf" in retrain["doc_md"]
+
+
+SKOPS_IMPORT = """
+import airflow.sdk  # inside a task Airflow, and its deprecated-module shims, are loaded before our code
+import {module}
+"""
+
+
+def test_retrain_module_given_airflow_loaded_should_import_skops_without_deprecated_import_warnings(
+    airflow: Airflow,
+) -> None:
+    def warnings_of(module: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-W", "default", "-c", SKOPS_IMPORT.format(module=module)],
+            env=airflow.environment(PYTHONWARNINGS="default"),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return (done.stdout + done.stderr).count("DeprecatedImportWarning")
+
+    assert warnings_of("skops.io") > 1000  # what a task logged before: skops walking Airflow's deprecated modules
+    assert warnings_of("drifting_etl.retrain.training") == 0
