@@ -416,3 +416,42 @@ def test_retrain_module_given_airflow_loaded_should_import_skops_without_depreca
 
     assert warnings_of("skops.io") > 1000  # what a task logged before: skops walking Airflow's deprecated modules
     assert warnings_of("drifting_etl.retrain.training") == 0
+
+
+@pytest.mark.slow
+def test_notify_task_given_no_smtp_default_connection_should_record_failed_and_fail_visibly_keeping_the_metrics(
+    airflow: Airflow, tmp_path: Path, postgres_url: str
+) -> None:
+    storage = str(tmp_path / "store")
+    register_project(tmp_path, storage, "quiet", days=2)
+    MetricsDatabase(postgres_url).migrate()
+    env = {"DRIFTING_STORAGE_URL": storage, "DRIFTING_DATABASE_URL": postgres_url}  # and no AIRFLOW_CONN_SMTP_DEFAULT
+    # the second day drifts, so its policy (on_drift) sends an e-mail
+    result = airflow.run([("drift_monitor__quiet", (START + timedelta(days=2)).isoformat(), None)], **env)
+
+    [run] = result["runs"]
+    assert run["state"] == "failed", result["output"]
+    with sa.create_engine(airflow.metadata_url).connect() as connection:
+        states = dict(
+            connection.execute(
+                sa.text("SELECT task_id, state FROM task_instance WHERE run_id = :run AND map_index = -1"),
+                {"run": run["run_id"]},
+            ).all()
+        )
+    assert states["load_metrics"] == "success" and states["render_report"] == "success"
+    assert states["notify_team"] == "failed"
+
+    database = MetricsDatabase(postgres_url)
+    [monitoring_run] = database.runs("quiet")
+    assert (monitoring_run["status"], monitoring_run["row_count"]) == ("success", 960)  # the metrics stay
+    assert [r["drifted"] for r in database.rows("dataset_drift", "quiet")] == [True]
+    assert monitoring_run["notification_status"] == "failed"
+    error = monitoring_run["notification_error"]
+    assert "the Airflow connection 'smtp_default' does not exist" in error
+    assert "airflow connections add smtp_default --conn-type smtp" in error
+    # the task log says so as an error, not as a green task
+    output = result["output"]
+    [logged] = [line for line in output.splitlines() if "[error" in line and "was not sent (recorded as 'failed'" in line]
+    assert "the Airflow connection 'smtp_default' does not exist" in logged
+    assert "→ create it: airflow connections add smtp_default" in output
+    database.dispose()
