@@ -455,3 +455,49 @@ def test_notify_task_given_no_smtp_default_connection_should_record_failed_and_f
     assert "the Airflow connection 'smtp_default' does not exist" in logged
     assert "→ create it: airflow connections add smtp_default" in output
     database.dispose()
+
+
+def test_smtp_sink_module_given_messages_should_save_them_after_the_outbox_files_and_listen_on_loopback_only(
+    tmp_path: Path,
+) -> None:
+    """`make airflow` runs `python -m drifting_etl.notify.sink`; the demo's messages stay, new ones follow them."""
+    import smtplib
+    import time
+
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    (outbox / "001.eml").write_bytes(b"Subject: from the demo\r\n\r\nkept\r\n")
+    port = _free_port()
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "drifting_etl.notify.sink", "--outbox", str(outbox), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                client = smtplib.SMTP("127.0.0.1", port, timeout=5)
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the sink did not start listening")
+        with client:
+            for number in (1, 2):
+                message = EmailMessage()
+                message["From"], message["To"], message["Subject"] = "a@example.com", "team@example.com", f"n{number}"
+                message.set_content(f"body {number}")
+                client.send_message(message)
+        ss = subprocess.run(["ss", "-Htlnp"], capture_output=True, text=True, check=True).stdout
+        listening = [line.split()[3] for line in ss.splitlines() if f"pid={sink.pid}," in line]
+        assert listening == [f"127.0.0.1:{port}"]
+    finally:
+        sink.terminate()
+        output, _ = sink.communicate(timeout=30)
+    assert sink.returncode == 0, output
+    assert sorted(path.name for path in outbox.iterdir()) == ["001.eml", "002.eml", "003.eml"]
+    parsed = [BytesParser(policy=policy.default).parsebytes((outbox / f"00{n}.eml").read_bytes()) for n in (2, 3)]
+    assert [(m["Subject"], m.get_content().strip()) for m in parsed] == [("n1", "body 1"), ("n2", "body 2")]
+    assert (outbox / "001.eml").read_bytes().endswith(b"kept\r\n")
+    assert f"listening on 127.0.0.1:{port}" in output
