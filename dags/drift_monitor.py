@@ -19,6 +19,7 @@ from typing import Any
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, task
 
+from drifting_etl.airflow.dag_docs import dag_docs, monitoring_dag_id
 from drifting_etl.airflow.dag_factory import add_project_dags
 from drifting_etl.core.window import cron_expression
 from drifting_etl.store.artifacts import IndexEntry
@@ -78,8 +79,9 @@ def decide_retraining(outcome: dict[str, Any]) -> dict[str, Any] | None:
 
 def monitoring_dag(entry: IndexEntry) -> DAG:
     start = datetime.fromisoformat(entry.start_date).replace(tzinfo=UTC)
+    docs = dag_docs(entry, "monitoring")
     with DAG(
-        dag_id=f"drift_monitor__{entry.name}",
+        dag_id=monitoring_dag_id(entry.name),
         schedule=CronDataIntervalTimetable(cron_expression(entry.schedule), timezone="UTC"),
         start_date=start,
         params={"force_notify": Param(False, type="boolean", description=FORCE_NOTIFY_HELP)},
@@ -88,8 +90,8 @@ def monitoring_dag(entry: IndexEntry) -> DAG:
         max_active_runs=4,
         render_template_as_native_obj=True,
         tags=["drifting-etl", "monitoring"],
-        doc_md=f"Drift, data quality and performance of **{entry.name}**, one window per data interval "
-        f"(`{entry.schedule}`). Breaches trigger `{entry.retrain_dag_id}`.",
+        description=docs.description,
+        doc_md=docs.doc_md,
     ) as dag:
         # the plan is stored once; each mapped task gets its path and one group index
         summaries = profile_partitions.partial(project=entry.name).expand(group=plan_partitions(entry.name))
@@ -112,7 +114,7 @@ def monitoring_dag(entry: IndexEntry) -> DAG:
 
 add_project_dags(
     globals(),
-    dag_id=lambda name: f"drift_monitor__{name}",
+    dag_id=monitoring_dag_id,
     build=monitoring_dag,
     wanted=lambda entry: entry.status == "active",
     what="monitoring DAG",

@@ -21,6 +21,7 @@ from typing import Any
 
 from airflow.sdk import DAG, task
 
+from drifting_etl.airflow.dag_docs import dag_docs
 from drifting_etl.airflow.dag_factory import add_project_dags
 from drifting_etl.core.names import retrain_dag_id
 from drifting_etl.store.artifacts import IndexEntry
@@ -42,15 +43,18 @@ def retrain(project: str) -> dict[str, Any]:
 
 
 def retrain_dag(entry: IndexEntry) -> DAG:
+    docs = dag_docs(entry, "retraining")
     with DAG(
         dag_id=retrain_dag_id(entry.name),
         schedule=None,
         catchup=False,
         default_args=DEFAULT_ARGS,
         max_active_runs=1,  # two retrainings of one project would race to replace its reference
+        # unpaused: a run triggered by the monitoring DAG must run, not wait for someone to unpause the DAG
+        is_paused_upon_creation=False,
         tags=["drifting-etl", "retrain"],
-        doc_md=f"Retrains **{entry.name}** on its labelled logs when monitoring finds a breach; promotes the new "
-        "model (and its training window as the reference) only if it beats the current one on the holdout.",
+        description=docs.description,
+        doc_md=docs.doc_md,
     ) as dag:
         retrain(entry.name)
     return dag

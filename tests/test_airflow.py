@@ -332,3 +332,180 @@ def test_dag_factory_given_empty_store_should_build_no_dags(airflow: Airflow, tm
     result = airflow.run([], DRIFTING_STORAGE_URL=str(tmp_path / "nothing-here"))
     assert result["import_errors"] == {}
     assert [d for d in result["dag_ids"] if d.startswith("drift_monitor__")] == []
+
+
+DAG_ATTRIBUTES = textwrap.dedent(
+    """
+    import json, sys
+    from airflow.dag_processing.dagbag import DagBag
+    bag = DagBag(dag_folder=sys.argv[1])
+    print("RESULT " + json.dumps({
+        dag_id: {"paused": dag.is_paused_upon_creation, "description": dag.description, "doc_md": dag.doc_md}
+        for dag_id, dag in bag.dags.items()
+    }))
+    """
+)
+
+
+def _dag_attributes(airflow: Airflow, storage: Path) -> dict[str, dict[str, Any]]:
+    env = airflow.environment(DRIFTING_STORAGE_URL=str(storage))
+    env.pop("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION")  # Airflow's default: new DAGs start paused
+    done = subprocess.run(
+        [sys.executable, "-c", DAG_ATTRIBUTES, str(DAGS)], env=env, capture_output=True, text=True, check=True
+    )
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    return json.loads(line.removeprefix("RESULT "))
+
+
+def test_retrain_dags_given_default_airflow_config_should_be_unpaused_on_creation_so_triggered_runs_run(
+    airflow: Airflow, tmp_path: Path
+) -> None:
+    _index(tmp_path / "store", ["alpha", "beta"])
+    dags = _dag_attributes(airflow, tmp_path / "store")
+    assert {dag_id: dag["paused"] for dag_id, dag in dags.items() if dag_id.startswith("retrain__")} == {
+        "retrain__alpha": False,
+        "retrain__beta": False,
+    }
+    # monitoring DAGs keep Airflow's default: unpausing a catchup DAG runs every window since start_date
+    assert dags["drift_monitor__alpha"]["paused"] is None
+
+
+def test_dag_docs_given_an_index_should_describe_project_schedule_results_and_backfill_of_each_dag(
+    airflow: Airflow, tmp_path: Path
+) -> None:
+    _index(
+        tmp_path / "store",
+        ["alpha", "beta"],
+        beta={"schedule": "0 */6 * * *", "start_date": "2026-03-15", "catchup": False},
+    )
+    dags = _dag_attributes(airflow, tmp_path / "store")
+    alpha, beta = dags["drift_monitor__alpha"], dags["drift_monitor__beta"]
+    assert alpha["description"] == (
+        "Drift, data quality and performance of project alpha: one window per '@hourly' interval since 2026-01-01, "
+        "metrics into the metrics database."
+    )
+    for doc, name, schedule, start, first_end in (
+        (alpha["doc_md"], "alpha", "@hourly", "2026-01-01", "2026-01-01T01:00:00+00:00"),
+        (beta["doc_md"], "beta", "0 */6 * * *", "2026-03-15", "2026-03-15T06:00:00+00:00"),
+    ):
+        assert f"Monitoring of project `{name}`" in doc
+        assert f"`{schedule}`" in doc and "[data_interval_start, data_interval_end)" in doc
+        assert "metrics database" in doc and f"drifting://{name}/metrics" in doc and "smtp_default" in doc
+        assert f"airflow backfill create --dag-id drift_monitor__{name} --from-date {start} --to-date" in doc
+        assert f"/api/v2/dags/drift_monitor__{name}/dagRuns" in doc
+        start_iso = f"{start}T00:00:00+00:00"
+        assert f'"data_interval_start": "{start_iso}", "data_interval_end": "{first_end}"' in doc
+    assert "Catchup is\non: unpausing the DAG runs every window since 2026-01-01" in alpha["doc_md"]
+    assert "Catchup is\noff" in beta["doc_md"]
+    retrain = dags["retrain__alpha"]
+    assert retrain["description"] == "Retrains project alpha when drift_monitor__alpha finds a breach (triggered, no schedule)."
+    assert "Retraining of project `alpha`" in retrain["doc_md"] and "unpaused" in retrain["doc_md"]
+    assert "airflow dags trigger retrain__alpha --conf" in retrain["doc_md"]
+
+
+SKOPS_IMPORT = """
+import airflow.sdk  # inside a task Airflow, and its deprecated-module shims, are loaded before our code
+import {module}
+"""
+
+
+def test_retrain_module_given_airflow_loaded_should_import_skops_without_deprecated_import_warnings(
+    airflow: Airflow,
+) -> None:
+    def warnings_of(module: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-W", "default", "-c", SKOPS_IMPORT.format(module=module)],
+            env=airflow.environment(PYTHONWARNINGS="default"),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return (done.stdout + done.stderr).count("DeprecatedImportWarning")
+
+    assert warnings_of("skops.io") > 1000  # what a task logged before: skops walking Airflow's deprecated modules
+    assert warnings_of("drifting_etl.retrain.training") == 0
+
+
+@pytest.mark.slow
+def test_notify_task_given_no_smtp_default_connection_should_record_failed_and_fail_visibly_keeping_the_metrics(
+    airflow: Airflow, tmp_path: Path, postgres_url: str
+) -> None:
+    storage = str(tmp_path / "store")
+    register_project(tmp_path, storage, "quiet", days=2)
+    MetricsDatabase(postgres_url).migrate()
+    env = {"DRIFTING_STORAGE_URL": storage, "DRIFTING_DATABASE_URL": postgres_url}  # and no AIRFLOW_CONN_SMTP_DEFAULT
+    # the second day drifts, so its policy (on_drift) sends an e-mail
+    result = airflow.run([("drift_monitor__quiet", (START + timedelta(days=2)).isoformat(), None)], **env)
+
+    [run] = result["runs"]
+    assert run["state"] == "failed", result["output"]
+    with sa.create_engine(airflow.metadata_url).connect() as connection:
+        states = dict(
+            connection.execute(
+                sa.text("SELECT task_id, state FROM task_instance WHERE run_id = :run AND map_index = -1"),
+                {"run": run["run_id"]},
+            ).all()
+        )
+    assert states["load_metrics"] == "success" and states["render_report"] == "success"
+    assert states["notify_team"] == "failed"
+
+    database = MetricsDatabase(postgres_url)
+    [monitoring_run] = database.runs("quiet")
+    assert (monitoring_run["status"], monitoring_run["row_count"]) == ("success", 960)  # the metrics stay
+    assert [r["drifted"] for r in database.rows("dataset_drift", "quiet")] == [True]
+    assert monitoring_run["notification_status"] == "failed"
+    error = monitoring_run["notification_error"]
+    assert "the Airflow connection 'smtp_default' does not exist" in error
+    assert "airflow connections add smtp_default --conn-type smtp" in error
+    # the task log says so as an error, not as a green task
+    output = result["output"]
+    [logged] = [line for line in output.splitlines() if "[error" in line and "was not sent (recorded as 'failed'" in line]
+    assert "the Airflow connection 'smtp_default' does not exist" in logged
+    assert "→ create it: airflow connections add smtp_default" in output
+    database.dispose()
+
+
+def test_smtp_sink_module_given_messages_should_save_them_after_the_outbox_files_and_listen_on_loopback_only(
+    tmp_path: Path,
+) -> None:
+    """`make airflow` runs `python -m drifting_etl.notify.sink`; the demo's messages stay, new ones follow them."""
+    import smtplib
+    import time
+
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    (outbox / "001.eml").write_bytes(b"Subject: from the demo\r\n\r\nkept\r\n")
+    port = _free_port()
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "drifting_etl.notify.sink", "--outbox", str(outbox), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                client = smtplib.SMTP("127.0.0.1", port, timeout=5)
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the sink did not start listening")
+        with client:
+            for number in (1, 2):
+                message = EmailMessage()
+                message["From"], message["To"], message["Subject"] = "a@example.com", "team@example.com", f"n{number}"
+                message.set_content(f"body {number}")
+                client.send_message(message)
+        ss = subprocess.run(["ss", "-Htlnp"], capture_output=True, text=True, check=True).stdout
+        listening = [line.split()[3] for line in ss.splitlines() if f"pid={sink.pid}," in line]
+        assert listening == [f"127.0.0.1:{port}"]
+    finally:
+        sink.terminate()
+        output, _ = sink.communicate(timeout=30)
+    assert sink.returncode == 0, output
+    assert sorted(path.name for path in outbox.iterdir()) == ["001.eml", "002.eml", "003.eml"]
+    parsed = [BytesParser(policy=policy.default).parsebytes((outbox / f"00{n}.eml").read_bytes()) for n in (2, 3)]
+    assert [(m["Subject"], m.get_content().strip()) for m in parsed] == [("n1", "body 1"), ("n2", "body 2")]
+    assert (outbox / "001.eml").read_bytes().endswith(b"kept\r\n")
+    assert f"listening on 127.0.0.1:{port}" in output

@@ -47,6 +47,7 @@ EXTRA_OF_MODULE = {
     "drifting_etl.load": "etl",
     "drifting_etl.pipeline": "etl",
     "drifting_etl.notify": "etl",
+    "drifting_etl.notify.sink": "demo",  # the local SMTP sink of `make airflow` (aiosmtpd)
     "drifting_etl.cli": "etl",
     "drifting_etl.cli.demo": "demo",
     "drifting_etl.report": "report",

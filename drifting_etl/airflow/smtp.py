@@ -18,8 +18,17 @@ def send_with_airflow(message: EmailMessage, conn_id: str = "smtp_default") -> N
     connection's `from_email`, else DRIFTING_SMTP_FROM or drifting-etl@localhost, when the message has none).
     """
     from airflow.providers.smtp.hooks.smtp import SmtpHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     recipients = recipients_of(message)
+    try:  # the hook would say only "SMTP connection is not found."
+        SmtpHook.get_connection(conn_id)
+    except AirflowNotFoundException as exc:
+        raise ConfigError(
+            f"the Airflow connection {conn_id!r} does not exist, so the e-mail was not sent",
+            conn_id=conn_id,
+            hint=missing_connection_hint(conn_id),
+        ) from exc
     hook = SmtpHook(smtp_conn_id=conn_id)
     password: str | None = None
     try:
@@ -46,3 +55,13 @@ def send_with_airflow(message: EmailMessage, conn_id: str = "smtp_default") -> N
         ) from exc
     if refused:
         raise SendError(f"the SMTP server refused recipients {sorted(refused)}", conn_id=conn_id)
+
+
+def missing_connection_hint(conn_id: str) -> str:
+    """How to create the SMTP connection `conn_id` (what a missing-connection error tells the operator)."""
+    return (
+        f"create it: airflow connections add {conn_id} --conn-type smtp --conn-host <smtp host> --conn-port <port> "
+        "[--conn-login <user> --conn-password <password>] (a plain local server also needs "
+        "--conn-extra '{\"disable_ssl\": true, \"disable_tls\": true}'), "
+        f"or set AIRFLOW_CONN_{conn_id.upper()} in the workers' environment; then clear the notify_team task"
+    )

@@ -108,16 +108,24 @@ def report(project: str) -> str:
 
 
 def notify(project: str, report_location: str | None) -> str:
-    """E-mail through Airflow's `smtp_default` connection; a failed send is recorded, not raised."""
+    """E-mail through Airflow's `smtp_default` connection and record the outcome on the window's run.
+
+    A failed send (no connection, the server down, a recipient refused) is recorded as 'failed' with its reason,
+    logged as an error, and then fails this task without retries: the run turns red instead of looking like a
+    success, while the metrics, loaded by the upstream task, stay. Clearing the task sends the e-mail again.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
     from drifting_etl.airflow.smtp import send_with_airflow
 
     store, database, _ = _environment()
+    window = current_window()
     result = _terminal_errors_fail(
         lambda: steps.send_notification(
             store,
             database,
             project,
-            current_window(),
+            window,
             send=send_with_airflow,
             report_location=report_location,
             airflow_run_url=_run_url(),
@@ -125,6 +133,13 @@ def notify(project: str, report_location: str | None) -> str:
             force=bool(_context().get("params", {}).get("force_notify", False)),
         )
     )
+    if result.status == "failed":
+        message = (
+            f"the notification of project {project} for window {window} was not sent (recorded as 'failed' on its "
+            f"monitoring run; the window's metrics are stored): {result.error}"
+        )
+        logging.getLogger(__name__).error("%s", message)
+        raise AirflowFailException(message)
     return result.status
 
 

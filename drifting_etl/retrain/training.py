@@ -23,6 +23,8 @@ import importlib
 import io
 import json
 import math
+import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +35,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import sklearn
-import skops.io as sio
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -53,6 +54,18 @@ from drifting_etl.profiles.columns import category_key, numeric_array
 from drifting_etl.profiles.performance import ClassificationSummary, RegressionSummary
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import load_project, replace_reference
+
+# Importing skops.io looks its functions up in every loaded module; inside an Airflow task that includes Airflow's
+# deprecated-module shims, which answer each lookup with a DeprecatedImportWarning (about 1,160 log lines per task
+# attempt). Silence exactly that category, only for this import. The class is read from sys.modules because this
+# package must not import Airflow; without Airflow loaded there is nothing to silence.
+with warnings.catch_warnings():
+    _airflow_deprecated_import = getattr(
+        sys.modules.get("airflow.utils.deprecation_tools"), "DeprecatedImportWarning", None
+    )
+    if isinstance(_airflow_deprecated_import, type) and issubclass(_airflow_deprecated_import, Warning):
+        warnings.simplefilter("ignore", _airflow_deprecated_import)
+    import skops.io as sio
 
 
 def _allowed_class(class_path: str) -> type[BaseEstimator]:
