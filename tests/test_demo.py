@@ -66,6 +66,7 @@ def test_demo_given_fresh_storage_should_flag_exactly_the_injected_features(tmp_
     )
     assert again.exit_code == 0
     assert len(database.runs("credit-default")) == 7
+    assert len(list((storage / "outbox").glob("*.eml"))) == drifted_windows  # a fresh outbox, e-mailed again
     database.dispose()
 
 

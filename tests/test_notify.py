@@ -455,6 +455,19 @@ def test_notify_window_given_policy_should_send_only_when_it_says(
         assert result.reason and f"alerts.send is {send}" in result.reason and result.subject is None
 
 
+def test_notify_window_given_a_long_subject_should_encode_it_without_empty_encoded_words(
+    monitored: Monitored, smtp: SmtpServer
+) -> None:
+    result = notify_window(
+        monitored.store, monitored.database, PROJECT, DAY2, config=monitored.with_alerts(send="always"), send=smtp.send
+    )
+    assert result.status == "sent"
+    [envelope] = smtp.mailbox.envelopes
+    [subject_line] = [line for line in (envelope.original_content or b"").splitlines() if line.startswith(b"Subject:")]
+    assert b"=?utf-8?q??=" not in subject_line and b"=?utf-8?b?4oCU?=" in subject_line  # the em dash, encoded
+    assert smtp.mailbox.messages()[0]["Subject"] == result.subject and " — 2026-01-04" in result.subject
+
+
 def test_notify_window_given_no_recipients_should_skip(monitored: Monitored, smtp: SmtpServer) -> None:
     result = notify_window(
         monitored.store,

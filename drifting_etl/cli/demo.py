@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -240,17 +240,17 @@ def generate(
 
 
 class MailSink:
-    """A local SMTP server on loopback that keeps every message it receives as an .eml file (the demo's team inbox)."""
+    """The demo's team inbox: a local SMTP server on loopback saving every message in a fresh `outbox` as NNN.eml."""
 
     def __init__(self, outbox: Path) -> None:
-        self.outbox = outbox
-        self.received: list[Path] = []
+        from drifting_etl.notify.sink import Outbox
 
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
-        path = self.outbox / f"{len(self.received) + 1:03d}.eml"
-        path.write_bytes(envelope.original_content or envelope.content)
-        self.received.append(path)
-        return "250 OK"
+        self.outbox = outbox
+        self.handler = Outbox(outbox)
+
+    @property
+    def received(self) -> list[Path]:
+        return self.handler.received
 
     @contextmanager
     def running(self) -> Iterator[SmtpSettings]:
@@ -263,7 +263,7 @@ class MailSink:
         with socket.socket() as probe:  # a free port on loopback
             probe.bind(("127.0.0.1", 0))
             port = int(probe.getsockname()[1])
-        controller = Controller(self, hostname="127.0.0.1", port=port)
+        controller = Controller(self.handler, hostname="127.0.0.1", port=port)
         controller.start()
         try:
             yield SmtpSettings(host="127.0.0.1", port=port, sender="drifting-etl@demo.local")
@@ -292,7 +292,8 @@ def run_demo(
     outbox = outbox or (Path(store.root) / "outbox" if store.is_local else Path("drifting-outbox"))
     sink = MailSink(outbox)
     with sink.running() as smtp:
-        publisher = Publisher(store, database, report=report, smtp=smtp)
+        # the outbox starts empty on every demo: e-mail each drifted window again even when a previous demo did
+        publisher = Publisher(store, database, report=report, smtp=smtp, force_notify=True)
         try:
             _run_projects(store, database, start, end, days, rng, workdir, publisher, console)
         finally:

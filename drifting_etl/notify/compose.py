@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
     from drifting_etl.store.artifacts import ArtifactStore
 
 logger = logging.getLogger(__name__)
+
+MESSAGE_POLICY = email_policy.default.clone(max_line_length=998)
+"""Headers are folded only beyond RFC 5322's 998 characters: folding a subject at 78 before its em dash makes Python
+write an empty encoded word (`=?utf-8?q??=`) that some mail clients show."""
 
 
 HTML_TEMPLATE = "email.html.j2"
@@ -152,7 +157,7 @@ def compose_message(
         airflow_run_href=safe_href(airflow_run_url),
         policy=policy,
     )
-    message = EmailMessage()
+    message = EmailMessage(policy=MESSAGE_POLICY)
     message["Subject"] = digest.subject
     if sender:
         message["From"] = sender

@@ -22,10 +22,12 @@ DEFAULT_PORT = 8025
 
 
 class Outbox:
-    """An aiosmtpd handler that writes each message to `directory` as the next free NNN.eml."""
+    """An aiosmtpd handler that writes each message to `directory` as the next free NNN.eml (`received` lists them);
+    `announce` prints a line per message."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, directory: Path, *, announce: bool = False) -> None:
+        self.directory, self.announce = directory, announce
+        self.received: list[Path] = []
         self._lock = threading.Lock()
 
     def save(self, content: bytes) -> Path:
@@ -34,11 +36,13 @@ class Outbox:
             numbers = [int(path.stem) for path in self.directory.glob("*.eml") if path.stem.isdigit()]
             path = self.directory / f"{max(numbers, default=0) + 1:03d}.eml"
             path.write_bytes(content)
+            self.received.append(path)
             return path
 
     async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
         path = self.save(envelope.original_content or envelope.content)
-        print(f"saved a message for {', '.join(envelope.rcpt_tos)} as {path}", flush=True)
+        if self.announce:
+            print(f"saved a message for {', '.join(envelope.rcpt_tos)} as {path}", flush=True)
         return "250 OK"
 
 
@@ -50,7 +54,7 @@ def serve(outbox: Path, port: int) -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    controller = Controller(Outbox(outbox), hostname=LOOPBACK, port=port)
+    controller = Controller(Outbox(outbox, announce=True), hostname=LOOPBACK, port=port)
     controller.start()
     print(f"SMTP sink listening on {LOOPBACK}:{port}, saving every message in {outbox}", flush=True)
     try:
