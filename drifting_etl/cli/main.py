@@ -13,6 +13,7 @@ from drifting_etl.core.process import tune_batch_process
 
 tune_batch_process()  # before numpy is imported
 
+import json
 import sys
 from collections.abc import Callable
 from functools import cached_property, wraps
@@ -23,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from drifting_etl.cli import config_command
+from drifting_etl.cli.inspect import failed_window_record, outcome_record, project_record, run_record
 from drifting_etl.cli.inspect import runs as runs_command
 from drifting_etl.cli.inspect import show as show_command
 from drifting_etl.cli.output import (
@@ -30,6 +32,7 @@ from drifting_etl.cli.output import (
     console,
     errors,
     print_backfill,
+    print_backfill_problems,
     print_published,
     print_summary,
 )
@@ -38,6 +41,7 @@ from drifting_etl.core.settings import Settings, SmtpSettings
 from drifting_etl.core.window import Window, parse_instant, schedule_windows
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.load.url import database_url
+from drifting_etl.pipeline.backfill import Backfilled
 from drifting_etl.pipeline.publish import Publisher
 from drifting_etl.pipeline.run import run_window
 from drifting_etl.store.artifacts import ArtifactStore
@@ -48,6 +52,13 @@ class Context:
 
     def __init__(self, storage: str | None, database: str | None) -> None:
         self._storage, self._database = storage, database
+
+    def override(self, *, storage: str | None = None, database: str | None = None) -> None:
+        """A subcommand's own --storage / --database-url, which win over the ones given before it."""
+        if storage is not None:
+            self._storage = storage
+        if database is not None:
+            self._database = database
 
     @cached_property
     def settings(self) -> Settings:
@@ -73,15 +84,41 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--storage",
-    help="Artifact store URL (local path, s3://, gs://). [default: $DRIFTING_STORAGE_URL, else .drifting]",
-)
-@click.option(
-    "--database-url",
-    help="SQLAlchemy URL of the metrics database. [default: $DRIFTING_DATABASE_URL, else <storage>/metrics.db]",
-)
+STORAGE_HELP = "Artifact store URL (local path, s3://, gs://). [default: $DRIFTING_STORAGE_URL, else .drifting]"
+DATABASE_HELP = "SQLAlchemy URL of the metrics database. [default: $DRIFTING_DATABASE_URL, else <storage>/metrics.db]"
+
+
+def _override_location(ctx: click.Context, parameter: click.Parameter, value: str | None) -> None:
+    if value is not None and isinstance(ctx.obj, Context):
+        ctx.obj.override(**{"storage" if parameter.name == "storage" else "database": value})
+
+
+def accept_locations(command: click.Command) -> click.Command:
+    """Let `command` take --storage / --database-url after its name too (its value wins over the group's); nested
+    groups' subcommands as well. Idempotent. `CommandGroup` applies it to every command added to the CLI."""
+    present = {name for parameter in command.params for name in parameter.opts}
+    for flag, help_text in (("--storage", STORAGE_HELP), ("--database-url", DATABASE_HELP)):
+        if flag not in present:
+            option = click.Option([flag], expose_value=False, callback=_override_location, help=help_text)
+            command.params.append(option)
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            accept_locations(subcommand)
+    return command
+
+
+class CommandGroup(click.Group):
+    """A group whose every subcommand (and sub-subcommand) accepts --storage / --database-url (`accept_locations`)."""
+
+    group_class = type  # `@group.group()` makes a CommandGroup too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(accept_locations(cmd), name)
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--storage", help=STORAGE_HELP)
+@click.option("--database-url", help=DATABASE_HELP)
 @click.version_option(package_name="drifting-etl")
 @click.pass_context
 def main(ctx: click.Context, storage: str | None, database_url: str | None) -> None:
@@ -132,15 +169,24 @@ def project_register(obj: Context, config: str, reference: str) -> None:
     )
 
 
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout (see the README for its keys)."
+)
+
+
 @project.command("list")
+@JSON_OPTION
 @click.pass_obj
 @friendly_errors
-def project_list(obj: Context) -> None:
+def project_list(obj: Context, as_json: bool) -> None:
     """List registered projects."""
     from drifting_etl.store.projects import list_projects
 
     store = obj.store
     entries = list_projects(store)
+    if as_json:
+        click.echo(json.dumps([project_record(entry) for entry in entries]))
+        return
     if not entries:
         console.print(
             f"no projects registered in {escape(store.url)}; see `drifting-etl project register --help`",
@@ -155,16 +201,34 @@ def project_list(obj: Context) -> None:
 
 @project.command("show")
 @click.argument("name")
+@JSON_OPTION
 @click.pass_obj
 @friendly_errors
-def project_show(obj: Context, name: str) -> None:
+def project_show(obj: Context, name: str, as_json: bool) -> None:
     """Show a project's configuration, reference and latest runs."""
+    import yaml
+
     from drifting_etl.core.config import dump_config
     from drifting_etl.store.projects import load_config_of
 
     store = obj.store
     config = load_config_of(store, name)
     entry = store.read_index()[name]
+    if as_json:
+        try:
+            latest = [run_record(row) for row in obj.database().run_history(name, limit=10)]
+        except DriftingError as exc:
+            errors.print("[yellow]warning:[/] no latest runs: " + escape(str(exc)), soft_wrap=True)
+            latest = []
+        record = {
+            **project_record(entry),
+            "configuration": yaml.safe_load(dump_config(config)),
+            "configuration_location": store.display(store.configuration_path(name)),
+            "reference_location": store.display(store.reference_path(name)),
+            "latest_runs": latest,
+        }
+        click.echo(json.dumps(record))
+        return
     console.print(f"[bold]{name}[/]  status={entry.status}  schedule={entry.schedule}  updated={entry.updated_at}")
     console.print(f"configuration  {store.display(store.configuration_path(name))}")
     console.print(f"reference      {store.display(store.reference_path(name))}")
@@ -241,10 +305,21 @@ NOTIFY_OPTION = click.option(
 @REPORT_OPTION
 @NOTIFY_OPTION
 @RESCAN_OPTION
+@JSON_OPTION
 @click.pass_obj
 @friendly_errors
-def run(obj: Context, project_name: str, start: str, end: str, report: bool, notify: bool | None, rescan: bool) -> None:
-    """Monitor one window [START, END) of PROJECT: extract, compute, load, report, e-mail, and print a summary.
+def run(
+    obj: Context,
+    project_name: str,
+    start: str,
+    end: str,
+    report: bool,
+    notify: bool | None,
+    rescan: bool,
+    as_json: bool,
+) -> None:
+    """Monitor one window [START, END) of PROJECT: extract, compute, load, report, e-mail, and print a summary
+    (with --json, the window's outcome as one JSON object; warnings and notices go to stderr).
 
     Hour partitions profiled by an earlier run (of this or any window covering the same hours) are merged from
     the cache instead of being read again, unless their files changed."""
@@ -254,9 +329,15 @@ def run(obj: Context, project_name: str, start: str, end: str, report: bool, not
     store = obj.store
     publisher = Publisher(store, database, report=report, smtp=smtp_settings(obj.settings, notify))
     outcome = run_window(store, database, project_name, window, rescan=rescan, workers=obj.settings.workers)
-    print_summary(outcome)
+    if as_json:
+        for warning in outcome.warnings:
+            errors.print("[yellow]warning:[/] " + escape(warning), soft_wrap=True)
+    else:
+        print_summary(outcome)
     published = publisher.publish(outcome)
-    print_published(published)
+    print_published(published, quiet=as_json, out=errors if as_json else console)
+    if as_json:
+        click.echo(json.dumps(outcome_record(obj, outcome, published)))
     if published.report_error is not None:
         sys.exit(1)
 
@@ -279,6 +360,7 @@ def smtp_settings(environment: Settings, notify: bool | None) -> SmtpSettings | 
 @REPORT_OPTION
 @NOTIFY_OPTION
 @RESCAN_OPTION
+@JSON_OPTION
 @click.pass_obj
 @friendly_errors
 def backfill(
@@ -290,8 +372,10 @@ def backfill(
     report: bool,
     notify: bool | None,
     rescan: bool,
+    as_json: bool,
 ) -> None:
-    """Monitor every window of PROJECT's schedule that lies inside [START, END)."""
+    """Monitor every window of PROJECT's schedule that lies inside [START, END); exits 1 when any window failed
+    (with --json, one JSON object of every window's outcome; progress and notices go to stderr)."""
     from drifting_etl.store.projects import load_config_of
 
     store = obj.store
@@ -313,10 +397,30 @@ def backfill(
         publisher=publisher,
         rescan=rescan,
         workers=obj.settings.workers,
+        out=errors if as_json else console,
     )
-    print_backfill(project_name, result.outcomes, result.failures, windows=len(windows))
+    if as_json:
+        print_backfill_problems(result.outcomes, result.failures, windows=len(windows))
+        click.echo(json.dumps(backfill_record(obj, project_name, windows, result)))
+    else:
+        print_backfill(project_name, result.outcomes, result.failures, windows=len(windows))
     if result.failures:
         sys.exit(1)
+
+
+def backfill_record(obj: Context, project: str, windows: list[Window], result: Backfilled) -> dict[str, Any]:
+    """`backfill --json`: the number of windows in the range, how many failed, and one record per window attempted,
+    in order (`outcome_record`, or `failed_window_record` for a window that could not be loaded)."""
+    published = {item.window: item for item in result.published}
+    loaded = {outcome.window: outcome for outcome in result.outcomes}
+    failed = {window: error for window, error in reversed(result.failures)}  # a window's first error
+    results = []
+    for window in windows:
+        if window in loaded:
+            results.append(outcome_record(obj, loaded[window], published.get(window)))
+        elif window in failed:
+            results.append(failed_window_record(window, failed[window]))
+    return {"project": project, "windows": len(windows), "failed": len(failed), "results": results}
 
 
 @main.command()
