@@ -258,3 +258,17 @@ def test_a_subcommand_s_storage_should_win_over_the_group_s(tmp_path: Path) -> N
         for each in (command, *subcommands):
             flags = {flag for parameter in each.params for flag in parameter.opts}
             assert {"--storage", "--database-url"} <= flags, each.name
+
+
+def test_run_json_given_a_window_that_fails_should_print_nothing_on_stdout(tmp_path: Path) -> None:
+    project = NewProject(tmp_path, "classification")
+    bad_hour = tmp_path / "store" / "logs" / "project=new-model" / "date=2026-03-02" / "hour=05"
+    bad_hour.mkdir(parents=True)
+    (bad_hour / "garbage.parquet").write_bytes(b"this is not parquet")
+
+    result = project.cli("run", "new-model", "--start", "2026-03-02", "--end", "2026-03-03", "--no-report", "--json")
+
+    assert result.exit_code == 1
+    assert result.stdout == "" and "garbage.parquet" in result.stderr
+    [run] = project.runs()
+    assert run["status"] == "failed" and "garbage.parquet" in run["error"]

@@ -252,6 +252,71 @@ def project_show(obj: Context, name: str, as_json: bool) -> None:
         console.print(table)
 
 
+@project.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Delete without asking (needed without a terminal: cron, CI, scripts).")
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Also delete its logs, labels, cached profiles and plans, reports, models, and its rows in every metrics table.",
+)
+@click.pass_obj
+@friendly_errors
+def project_delete(obj: Context, name: str, yes: bool, purge: bool) -> None:
+    """Delete project NAME: its index entry, configuration and reference (its data and metric rows are kept unless
+    --purge). Asks first unless --yes."""
+    from drifting_etl.store.projects import delete_project, require_deletable
+
+    store, database = obj.store, obj.database()
+    require_deletable(store, name, purge=purge)
+    if purge:
+        database.check_schema()  # before anything is deleted
+    if not yes:
+        _confirm_deletion(name, store.url, database.display_url if purge else None)
+    rows = database.purge_project(name) if purge else {}
+    deleted = delete_project(store, name, purge=purge)
+    console.print(f"deleted project [bold]{escape(name)}[/] from {escape(store.url)}", soft_wrap=True)
+    for path in deleted.removed:
+        console.print(f"  removed {escape(path)}", soft_wrap=True)
+    if purge:
+        counts = ", ".join(f"{table} {count}" for table, count in rows.items() if count)
+        console.print(
+            f"  removed {sum(rows.values())} rows from {escape(database.display_url)}"
+            + (f" ({counts})" if counts else ""),
+            soft_wrap=True,
+        )
+        return
+    for path in deleted.kept:
+        console.print(f"  kept {escape(path)}", soft_wrap=True)
+    console.print(
+        f"  kept its rows in the metrics database {escape(database.display_url)}; register {escape(name)} again to "
+        f"use what was kept, or remove it with `drifting-etl project delete {escape(name)} --purge`",
+        soft_wrap=True,
+    )
+
+
+def _confirm_deletion(name: str, store_url: str, purged_database: str | None) -> None:
+    """Ask on the terminal; without an answer (no terminal) say to pass --yes; exit 1 when the answer is no."""
+    what = "its configuration and reference"
+    if purged_database is not None:
+        what += f", logs, labels, cached profiles, reports, models and its rows in {purged_database}"
+    try:
+        confirmed = click.confirm(f"Delete project {name} from {store_url} ({what})?", default=False, err=True)
+    except click.Abort:
+        click.echo(err=True)  # end the prompt's line
+        if sys.stdin.isatty():
+            confirmed = False
+        else:
+            raise UsageError(
+                "cannot ask to confirm the deletion: no terminal to answer on",
+                project=name,
+                hint=f"pass --yes to delete without asking: `drifting-etl project delete {name} --yes`",
+            ) from None
+    if not confirmed:
+        errors.print(f"project {escape(name)} not deleted", soft_wrap=True)
+        sys.exit(1)
+
+
 def _set_status(obj: Context, name: str, status: Any) -> None:
     from drifting_etl.store.projects import set_status
 

@@ -264,6 +264,15 @@ class MetricsDatabase:
         ):
             connection.execute(statement)
 
+    def purge_project(self, project: str) -> dict[str, int]:
+        """Delete every row of `project` from every table with a `project` column, in one transaction (all of them or
+        none); the number of rows deleted per table."""
+        deleted: dict[str, int] = {}
+        with self._errors("purge the project's rows", project=project), self.engine.begin() as connection:
+            for table in queries.project_tables():
+                deleted[table.name] = connection.execute(queries.delete_project_rows(table, project)).rowcount
+        return deleted
+
     # ------------------------------------------------------------------------------------------- retraining
     def claim_retrain_trigger(
         self,
