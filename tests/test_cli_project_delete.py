@@ -25,7 +25,8 @@ class TwoProjects(NewProject):
     """`new-model` and `other-model` in one store and database, each with two daily windows run (with reports), a
     label partition and a retraining trigger."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, database_url: str | None = None) -> None:
+        self._chosen_database = database_url
         super().__init__(tmp_path, "classification")
         config = tmp_path / f"{OTHER}.yaml"
         config.write_text(CONFIG.format(task="classification").replace("name: new-model", f"name: {OTHER}"))
@@ -54,6 +55,14 @@ class TwoProjects(NewProject):
                 dag_id=f"retrain__{name}",
                 dag_run_id="manual",
             )
+
+    @property  # type: ignore[override]
+    def database_url(self) -> str:
+        return self._database_url
+
+    @database_url.setter
+    def database_url(self, default: str) -> None:  # NewProject sets its SQLite file: keep the chosen database
+        self._database_url = self._chosen_database or default
 
     def data_dirs(self, name: str) -> list[Path]:
         root = self.tmp_path / "store"
@@ -102,6 +111,18 @@ def test_delete_purge_should_remove_files_and_rows_and_leave_the_other_project_a
     assert projects.files(OTHER) == other_files and projects.row_counts(OTHER) == other_rows
     listed = json.loads(projects.cli("project", "list", "--json").stdout)
     assert [entry["name"] for entry in listed] == [OTHER]
+
+
+def test_delete_purge_on_postgresql_should_remove_only_that_project_s_rows(tmp_path: Path, postgres_url: str) -> None:
+    projects = TwoProjects(tmp_path, postgres_url)
+    other = projects.row_counts(OTHER)
+    assert projects.row_counts("new-model")["monitoring_run"] == 2
+
+    result = projects.cli("project", "delete", "new-model", "--yes", "--purge")
+
+    assert result.exit_code == 0, result.output
+    assert set(projects.row_counts("new-model").values()) == {0}
+    assert projects.row_counts(OTHER) == other and other["monitoring_run"] == 2
 
 
 def test_purge_should_cover_every_table_with_a_project_column() -> None:
