@@ -18,11 +18,13 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, cast, get_args
 
 import click
+import yaml
 from rich.markup import escape
 from rich.table import Column, Table
 
-from drifting_etl.cli.output import console
-from drifting_etl.core.errors import NotFoundError
+from drifting_etl.cli.output import console, errors
+from drifting_etl.core.config import ProjectConfig, dump_config
+from drifting_etl.core.errors import DriftingError, NotFoundError
 from drifting_etl.core.window import Window, parse_instant
 from drifting_etl.load.tables import ALL_ROWS, RunStatus
 
@@ -36,6 +38,7 @@ __all__ = [
     "failed_window_record",
     "outcome_record",
     "project_record",
+    "project_show_record",
     "run_record",
     "runs",
     "show",
@@ -235,6 +238,25 @@ def project_record(entry: IndexEntry) -> dict[str, Any]:
     """A project's line in `project list --json`: its index entry (name, status, schedule, updated_at, start_date,
     catchup, retrain_dag_id)."""
     return {"name": entry.name, **entry.as_json()}
+
+
+def project_show_record(obj: Context, config: ProjectConfig, entry: IndexEntry) -> dict[str, Any]:
+    """`project show --json`: the project's index entry, its stored configuration as a mapping (as `project show`
+    prints it), where its configuration and reference are stored, and its newest 10 `run_record`s (empty, with a
+    warning on stderr, when the metrics database cannot be read)."""
+    store = obj.store
+    try:
+        latest = [run_record(row) for row in obj.database().run_history(config.name, limit=10)]
+    except DriftingError as exc:
+        errors.print("[yellow]warning:[/] no latest runs: " + escape(str(exc)), soft_wrap=True)
+        latest = []
+    return {
+        **project_record(entry),
+        "configuration": yaml.safe_load(dump_config(config)),
+        "configuration_location": store.display(store.configuration_path(config.name)),
+        "reference_location": store.display(store.reference_path(config.name)),
+        "latest_runs": latest,
+    }
 
 
 def _number(value: float | None) -> str:

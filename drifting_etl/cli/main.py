@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from drifting_etl.cli import config_command
-from drifting_etl.cli.inspect import failed_window_record, outcome_record, project_record, run_record
+from drifting_etl.cli.inspect import failed_window_record, outcome_record, project_record, project_show_record
 from drifting_etl.cli.inspect import runs as runs_command
 from drifting_etl.cli.inspect import show as show_command
 from drifting_etl.cli.output import (
@@ -206,8 +206,6 @@ def project_list(obj: Context, as_json: bool) -> None:
 @friendly_errors
 def project_show(obj: Context, name: str, as_json: bool) -> None:
     """Show a project's configuration, reference and latest runs."""
-    import yaml
-
     from drifting_etl.core.config import dump_config
     from drifting_etl.store.projects import load_config_of
 
@@ -215,19 +213,7 @@ def project_show(obj: Context, name: str, as_json: bool) -> None:
     config = load_config_of(store, name)
     entry = store.read_index()[name]
     if as_json:
-        try:
-            latest = [run_record(row) for row in obj.database().run_history(name, limit=10)]
-        except DriftingError as exc:
-            errors.print("[yellow]warning:[/] no latest runs: " + escape(str(exc)), soft_wrap=True)
-            latest = []
-        record = {
-            **project_record(entry),
-            "configuration": yaml.safe_load(dump_config(config)),
-            "configuration_location": store.display(store.configuration_path(name)),
-            "reference_location": store.display(store.reference_path(name)),
-            "latest_runs": latest,
-        }
-        click.echo(json.dumps(record))
+        click.echo(json.dumps(project_show_record(obj, config, entry)))
         return
     console.print(f"[bold]{name}[/]  status={entry.status}  schedule={entry.schedule}  updated={entry.updated_at}")
     console.print(f"configuration  {store.display(store.configuration_path(name))}")
