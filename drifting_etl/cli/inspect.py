@@ -1,6 +1,10 @@
 """Read-only commands answering "what happened": `runs` (a project's windows) and `show` (one window's stored
 metrics). They read the metrics database only: nothing is recomputed, reported or e-mailed.
 
+This module is also the one place that turns stored rows into the CLI's JSON records: `run_record` (a `runs` line,
+also in `project show`), `window_record` (`show`), `outcome_record` (a window just run, for `run` and `backfill`)
+and `project_record` (`project list` / `project show`).
+
 With --json each prints one JSON document on stdout and nothing else (errors go to stderr); datetimes are ISO 8601
 UTC. The shapes are documented in the README ("Command line").
 """
@@ -14,18 +18,32 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, cast, get_args
 
 import click
+import yaml
 from rich.markup import escape
 from rich.table import Column, Table
 
-from drifting_etl.cli.output import console
-from drifting_etl.core.errors import NotFoundError
+from drifting_etl.cli.output import console, errors
+from drifting_etl.core.config import ProjectConfig, dump_config
+from drifting_etl.core.errors import DriftingError, NotFoundError
 from drifting_etl.core.window import Window, parse_instant
 from drifting_etl.load.tables import ALL_ROWS, RunStatus
 
 if TYPE_CHECKING:
     from drifting_etl.cli.main import Context
+    from drifting_etl.pipeline.publish import Published
+    from drifting_etl.pipeline.run import RunOutcome
+    from drifting_etl.store.artifacts import IndexEntry
 
-__all__ = ["run_record", "runs", "show", "window_record"]
+__all__ = [
+    "failed_window_record",
+    "outcome_record",
+    "project_record",
+    "project_show_record",
+    "run_record",
+    "runs",
+    "show",
+    "window_record",
+]
 
 # Columns every window table repeats; a window's JSON names them once, at the top.
 _WINDOW_KEYS = ("id", "project", "window_start", "window_end")
@@ -57,8 +75,8 @@ def run_record(row: dict[str, Any]) -> dict[str, Any]:
     failed = row["status"] == "failed"
     drift, drifted = row["dataset_drift"], row["drifted_features"]
     return {
-        "window_start": row["window_start"].isoformat(),
-        "window_end": row["window_end"].isoformat(),
+        "window_start": _plain(row["window_start"]),
+        "window_end": _plain(row["window_end"]),
         "status": row["status"],
         "dataset_drift": None if failed or drift is None else bool(drift),
         "drifted_features": None if failed or drifted is None else int(drifted),
@@ -152,6 +170,92 @@ def window_record(obj: Context, project: str, window: Window) -> dict[str, Any]:
         "feature_drift": stored("feature_drift"),
         "performance": stored("performance_metric"),
         "data_quality": stored("data_quality"),
+    }
+
+
+def outcome_record(obj: Context, outcome: RunOutcome, published: Published | None) -> dict[str, Any]:
+    """A window just run, as `run --json` prints it (and `backfill --json` each loaded window), read back from the
+    rows stored for it: a `runs --json` line (`run_record`) with the project, the labelled rows, the drift share, the
+    drifted features by name, the prediction's drift, the whole-window performance rows, the run's warnings, the
+    stored report and what became of the e-mail (None without an SMTP server)."""
+    shown = window_record(obj, outcome.project, outcome.window)
+    run, dataset = shown["run"], shown["dataset_drift"]
+    summary = {
+        **run,
+        "window_start": shown["window_start"],
+        "window_end": shown["window_end"],
+        "dataset_drift": None if dataset is None else dataset["drifted"],
+        "drifted_features": None if dataset is None else dataset["drifted_count"],
+    }
+    against_reference = [
+        row
+        for row in shown["feature_drift"]
+        if (row["slice_key"], row["slice_value"], row["compared_with"]) == (ALL_ROWS, ALL_ROWS, "reference")
+    ]
+    prediction = [row["drifted"] for row in against_reference if row["feature_kind"] == "prediction"]
+    implied = ("slice_key", "slice_value", "computed_at")
+    notification = None if published is None else published.notification
+    report_error = None if published is None else published.report_error
+    return {
+        "project": outcome.project,
+        **run_record(summary),
+        "labelled": run["labelled_count"],
+        "drift_share": None if dataset is None else dataset["drift_share"],
+        "drifted_feature_names": [
+            row["feature"] for row in against_reference if row["feature_kind"] == "feature" and row["drifted"]
+        ],
+        "prediction_drift": prediction[0] if prediction else None,
+        "performance": [
+            _record(row, drop=implied)
+            for row in shown["performance"]
+            if (row["slice_key"], row["slice_value"]) == (ALL_ROWS, ALL_ROWS)
+        ],
+        "warnings": list(outcome.warnings),
+        "report_location": run["report_location"],
+        "report_error": None if report_error is None else str(report_error),
+        "notification": None
+        if notification is None
+        else {
+            "status": notification.status,
+            "recipients": list(notification.recipients),
+            "reason": notification.reason,
+            "error": notification.error,
+        },
+    }
+
+
+def failed_window_record(window: Window, error: Exception) -> dict[str, Any]:
+    """A window a backfill could not load: `{window_start, window_end, status: "failed", error}`."""
+    return {
+        "window_start": window.start.isoformat(),
+        "window_end": window.end.isoformat(),
+        "status": "failed",
+        "error": str(error),
+    }
+
+
+def project_record(entry: IndexEntry) -> dict[str, Any]:
+    """A project's line in `project list --json`: its index entry (name, status, schedule, updated_at, start_date,
+    catchup, retrain_dag_id)."""
+    return {"name": entry.name, **entry.as_json()}
+
+
+def project_show_record(obj: Context, config: ProjectConfig, entry: IndexEntry) -> dict[str, Any]:
+    """`project show --json`: the project's index entry, its stored configuration as a mapping (as `project show`
+    prints it), where its configuration and reference are stored, and its newest 10 `run_record`s (empty, with a
+    warning on stderr, when the metrics database cannot be read)."""
+    store = obj.store
+    try:
+        latest = [run_record(row) for row in obj.database().run_history(config.name, limit=10)]
+    except DriftingError as exc:
+        errors.print("[yellow]warning:[/] no latest runs: " + escape(str(exc)), soft_wrap=True)
+        latest = []
+    return {
+        **project_record(entry),
+        "configuration": yaml.safe_load(dump_config(config)),
+        "configuration_location": store.display(store.configuration_path(config.name)),
+        "reference_location": store.display(store.reference_path(config.name)),
+        "latest_runs": latest,
     }
 
 

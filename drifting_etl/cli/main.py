@@ -13,6 +13,7 @@ from drifting_etl.core.process import tune_batch_process
 
 tune_batch_process()  # before numpy is imported
 
+import json
 import sys
 from collections.abc import Callable
 from functools import cached_property, wraps
@@ -23,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from drifting_etl.cli import config_command
+from drifting_etl.cli.inspect import failed_window_record, outcome_record, project_record, project_show_record
 from drifting_etl.cli.inspect import runs as runs_command
 from drifting_etl.cli.inspect import show as show_command
 from drifting_etl.cli.output import (
@@ -30,6 +32,7 @@ from drifting_etl.cli.output import (
     console,
     errors,
     print_backfill,
+    print_backfill_problems,
     print_published,
     print_summary,
 )
@@ -40,6 +43,7 @@ from drifting_etl.core.settings import Settings, SmtpSettings
 from drifting_etl.core.window import Window, parse_instant, schedule_windows
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.load.url import database_url
+from drifting_etl.pipeline.backfill import Backfilled
 from drifting_etl.pipeline.publish import Publisher
 from drifting_etl.pipeline.run import run_window
 from drifting_etl.store.artifacts import ArtifactStore
@@ -50,6 +54,13 @@ class Context:
 
     def __init__(self, storage: str | None, database: str | None) -> None:
         self._storage, self._database = storage, database
+
+    def override(self, *, storage: str | None = None, database: str | None = None) -> None:
+        """A subcommand's own --storage / --database-url, which win over the ones given before it."""
+        if storage is not None:
+            self._storage = storage
+        if database is not None:
+            self._database = database
 
     @cached_property
     def settings(self) -> Settings:
@@ -75,15 +86,41 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--storage",
-    help="Artifact store URL (local path, s3://, gs://). [default: $DRIFTING_STORAGE_URL, else .drifting]",
-)
-@click.option(
-    "--database-url",
-    help="SQLAlchemy URL of the metrics database. [default: $DRIFTING_DATABASE_URL, else <storage>/metrics.db]",
-)
+STORAGE_HELP = "Artifact store URL (local path, s3://, gs://). [default: $DRIFTING_STORAGE_URL, else .drifting]"
+DATABASE_HELP = "SQLAlchemy URL of the metrics database. [default: $DRIFTING_DATABASE_URL, else <storage>/metrics.db]"
+
+
+def _override_location(ctx: click.Context, parameter: click.Parameter, value: str | None) -> None:
+    if value is not None and isinstance(ctx.obj, Context):
+        ctx.obj.override(**{"storage" if parameter.name == "storage" else "database": value})
+
+
+def accept_locations(command: click.Command) -> click.Command:
+    """Let `command` take --storage / --database-url after its name too (its value wins over the group's); nested
+    groups' subcommands as well. Idempotent. `CommandGroup` applies it to every command added to the CLI."""
+    present = {name for parameter in command.params for name in parameter.opts}
+    for flag, help_text in (("--storage", STORAGE_HELP), ("--database-url", DATABASE_HELP)):
+        if flag not in present:
+            option = click.Option([flag], expose_value=False, callback=_override_location, help=help_text)
+            command.params.append(option)
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            accept_locations(subcommand)
+    return command
+
+
+class CommandGroup(click.Group):
+    """A group whose every subcommand (and sub-subcommand) accepts --storage / --database-url (`accept_locations`)."""
+
+    group_class = type  # `@group.group()` makes a CommandGroup too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(accept_locations(cmd), name)
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--storage", help=STORAGE_HELP)
+@click.option("--database-url", help=DATABASE_HELP)
 @click.version_option(package_name="drifting-etl")
 @click.pass_context
 def main(ctx: click.Context, storage: str | None, database_url: str | None) -> None:
@@ -135,15 +172,24 @@ def project_register(obj: Context, config: str, reference: str) -> None:
     )
 
 
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout (see the README for its keys)."
+)
+
+
 @project.command("list")
+@JSON_OPTION
 @click.pass_obj
 @friendly_errors
-def project_list(obj: Context) -> None:
+def project_list(obj: Context, as_json: bool) -> None:
     """List registered projects."""
     from drifting_etl.store.projects import list_projects
 
     store = obj.store
     entries = list_projects(store)
+    if as_json:
+        click.echo(json.dumps([project_record(entry) for entry in entries]))
+        return
     if not entries:
         console.print(
             f"no projects registered in {escape(store.url)}; see `drifting-etl project register --help`",
@@ -158,9 +204,10 @@ def project_list(obj: Context) -> None:
 
 @project.command("show")
 @click.argument("name")
+@JSON_OPTION
 @click.pass_obj
 @friendly_errors
-def project_show(obj: Context, name: str) -> None:
+def project_show(obj: Context, name: str, as_json: bool) -> None:
     """Show a project's configuration, reference and latest runs."""
     from drifting_etl.core.config import dump_config
     from drifting_etl.store.projects import load_config_of
@@ -168,6 +215,9 @@ def project_show(obj: Context, name: str) -> None:
     store = obj.store
     config = load_config_of(store, name)
     entry = store.read_index()[name]
+    if as_json:
+        click.echo(json.dumps(project_show_record(obj, config, entry)))
+        return
     console.print(f"[bold]{name}[/]  status={entry.status}  schedule={entry.schedule}  updated={entry.updated_at}")
     console.print(f"configuration  {store.display(store.configuration_path(name))}")
     console.print(f"reference      {store.display(store.reference_path(name))}")
@@ -189,6 +239,71 @@ def project_show(obj: Context, name: str) -> None:
                 share,
             )
         console.print(table)
+
+
+@project.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Delete without asking (needed without a terminal: cron, CI, scripts).")
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Also delete its logs, labels, cached profiles and plans, reports, models, and its rows in every metrics table.",
+)
+@click.pass_obj
+@friendly_errors
+def project_delete(obj: Context, name: str, yes: bool, purge: bool) -> None:
+    """Delete project NAME: its index entry, configuration and reference (its data and metric rows are kept unless
+    --purge). Asks first unless --yes."""
+    from drifting_etl.store.projects import delete_project, require_deletable
+
+    store, database = obj.store, obj.database()
+    require_deletable(store, name, purge=purge)
+    if purge:
+        database.check_schema()  # before anything is deleted
+    if not yes:
+        _confirm_deletion(name, store.url, database.display_url if purge else None)
+    rows = database.purge_project(name) if purge else {}
+    deleted = delete_project(store, name, purge=purge)
+    console.print(f"deleted project [bold]{escape(name)}[/] from {escape(store.url)}", soft_wrap=True)
+    for path in deleted.removed:
+        console.print(f"  removed {escape(path)}", soft_wrap=True)
+    if purge:
+        counts = ", ".join(f"{table} {count}" for table, count in rows.items() if count)
+        console.print(
+            f"  removed {sum(rows.values())} rows from {escape(database.display_url)}"
+            + (f" ({counts})" if counts else ""),
+            soft_wrap=True,
+        )
+        return
+    for path in deleted.kept:
+        console.print(f"  kept {escape(path)}", soft_wrap=True)
+    console.print(
+        f"  kept its rows in the metrics database {escape(database.display_url)}; register {escape(name)} again to "
+        f"use what was kept, or remove it with `drifting-etl project delete {escape(name)} --purge`",
+        soft_wrap=True,
+    )
+
+
+def _confirm_deletion(name: str, store_url: str, purged_database: str | None) -> None:
+    """Ask on the terminal; without an answer (no terminal) say to pass --yes; exit 1 when the answer is no."""
+    what = "its configuration and reference"
+    if purged_database is not None:
+        what += f", logs, labels, cached profiles, reports, models and its rows in {purged_database}"
+    try:
+        confirmed = click.confirm(f"Delete project {name} from {store_url} ({what})?", default=False, err=True)
+    except click.Abort:
+        click.echo(err=True)  # end the prompt's line
+        if sys.stdin.isatty():
+            confirmed = False
+        else:
+            raise UsageError(
+                "cannot ask to confirm the deletion: no terminal to answer on",
+                project=name,
+                hint=f"pass --yes to delete without asking: `drifting-etl project delete {name} --yes`",
+            ) from None
+    if not confirmed:
+        errors.print(f"project {escape(name)} not deleted", soft_wrap=True)
+        sys.exit(1)
 
 
 def _set_status(obj: Context, name: str, status: Any) -> None:
@@ -246,10 +361,21 @@ NOTIFY_OPTION = click.option(
 @REPORT_OPTION
 @NOTIFY_OPTION
 @RESCAN_OPTION
+@JSON_OPTION
 @click.pass_obj
 @friendly_errors
-def run(obj: Context, project_name: str, start: str, end: str, report: bool, notify: bool | None, rescan: bool) -> None:
-    """Monitor one window [START, END) of PROJECT: extract, compute, load, report, e-mail, and print a summary.
+def run(
+    obj: Context,
+    project_name: str,
+    start: str,
+    end: str,
+    report: bool,
+    notify: bool | None,
+    rescan: bool,
+    as_json: bool,
+) -> None:
+    """Monitor one window [START, END) of PROJECT: extract, compute, load, report, e-mail, and print a summary
+    (with --json, the window's outcome as one JSON object; warnings and notices go to stderr).
 
     Hour partitions profiled by an earlier run (of this or any window covering the same hours) are merged from
     the cache instead of being read again, unless their files changed."""
@@ -261,9 +387,15 @@ def run(obj: Context, project_name: str, start: str, end: str, report: bool, not
         store, database, report=report, smtp=smtp_settings(obj.settings, notify), force_notify=bool(notify)
     )
     outcome = run_window(store, database, project_name, window, rescan=rescan, workers=obj.settings.workers)
-    print_summary(outcome)
+    if as_json:
+        for warning in outcome.warnings:
+            errors.print("[yellow]warning:[/] " + escape(warning), soft_wrap=True)
+    else:
+        print_summary(outcome)
     published = publisher.publish(outcome)
-    print_published(published)
+    print_published(published, quiet=as_json, out=errors if as_json else console)
+    if as_json:
+        click.echo(json.dumps(outcome_record(obj, outcome, published)))
     if published.report_error is not None:
         sys.exit(1)
 
@@ -286,6 +418,7 @@ def smtp_settings(environment: Settings, notify: bool | None) -> SmtpSettings | 
 @REPORT_OPTION
 @NOTIFY_OPTION
 @RESCAN_OPTION
+@JSON_OPTION
 @click.pass_obj
 @friendly_errors
 def backfill(
@@ -297,8 +430,10 @@ def backfill(
     report: bool,
     notify: bool | None,
     rescan: bool,
+    as_json: bool,
 ) -> None:
-    """Monitor every window of PROJECT's schedule that lies inside [START, END)."""
+    """Monitor every window of PROJECT's schedule that lies inside [START, END); exits 1 when any window failed
+    (with --json, one JSON object of every window's outcome; progress and notices go to stderr)."""
     from drifting_etl.store.projects import load_config_of
 
     store = obj.store
@@ -322,10 +457,30 @@ def backfill(
         publisher=publisher,
         rescan=rescan,
         workers=obj.settings.workers,
+        out=errors if as_json else console,
     )
-    print_backfill(project_name, result.outcomes, result.failures, windows=len(windows))
+    if as_json:
+        print_backfill_problems(result.outcomes, result.failures, windows=len(windows))
+        click.echo(json.dumps(backfill_record(obj, project_name, windows, result)))
+    else:
+        print_backfill(project_name, result.outcomes, result.failures, windows=len(windows))
     if result.failures:
         sys.exit(1)
+
+
+def backfill_record(obj: Context, project: str, windows: list[Window], result: Backfilled) -> dict[str, Any]:
+    """`backfill --json`: the number of windows in the range, how many failed, and one record per window attempted,
+    in order (`outcome_record`, or `failed_window_record` for a window that could not be loaded)."""
+    published = {item.window: item for item in result.published}
+    loaded = {outcome.window: outcome for outcome in result.outcomes}
+    failed = {window: error for window, error in reversed(result.failures)}  # a window's first error
+    results = []
+    for window in windows:
+        if window in loaded:
+            results.append(outcome_record(obj, loaded[window], published.get(window)))
+        elif window in failed:
+            results.append(failed_window_record(window, failed[window]))
+    return {"project": project, "windows": len(windows), "failed": len(failed), "results": results}
 
 
 @main.command()

@@ -21,11 +21,11 @@ console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
 
 
-def print_published(published: Published, *, quiet: bool = False) -> None:
+def print_published(published: Published, *, quiet: bool = False, out: Console = console) -> None:
     """The report's location and the e-mail's fate; `quiet` (backfills) prints only failures and sent e-mails, each
-    naming its window."""
+    naming its window. Failures go to stderr, the rest to `out` (stderr too when stdout holds JSON)."""
     if published.report_location is not None and not quiet:
-        console.print(f"  report: {escape(published.report_location)}")
+        out.print(f"  report: {escape(published.report_location)}")
     if published.report_error is not None:
         errors.print("[bold red]report failed:[/] " + escape(str(published.report_error)), soft_wrap=True)
     result = published.notification
@@ -38,7 +38,7 @@ def print_published(published: Published, *, quiet: bool = False) -> None:
         )
     elif not quiet or result.status == "sent":
         detail = ", ".join(result.recipients) if result.status == "sent" else (result.reason or "")
-        console.print(f"  e-mail for {escape(str(published.window))}: {result.status} {escape(detail)}", soft_wrap=True)
+        out.print(f"  e-mail for {escape(str(published.window))}: {result.status} {escape(detail)}", soft_wrap=True)
 
 
 def backfill_with_progress(
@@ -51,9 +51,10 @@ def backfill_with_progress(
     publisher: Publisher | None = None,
     rescan: bool = False,
     workers: int | None = None,
+    out: Console = console,
 ) -> Backfilled:
     """`pipeline.backfill.backfill_windows` with a progress bar on stderr, or, without a terminal (cron, CI), a line
-    per window on stdout as it finishes."""
+    per window on `out` (stdout unless it holds JSON) as it finishes."""
     run = partial(
         backfill_windows,
         store,
@@ -64,10 +65,10 @@ def backfill_with_progress(
         publisher=publisher,
         rescan=rescan,
         workers=workers,
-        on_published=lambda published: print_published(published, quiet=True),
+        on_published=lambda published: print_published(published, quiet=True, out=out),
     )
     if not errors.is_terminal:
-        return run(on_done=lambda window, done: console.print(window_line(window, done), soft_wrap=True))
+        return run(on_done=lambda window, done: out.print(window_line(window, done), soft_wrap=True))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task(project_name, total=len(windows))
@@ -182,6 +183,13 @@ def print_backfill(
             f"{len(drifted)}: {', '.join(drifted)}" if drifted else "0",
         )
     console.print(table)
+    print_backfill_problems(outcomes, failures, windows=windows)
+
+
+def print_backfill_problems(
+    outcomes: list[RunOutcome], failures: list[tuple[Window, DriftingError]], *, windows: int
+) -> None:
+    """On stderr: the windows' warnings (the first three), each failure, and how many windows failed."""
     warned = [warning for outcome in outcomes for warning in outcome.warnings]
     for warning in warned[:3]:
         errors.print("[yellow]warning:[/] " + escape(warning), soft_wrap=True)

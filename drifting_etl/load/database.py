@@ -356,6 +356,15 @@ class MetricsDatabase:
         with self._errors("record the e-mail", project=project, window=window), self.engine.begin() as connection:
             connection.execute(sa.insert(notification), [values])
 
+    def purge_project(self, project: str) -> dict[str, int]:
+        """Delete every row of `project` from every table with a `project` column, in one transaction (all of them or
+        none); the number of rows deleted per table."""
+        deleted: dict[str, int] = {}
+        with self._errors("purge the project's rows", project=project), self.engine.begin() as connection:
+            for table in queries.project_tables():
+                deleted[table.name] = connection.execute(queries.delete_project_rows(table, project)).rowcount
+        return deleted
+
     # ------------------------------------------------------------------------------------------- retraining
     def claim_retrain_trigger(
         self,

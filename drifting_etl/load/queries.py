@@ -1,5 +1,5 @@
 """Read queries on the metrics database, as SQLAlchemy statements: what the CLI, the e-mail and the report read
-back about a project's windows.
+back about a project's windows; and the deletes that purge a project (`project_tables`, `delete_project_rows`).
 
 Each function checks its arguments and returns a statement; `MetricsDatabase` runs it (and turns driver errors
 into `DatabaseError`). Nothing here connects, writes or computes a metric.
@@ -31,9 +31,11 @@ from drifting_etl.load.tables import (
 __all__ = [
     "HEALTH_KEYS",
     "attention",
+    "delete_project_rows",
     "notifications",
     "previous_performance",
     "project_health",
+    "project_tables",
     "retrain_triggers",
     "run_history",
     "runs",
@@ -240,3 +242,16 @@ def project_health() -> sa.Select[Any]:
 def attention() -> sa.Select[Any]:
     """(project, reasons) of every row of v_projects_needing_attention."""
     return sa.select(_attention.c.project, _attention.c.reasons).order_by(_attention.c.project)
+
+
+def project_tables() -> list[sa.Table]:
+    """Every table of the schema with a `project` column, dependent tables before those they reference: whatever
+    tables a migration adds, a purge covers them."""
+    return [table for table in reversed(metadata.sorted_tables) if "project" in table.c]
+
+
+def delete_project_rows(table: sa.Table, project: str) -> sa.Delete:
+    """Delete every row of `project` from `table` (one of `project_tables()`)."""
+    if "project" not in table.c:
+        raise ConfigError(f"table {table.name!r} has no project column")
+    return sa.delete(table).where(table.c.project == project)

@@ -144,20 +144,31 @@ class ArtifactStore:
     def label_partition_dir(self, project: str, day: date) -> str:
         return f"{self.labels_dir(project)}/date={day.isoformat()}"
 
+    def profiles_dir(self, project: str) -> str:
+        """The project's cached partition summaries."""
+        return self.path("profiles", f"project={check_project_name(project)}")
+
     def partition_profile_path(self, project: str, hour: datetime, key: str) -> str:
         """A cached summary of one hour partition; `key` identifies its files, the reference and the window's cut."""
-        directory = self.path("profiles", f"project={check_project_name(project)}")
+        directory = self.profiles_dir(project)
         return f"{directory}/date={hour.date().isoformat()}/hour={hour.hour:02d}/{_content_key(key, 'profile')}.profile"
+
+    def plans_dir(self, project: str) -> str:
+        """The project's window plans (Airflow's profiling tasks)."""
+        return self.path("plans", f"project={check_project_name(project)}")
 
     def window_plan_path(self, project: str, window_start: datetime, key: str) -> str:
         """A window's plan (pipeline.partitions.WindowPlan, JSON) for Airflow's profiling tasks; `key` digests it."""
-        directory = self.path("plans", f"project={check_project_name(project)}")
+        directory = self.plans_dir(project)
         return f"{directory}/date={window_start.date().isoformat()}/{_content_key(key, 'plan')}.json"
+
+    def reports_dir(self, project: str) -> str:
+        """The project's HTML drift reports."""
+        return self.path("reports", f"project={check_project_name(project)}")
 
     def report_path(self, project: str, window_start: datetime, window_end: datetime) -> str:
         """The window's HTML drift report: reports/project=<name>/<start>--<end>.html (UTC, ISO basic format)."""
-        name = f"{Window(window_start, window_end).slug}.html"
-        return self.path("reports", f"project={check_project_name(project)}", name)
+        return f"{self.reports_dir(project)}/{Window(window_start, window_end).slug}.html"
 
     def models_dir(self, project: str) -> str:
         """Every stored model version of a project (written by the reference retraining)."""
@@ -229,6 +240,33 @@ class ArtifactStore:
 
     def write_text(self, path: str, text: str) -> None:
         self.write_bytes(path, text.encode("utf-8"))
+
+    def remove(self, path: str) -> bool:
+        """Delete the file or directory tree at `path` (built by this class's path methods); False when nothing was
+        there. A path that is not strictly inside the store root is refused (ValueError): nothing outside the store
+        is ever deleted."""
+        root = self.root.rstrip("/") + "/"
+        parts = path.split("/")
+        if not path.startswith(root) or path == root or ".." in parts or "." in parts:
+            raise ValueError(f"refusing to delete {path!r}: not inside the store root {self.root!r}")
+        try:
+            if not self.fs.exists(path):
+                return False
+            self.fs.rm(path, recursive=True)
+        except FileNotFoundError:
+            return False
+        except Exception as exc:
+            raise StorageError("could not delete from the artifact store", path=self.display(path)) from exc
+        return True
+
+    def is_empty_dir(self, path: str) -> bool:
+        """Whether `path` is a directory holding nothing (object stores: no object under the prefix)."""
+        try:
+            return not self.fs.ls(path, refresh=True)
+        except FileNotFoundError:
+            return False
+        except Exception as exc:
+            raise StorageError("could not list the artifact store", path=self.display(path)) from exc
 
     def list_dirs(self, path: str) -> list[str]:
         """Immediate subdirectories of `path` (empty if it does not exist)."""
@@ -308,6 +346,14 @@ class ArtifactStore:
         entries[name] = entry
         self._write_index(entries)
         return entry
+
+    def remove_index_entry(self, name: str) -> bool:
+        """Drop a project from the index (False when it was not in it)."""
+        entries = self.read_index()
+        if entries.pop(check_project_name(name), None) is None:
+            return False
+        self._write_index(entries)
+        return True
 
     def _write_index(self, entries: dict[str, IndexEntry]) -> None:
         body = {"version": 1, "projects": {name: entry.as_json() for name, entry in sorted(entries.items())}}

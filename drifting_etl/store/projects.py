@@ -7,6 +7,7 @@ other stages own (`PROJECT_CHECKS`: whether each column's drift method accepts i
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import io
@@ -123,16 +124,23 @@ def replace_reference(store: ArtifactStore, name: str, table: pa.Table, *, sourc
     return profile
 
 
+def unknown_project(store: ArtifactStore, name: str, *, hint: str | None = None) -> NotFoundError:
+    """The error for a project `store` does not hold: the closest registered name (did you mean ...?), the registered
+    ones, and `hint` (default: how to register one)."""
+    known = list(store.read_index())
+    close = difflib.get_close_matches(name, known, n=1)
+    message = f"unknown project {name!r}" + (f" \N{EM DASH} did you mean {close[0]!r}?" if close else "")
+    hint = hint or "register with `drifting-etl project register CONFIG.yaml --reference DATA.parquet`"
+    return NotFoundError(
+        message, project=name, store=store.url, hint=f"registered projects: {', '.join(known) or 'none'}; {hint}"
+    )
+
+
 def load_config_of(store: ArtifactStore, name: str) -> ProjectConfig:
     check_project_name(name)
     path = store.configuration_path(name)
     if name not in store.read_index() or not store.exists(path):
-        known = ", ".join(store.read_index()) or "none"
-        raise NotFoundError(
-            f"unknown project {name!r}",
-            project=name,
-            hint=f"registered projects: {known}; register with `drifting-etl project register CONFIG.yaml --reference DATA.parquet`",
-        )
+        raise unknown_project(store, name)
     config = parse_project_config(store.read_text(path), source=store.display(path))
     if config.name != name:
         raise ConfigError(f"stored configuration names project {config.name!r}", project=name, path=store.display(path))
@@ -158,3 +166,52 @@ def list_projects(store: ArtifactStore) -> list[IndexEntry]:
 
 def set_status(store: ArtifactStore, name: str, status: ProjectStatus) -> IndexEntry:
     return index_project(store, load_config_of(store, name), status)
+
+
+@dataclass(frozen=True)
+class DeletedProject:
+    """What `delete_project` removed from the store, and what it kept (as a user would type the paths)."""
+
+    name: str
+    removed: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+def project_data_dirs(store: ArtifactStore, name: str) -> tuple[str, ...]:
+    """Where a project's data lies beside its definition: logs, labels, cached profiles and plans, reports, models."""
+    return (
+        store.logs_dir(name),
+        store.labels_dir(name),
+        store.profiles_dir(name),
+        store.plans_dir(name),
+        store.reports_dir(name),
+        store.models_dir(name),
+    )
+
+
+def require_deletable(store: ArtifactStore, name: str, *, purge: bool) -> None:
+    """Pass for a registered project, or, with `purge`, one deleted earlier without it whose data is still in the
+    store; else NotFoundError naming the closest registered project."""
+    if check_project_name(name) in store.read_index():
+        return
+    if purge and any(store.exists(path) for path in project_data_dirs(store, name)):
+        return
+    raise unknown_project(store, name, hint="list them with `drifting-etl project list`")
+
+
+def delete_project(store: ArtifactStore, name: str, *, purge: bool) -> DeletedProject:
+    """Remove a project from the index with its configuration and reference; with `purge` also its data
+    (`project_data_dirs`). Its metric rows are the database's (`MetricsDatabase.purge_project`).
+
+    The index entry goes last, so a delete that fails half way can be run again; so can `purge` after a delete
+    without it."""
+    require_deletable(store, name, purge=purge)
+    definition = (store.configuration_path(name), store.reference_path(name), store.reference_profile_path(name))
+    data = project_data_dirs(store, name)
+    removed = [store.display(path) for path in (*definition, *(data if purge else ())) if store.remove(path)]
+    project_dir = store.project_dir(name)
+    if purge or store.is_empty_dir(project_dir):
+        store.remove(project_dir)
+    kept = () if purge else tuple(store.display(path) for path in data if store.exists(path))
+    store.remove_index_entry(name)
+    return DeletedProject(name, tuple(removed), kept)
