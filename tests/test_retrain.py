@@ -46,6 +46,7 @@ from drifting_etl.retrain.training import (
     estimator_for,
     fit_model,
     load_model,
+    logged_metrics,
     model_input,
     retrain_project,
     split_by_time,
@@ -616,3 +617,30 @@ def test_retrain_dag_given_a_trigger_conf_should_retrain_and_fail_terminal_error
     assert body["trigger"] == TRIGGER
     assert completed["xcom"]["version"] == version
     assert completed["xcom"]["promoted"] == body["promoted"]
+
+
+def test_logged_metrics_given_per_class_probabilities_should_match_sklearn() -> None:
+    """The current model's figures under the per-class logging convention (prediction_proba: class -> probability)."""
+    config = parse_config(
+        "name: wine\ntask: classification\nstart_date: 2026-01-01\nfeatures:\n  numerical: [alcohol]\n"
+        "performance:\n  metrics: [accuracy, roc_auc, log_loss]\n",
+        source="wine.yaml",
+    )
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 3, 300)
+    proba = rng.dirichlet([1.0, 1.0, 1.0], 300)
+    proba[np.arange(300), labels] += 0.5
+    proba /= proba.sum(axis=1, keepdims=True)
+    holdout = pa.table(
+        {
+            LABEL: pa.array(labels),
+            "prediction": pa.array(proba.argmax(axis=1)),
+            "prediction_proba": pa.array([{str(k): float(p) for k, p in enumerate(row)} for row in proba]),
+        }
+    )
+
+    metrics = logged_metrics(config, holdout, positive="1")
+
+    assert metrics["roc_auc"] == pytest.approx(skm.roc_auc_score(labels, proba, multi_class="ovr"), abs=1e-9)
+    assert metrics["log_loss"] == pytest.approx(skm.log_loss(labels, proba, labels=[0, 1, 2]), abs=1e-9)
+    assert metrics["accuracy"] == pytest.approx(skm.accuracy_score(labels, proba.argmax(axis=1)), abs=1e-12)

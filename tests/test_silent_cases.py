@@ -230,6 +230,10 @@ def test_run_given_multiclass_with_per_class_probabilities_should_match_sklearn(
     assert project.cli("run", "quiet-model", *WINDOW).exit_code == 0
     again = {row["metric"]: row["value"] for row in project.table("performance_metric")}
     assert again == performance
+    # the report renders too (it shows no per-class probabilities; the metrics database has them)
+    reported = project.cli("run", "quiet-model", *WINDOW[:-1])
+    assert reported.exit_code == 0 and "report failed" not in reported.output, reported.output
+    assert list((tmp_path / "store" / "reports" / "project=quiet-model").glob("*.html"))
 
 
 def test_scheduler_steps_given_numbers_logged_as_strings_should_record_the_warning_and_return_it(

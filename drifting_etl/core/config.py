@@ -102,7 +102,8 @@ class Columns(_Strict):
     model_version: str = "model_version"
     prediction: str = "prediction"
     prediction_proba: str | None = "prediction_proba"
-    """Probability of the positive class, for binary classifiers; null if the service does not log it."""
+    """The model's probabilities: P(positive class) as a number for a binary classifier, or a mapping class (as text)
+    -> probability per row for any classifier; null if the service does not log them."""
     label: str = "label"
 
 

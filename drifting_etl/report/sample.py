@@ -27,6 +27,7 @@ from drifting_etl.core.errors import DataError, DriftingError
 from drifting_etl.core.window import Window
 from drifting_etl.extract.labels import LabelIndex, LabelTable
 from drifting_etl.extract.logs import Partition, read_partition, window_partitions
+from drifting_etl.profiles.summary import probabilities
 from drifting_etl.store.artifacts import ArtifactStore, StoredFile
 from drifting_etl.store.projects import Project
 
@@ -143,6 +144,17 @@ class BottomK:
 # ============================================================================================== sampling (I/O)
 
 
+def _positive_probability(batch: pa.RecordBatch, column: str, project: Project) -> pa.Array:
+    """P(positive) per row, as the report shows it; null when not logged, or logged per class for more than two
+    classes (the report then shows no probabilities; the metrics database has roc_auc and log_loss)."""
+    if column not in batch.schema.names:
+        return pa.nulls(batch.num_rows, pa.float64())
+    values, classes = probabilities(batch.column(column), project.positive_label)
+    if classes:
+        return pa.nulls(batch.num_rows, pa.float64())
+    return pa.array(values, type=pa.float64(), from_pandas=True)  # NaN -> null
+
+
 def _sample_columns(batch: pa.RecordBatch, project: Project) -> pa.Table:
     """An extracted batch reduced to what the report shows: monitored columns, probability, label."""
     config = project.config
@@ -151,8 +163,7 @@ def _sample_columns(batch: pa.RecordBatch, project: Project) -> pa.Table:
     proba = config.columns.prediction_proba
     if proba and proba not in names:
         names.append(proba)
-        present = proba in batch.schema.names
-        arrays.append(pc.cast(batch.column(proba), pa.float64()) if present else pa.nulls(batch.num_rows, pa.float64()))
+        arrays.append(_positive_probability(batch, proba, project))
     names.append(target_column(project))
     arrays.append(batch.column(LABEL))
     arrays = [array.dictionary_decode() if pa.types.is_dictionary(array.type) else array for array in arrays]

@@ -52,6 +52,7 @@ from drifting_etl.extract.labels import LabelIndex
 from drifting_etl.extract.logs import read_partition, window_partitions
 from drifting_etl.profiles.columns import category_key, numeric_array
 from drifting_etl.profiles.performance import ClassificationSummary, RegressionSummary
+from drifting_etl.profiles.summary import probabilities
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import load_project, replace_reference
 
@@ -253,8 +254,11 @@ def logged_metrics(config: ProjectConfig, holdout: pa.Table, positive: str) -> d
     if config.task == "regression":
         return RegressionSummary.of(labels_of(holdout, config), numeric_array(prediction)).metrics()
     proba_column = config.columns.prediction_proba
-    proba = numeric_array(holdout.column(proba_column)) if proba_column in holdout.column_names else None
-    return ClassificationSummary.of(holdout.column(LABEL), prediction, proba, positive).metrics(positive)
+    proba: np.ndarray | None = None
+    classes: tuple[str, ...] = ()
+    if proba_column and proba_column in holdout.column_names:
+        proba, classes = probabilities(holdout.column(proba_column), positive)
+    return ClassificationSummary.of(holdout.column(LABEL), prediction, proba, positive, classes).metrics(positive)
 
 
 def model_metrics(config: ProjectConfig, model: Pipeline, holdout: pa.Table, positive: str) -> dict[str, float | None]:
