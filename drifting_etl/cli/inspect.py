@@ -12,9 +12,7 @@ UTC. The shapes are documented in the README ("Command line").
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 from typing import TYPE_CHECKING, Any, cast, get_args
 
 import click
@@ -22,7 +20,7 @@ import yaml
 from rich.markup import escape
 from rich.table import Column, Table
 
-from drifting_etl.cli.output import console, errors
+from drifting_etl.cli.output import console, errors, friendly_errors
 from drifting_etl.core.config import ProjectConfig, dump_config
 from drifting_etl.core.errors import DriftingError, NotFoundError
 from drifting_etl.core.window import Window, parse_instant
@@ -47,18 +45,6 @@ __all__ = [
 
 # Columns every window table repeats; a window's JSON names them once, at the top.
 _WINDOW_KEYS = ("id", "project", "window_start", "window_end")
-
-
-def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """`cli.main.friendly_errors`, looked up when the command runs (main imports this module)."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from drifting_etl.cli.main import friendly_errors
-
-        return friendly_errors(command)(*args, **kwargs)
-
-    return wrapper
 
 
 def _plain(value: Any) -> Any:
@@ -102,7 +88,7 @@ def _check_registered(obj: Context, project: str) -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="The newest N windows.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout (see the README for its keys).")
 @click.pass_obj
-@_friendly
+@friendly_errors
 def runs(obj: Context, project_name: str, since: str | None, status: str | None, limit: int, as_json: bool) -> None:
     """PROJECT's windows, newest first: run status, dataset drift verdict, row count and each failure's error."""
     since_at = parse_instant(since, field="--since") if since else None
@@ -269,7 +255,7 @@ def _number(value: float | None) -> str:
 @click.option("--end", required=True, help="Window end, exclusive.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout (see the README for its keys).")
 @click.pass_obj
-@_friendly
+@friendly_errors
 def show(obj: Context, project_name: str, start: str, end: str, as_json: bool) -> None:
     """One window's stored metrics, read-only: its run, drift, performance and data quality (nothing is recomputed,
     reported or e-mailed)."""

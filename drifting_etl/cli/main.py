@@ -15,8 +15,7 @@ tune_batch_process()  # before numpy is imported
 
 import json
 import sys
-from collections.abc import Callable
-from functools import cached_property, wraps
+from functools import cached_property
 from typing import Any
 
 import click
@@ -31,6 +30,7 @@ from drifting_etl.cli.output import (
     backfill_with_progress,
     console,
     errors,
+    friendly_errors,
     print_backfill,
     print_backfill_problems,
     print_published,
@@ -72,18 +72,6 @@ class Context:
 
     def database(self) -> MetricsDatabase:
         return MetricsDatabase(database_url(self.store, self._database))
-
-
-def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except DriftingError as exc:
-            errors.print("[bold red]error:[/] " + escape(str(exc)), soft_wrap=True)
-            sys.exit(1)
-
-    return wrapper
 
 
 STORAGE_HELP = "Artifact store URL (local path, s3://, gs://). [default: $DRIFTING_STORAGE_URL, else .drifting]"

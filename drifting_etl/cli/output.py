@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from functools import partial
+import sys
+from collections.abc import Callable
+from functools import partial, wraps
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,6 +22,20 @@ from drifting_etl.store.artifacts import ArtifactStore
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
+
+
+def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A command that prints a DriftingError as one line on stderr and exits 1, instead of a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DriftingError as exc:
+            errors.print("[bold red]error:[/] " + escape(str(exc)), soft_wrap=True)
+            sys.exit(1)
+
+    return wrapper
 
 
 def print_published(published: Published, *, quiet: bool = False, out: Console = console) -> None:

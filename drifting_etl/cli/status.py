@@ -12,9 +12,7 @@ UTC. The shape is documented in the README ("Command line").
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime, time
-from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,7 +20,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Column, Table
 
-from drifting_etl.cli.output import console, errors
+from drifting_etl.cli.output import console, errors, friendly_errors
 from drifting_etl.core.errors import DriftingError
 from drifting_etl.store.artifacts import IndexEntry
 
@@ -38,18 +36,6 @@ REASON_STYLE = {
     "breached": "bold red",
     "drifted": "red",
 }
-
-
-def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """`cli.main.friendly_errors`, looked up when the command runs (main imports this module)."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from drifting_etl.cli.main import friendly_errors
-
-        return friendly_errors(command)(*args, **kwargs)
-
-    return wrapper
 
 
 def record_project(obj: Context, entry: IndexEntry) -> None:
@@ -112,7 +98,7 @@ def _window(window: dict[str, Any] | None) -> str:
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout (see the README for its keys).")
 @click.pass_obj
-@_friendly
+@friendly_errors
 def status(obj: Context, as_json: bool) -> None:
     """Every registered project's health: status, schedule, last window, last success and what needs attention
     (failing, never_ran, stale, breached, drifted). Read-only."""
