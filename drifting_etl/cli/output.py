@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import partial, wraps
@@ -20,8 +21,13 @@ from drifting_etl.pipeline.publish import Published, Publisher
 from drifting_etl.pipeline.run import RunOutcome
 from drifting_etl.store.artifacts import ArtifactStore
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# Piped into a file, grep or a CI log, output is not wrapped at rich's default of 80 columns (tables keep their
+# natural width, up to PIPED_WIDTH); on a terminal it fits the terminal. COLUMNS still wins when set.
+PIPED_WIDTH = 160
+console = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH)
+errors = Console(
+    stderr=True, highlight=False, width=None if sys.stderr.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH
+)
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
