@@ -13,6 +13,7 @@ from scipy import stats
 
 import drifting_etl.profiles.columns as profiles
 from drifting_etl.metrics.drift import CellModel, column_drift, dataset_drift
+from drifting_etl.metrics.drift.frequencies import profile_shares, sturges_edges
 from drifting_etl.profiles.columns import ReferenceProfile, WindowProfile, fit_reference
 
 
@@ -286,3 +287,35 @@ def test_cell_model_given_points_among_the_windows_smallest_and_largest_values_s
     points = np.concatenate(pieces)
     assert np.array_equal(model.below(points, inclusive=False), np.searchsorted(ordered, points, side="left"))
     assert np.array_equal(model.below(points, inclusive=True), np.searchsorted(ordered, points, side="right"))
+
+
+def test_sturges_edges_given_power_of_two_counts_should_equal_numpys_edges() -> None:
+    """Issue 14 defect 4: ceil(log2 N + 1) bins is one short of numpy's for some ranges when N is a power of two."""
+    rng = np.random.default_rng(4)
+    differing = 0
+    for count in [2**k for k in range(4, 18)] + [100, 1000, 12345]:
+        for _ in range(40):
+            low, high = sorted(rng.normal(0, 10 ** rng.uniform(-3, 6), 2))
+            data = np.full(count, low)
+            data[-1] = high
+            expected = np.histogram_bin_edges(data, bins="sturges")
+            np.testing.assert_array_equal(sturges_edges(low, high, count), expected)
+            differing += len(expected) - 1 != int(np.ceil(np.log2(count) + 1))
+    assert differing > 0  # the ranges where the old formula was wrong are among them
+    np.testing.assert_array_equal(sturges_edges(3.0, 3.0, 64), np.histogram_bin_edges(np.full(64, 3.0), "sturges"))
+
+
+def test_profile_shares_given_a_summarised_window_should_use_numpys_sturges_bins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    low, high = -3.19896010035901, 11.840618399267452  # 64 values over this range: numpy makes 8 bins, not 7
+    reference = pd.DataFrame({"x": np.linspace(low, 5.0, 24)})
+    current = pd.DataFrame({"x": np.linspace(0.0, high, 40)})
+    monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 10)
+    fitted, window = profile_of(reference, current, {"x": "numerical"}, parts=2)
+    assert window.columns["x"].values is None  # type: ignore[union-attr]
+
+    shares = profile_shares(fitted.columns["x"], window.columns["x"])
+
+    combined = np.concatenate([reference["x"].to_numpy(), current["x"].to_numpy()])
+    assert len(shares.reference) == len(np.histogram_bin_edges(combined, bins="sturges")) - 1 == 8

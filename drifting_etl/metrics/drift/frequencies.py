@@ -98,12 +98,21 @@ def _sturges_shares_of_values(reference: NumericalReference, current: NumericalP
 def _modelled_sturges_shares(reference: NumericalReference, current: NumericalProfile) -> Shares:
     assert reference.values is not None
     low, high = min(reference.minimum, current.minimum), max(reference.maximum, current.maximum)
-    total = reference.count + current.count
-    # np.histogram_bin_edges(..., "sturges") on the combined data, from its size and range alone
-    bins = np.histogram_bin_edges(np.array([low, high]), bins=int(np.ceil(np.log2(total) + 1)), range=(low, high))
+    bins = sturges_edges(low, high, reference.count + current.count)
     cur_counts = _spread_cells(current, reference.edges, bins)
     ref_counts = np.histogram(reference.values, bins)[0]
     return Shares(ref_counts / reference.count, cur_counts / current.count, True)
+
+
+def sturges_edges(low: float, high: float, count: int) -> np.ndarray:
+    """`np.histogram_bin_edges(data, "sturges")` of `count` values from `low` to `high`, from those three numbers
+    alone. It repeats numpy's arithmetic — width = range / (log2 count + 1), then ceil(range / width) bins — rather
+    than ceil(log2 count + 1): float rounding makes the two differ by one bin for some ranges when `count` is a
+    power of two. A constant column gets numpy's one bin [value - 0.5, value + 0.5]."""
+    if low == high:
+        return np.array([low - 0.5, high + 0.5])
+    width = (high - low) / (np.log2(count) + 1.0)
+    return np.histogram_bin_edges(np.array([low, high]), bins=int(np.ceil((high - low) / width)), range=(low, high))
 
 
 def _spread_cells(current: NumericalProfile, edges: np.ndarray, bins: np.ndarray) -> np.ndarray:
