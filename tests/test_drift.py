@@ -319,3 +319,24 @@ def test_profile_shares_given_a_summarised_window_should_use_numpys_sturges_bins
 
     combined = np.concatenate([reference["x"].to_numpy(), current["x"].to_numpy()])
     assert len(shares.reference) == len(np.histogram_bin_edges(combined, bins="sturges")) - 1 == 8
+
+
+@pytest.mark.parametrize("method", ["psi", "jensenshannon"])
+def test_column_drift_given_few_reference_values_and_many_kept_window_values_should_bin_by_value_like_evidently(
+    method: str,
+) -> None:
+    """Issue 14 defect 3: ratings 1-5 against averaged ratings (hundreds of distinct values, all kept) were pooled into one
+    off-reference bin; Evidently bins every distinct value on its own."""
+    rng = np.random.default_rng(31)
+    reference = pd.DataFrame({"x": rng.integers(1, 6, 3000).astype(float)})
+    current = pd.DataFrame({"x": np.round(rng.uniform(1, 5, 1500), 2)})  # averaged ratings, 2 decimals
+    assert current["x"].nunique() > 64
+    expected = evidently_drift(reference, current, {"x": "numerical"}, method)
+    fitted, window = profile_of(reference, current, {"x": "numerical"})
+    assert window.columns["x"].values is not None and window.columns["x"].small_counts is None  # type: ignore[union-attr]
+
+    ours = column_drift("x", fitted.columns["x"], window.columns["x"], method)
+
+    assert ours is not None and not ours.approximate
+    assert ours.score == pytest.approx(expected["columns"]["x"][1], rel=1e-9, abs=1e-12)
+    assert ours.drifted == (expected["count"] == 1)

@@ -47,10 +47,10 @@ def exact_shares(reference: ColumnReference, current: ColumnProfile) -> Shares |
     assert isinstance(current, NumericalProfile)
     if reference.distinct > BINNED_MIN_DISTINCT:
         return None if current.values is None else _sturges_shares_of_values(reference, current)
-    if current.small_counts is not None and reference.small_counts is not None:
-        return Shares(
-            *_count_shares(reference.small_counts, reference.count, current.small_counts, current.count), False
-        )
+    if reference.small_counts is not None:
+        counts = _value_counts(current)
+        if counts is not None:
+            return Shares(*_count_shares(reference.small_counts, reference.count, counts, current.count), False)
     return None
 
 
@@ -63,18 +63,29 @@ def profile_shares(reference: ColumnReference, current: ColumnProfile) -> Shares
     assert isinstance(current, NumericalProfile)
     if reference.distinct > BINNED_MIN_DISTINCT:
         return _modelled_sturges_shares(reference, current)
-    if current.small_counts is not None and reference.small_counts is not None:
-        return Shares(
-            *_count_shares(reference.small_counts, reference.count, current.small_counts, current.count), False
-        )
-    # Many distinct window values against a low-cardinality reference: values off the reference set are pooled.
     assert reference.small_counts is not None
+    counts = _value_counts(current)
+    if counts is not None:
+        return Shares(*_count_shares(reference.small_counts, reference.count, counts, current.count), False)
+    # Many distinct window values, not kept, against a low-cardinality reference: values off the reference set are
+    # pooled into one bin.
     points = current.cell_counts[1::2]
     ref_counts: dict[float | str, int] = {value: n for value, n in reference.small_counts.items()}
     cur_counts: dict[float | str, int] = {float(edge): int(n) for edge, n in zip(reference.edges, points, strict=True)}
     ref_counts["off-reference"] = 0
     cur_counts["off-reference"] = current.count - int(points.sum())
     return Shares(*_count_shares(ref_counts, reference.count, cur_counts, current.count), True)
+
+
+def _value_counts(current: NumericalProfile) -> Mapping[float, int] | None:
+    """The window's count per distinct value, as Evidently bins a column whose reference has few values: from its
+    small counts, else from its kept values (any number of distinct ones); None when it kept neither."""
+    if current.small_counts is not None:
+        return current.small_counts
+    if current.values is None:
+        return None
+    values, counts = np.unique(current.values, return_counts=True)
+    return {float(value): int(n) for value, n in zip(values, counts, strict=True)}
 
 
 def _count_shares(ref: Mapping, ref_total: int, cur: Mapping, cur_total: int) -> tuple[np.ndarray, np.ndarray]:
