@@ -340,3 +340,63 @@ def test_column_drift_given_few_reference_values_and_many_kept_window_values_sho
     assert ours is not None and not ours.approximate
     assert ours.score == pytest.approx(expected["columns"]["x"][1], rel=1e-9, abs=1e-12)
     assert ours.drifted == (expected["count"] == 1)
+
+
+EDGE_RNG = np.random.default_rng(77)
+EDGE_CASES = {
+    # name: (reference, window, column type, methods); expected values are Evidently's, computed in the test
+    "constant on both sides": (np.full(500, 3.0), np.full(400, 3.0), "numerical", ("ks", "wasserstein", "psi")),
+    "fully disjoint": (np.linspace(0, 1, 500), np.linspace(10, 11, 400), "numerical", ("wasserstein", "psi")),
+    "a category on one side only": (
+        EDGE_RNG.choice(["a", "b"], 500),
+        EDGE_RNG.choice(["a", "b", "c"], 400),
+        "categorical",
+        ("chisquare", "jensenshannon", "psi"),
+    ),
+    "±inf in the window": (
+        EDGE_RNG.normal(0, 1, 500),
+        np.r_[EDGE_RNG.normal(0, 1, 398), np.inf, -np.inf],
+        "numerical",
+        ("ks", "wasserstein"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", EDGE_CASES)
+def test_column_drift_given_edge_case_should_equal_evidently_where_it_is_finite(case: str) -> None:
+    reference_values, window_values, kind, methods = EDGE_CASES[case]
+    reference, current = pd.DataFrame({"x": reference_values}), pd.DataFrame({"x": window_values})
+    fitted, window = profile_of(reference, current, {"x": kind})
+    # Drift ignores ±inf, as Evidently's scores do; its drifted count does not always (with ±inf in the window it
+    # counts a Wasserstein score below the threshold as drift), so the verdict is checked on the finite rows.
+    finite = current[np.isfinite(current["x"])] if kind == "numerical" else current
+    for method in methods:
+        expected = evidently_drift(reference, finite, {"x": kind}, method)
+        ours = column_drift("x", fitted.columns["x"], window.columns["x"], method)
+        assert ours is not None and np.isfinite(ours.score), (case, method)
+        assert ours.score == pytest.approx(expected["columns"]["x"][1], rel=1e-9, abs=1e-12), (case, method)
+        assert ours.drifted == (expected["count"] == 1), (case, method)
+
+
+def test_column_drift_given_edge_cases_where_evidently_gives_nan_or_fails_should_give_the_documented_answer() -> None:
+    # one category on both sides: Evidently's (and scipy's) chi-squared p-value is NaN; ours is 1 (no drift)
+    same = pd.DataFrame({"x": ["a"] * 500}), pd.DataFrame({"x": ["a"] * 400})
+    assert np.isnan(evidently_drift(*same, {"x": "categorical"}, "chisquare")["columns"]["x"][1])
+    fitted, window = profile_of(*same, {"x": "categorical"})
+    chi = column_drift("x", fitted.columns["x"], window.columns["x"], "chisquare")
+    assert chi is not None and (chi.score, chi.drifted) == (1.0, False)
+    # fully disjoint: Jensen-Shannon distance at its maximum, sqrt(ln 2) (natural logarithm, as Evidently)
+    disjoint = pd.DataFrame({"x": np.linspace(0, 1, 500)}), pd.DataFrame({"x": np.linspace(10, 11, 400)})
+    fitted, window = profile_of(*disjoint, {"x": "numerical"})
+    js = column_drift("x", fitted.columns["x"], window.columns["x"], "jensenshannon")
+    assert js is not None and js.score == pytest.approx(np.sqrt(np.log(2)), rel=1e-6) and js.drifted
+    # ±inf in the window: Evidently's PSI fails ("range of [-inf, inf] is not finite"); ours ignores them as KS does
+    reference, current = (pd.DataFrame({"x": values}) for values in EDGE_CASES["±inf in the window"][:2])
+    finite = current[np.isfinite(current["x"])]
+    fitted, window = profile_of(reference, current, {"x": "numerical"})
+    psi = column_drift("x", fitted.columns["x"], window.columns["x"], "psi")
+    expected = evidently_drift(reference, finite, {"x": "numerical"}, "psi")["columns"]["x"][1]
+    assert psi is not None and psi.score == pytest.approx(expected, rel=1e-9)
+    # an all-missing window column: no verdict (a data-quality problem, not drift); Evidently raises
+    fitted, window = profile_of(reference, pd.DataFrame({"x": [np.nan] * 400}), {"x": "numerical"})
+    assert column_drift("x", fitted.columns["x"], window.columns["x"], "ks") is None

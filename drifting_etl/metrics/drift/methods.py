@@ -177,6 +177,11 @@ class ChiSquared(_OnShares):
         if np.any((expected == 0) & (observed > 0)):
             return math.inf, 0.0  # a category the reference never had: infinitely unlikely under the reference
         keep = expected > 0
+        if keep.sum() < 2:
+            # One category on both sides: nothing differs and the test has no degree of freedom. scipy (and
+            # Evidently, evidently#1929) give NaN; a NaN p-value is never below the threshold, so both call it no
+            # drift. Defined here as statistic 0, p-value 1.
+            return 0.0, 1.0
         result = stats.chisquare(observed[keep], expected[keep])
         return float(result.statistic), float(result.pvalue)
 
