@@ -400,3 +400,41 @@ def test_column_drift_given_edge_cases_where_evidently_gives_nan_or_fails_should
     # an all-missing window column: no verdict (a data-quality problem, not drift); Evidently raises
     fitted, window = profile_of(reference, pd.DataFrame({"x": [np.nan] * 400}), {"x": "numerical"})
     assert column_drift("x", fitted.columns["x"], window.columns["x"], "ks") is None
+
+
+BEYOND_REFERENCE_CASES = {
+    # (reference, window, relative tolerance): every window value beyond the reference's range, so the score is exact
+    "window in other units (x100)": (
+        lambda rng: rng.normal(50, 10, 5000),
+        lambda rng: rng.normal(50, 10, 20_000) * 100,
+        1e-9,
+    ),
+    "window spread around a constant reference": (
+        lambda rng: np.full(5000, 3.0),
+        lambda rng: rng.normal(3.0, 0.5, 20_000),
+        1e-9,
+    ),
+    # about 0.06% of the window inside the reference's 0.0008-wide range, where it is modelled: error far below 1e-5
+    "window spread around a jittered constant reference": (
+        lambda rng: 3.0 + rng.normal(0, 1e-4, 5000),
+        lambda rng: rng.normal(3.0, 0.5, 20_000),
+        1e-5,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BEYOND_REFERENCE_CASES)
+def test_wasserstein_given_summarised_window_beyond_reference_range_should_equal_exact_value(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(14)
+    make_reference, make_current, tolerance = BEYOND_REFERENCE_CASES[case]
+    reference, current = make_reference(rng), make_current(rng)
+    monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 1000)
+    fitted, window = profile_of(pd.DataFrame({"x": reference}), pd.DataFrame({"x": current}), {"x": "numerical"})
+    assert window.columns["x"].values is None  # type: ignore[union-attr]
+
+    ours = column_drift("x", fitted.columns["x"], window.columns["x"], "wasserstein")
+    expected = stats.wasserstein_distance(reference, current) / max(float(np.std(reference)), 0.001)
+    assert ours is not None
+    assert ours.score == pytest.approx(expected, rel=tolerance)

@@ -203,12 +203,18 @@ def test_summary_codec_given_values_should_keep_them_after_the_profile_and_attac
     project = load_project(shop.store, "shop-churn")
     planned = plan_window(shop.store, project, WINDOW, window_partitions(shop.store, "shop-churn", WINDOW))
     [path] = profile_partitions(shop.store, project, planned[:1]).paths
-    data = encode_summary(merge_profiles(shop.store, project, WINDOW, [path]))
+    merged = merge_profiles(shop.store, project, WINDOW, [path])
+    data = encode_summary(merged)
 
     end = profile_end(data[:PREFIX_BYTES])
     assert end < len(data)  # the raw values follow the profile
     summary, stored = decode_summary(data[:end], project.reference)
     assert stored.columns == {"age", "basket"} and stored.pairs
+    for name in ("age", "basket"):  # the tail sub-bins' counts and sums come back as stored
+        decoded, original = summary.profile.columns[name], merged.profile.columns[name]
+        assert isinstance(decoded, NumericalProfile) and isinstance(original, NumericalProfile)
+        assert np.array_equal(decoded.tail_counts, original.tail_counts)
+        assert np.array_equal(decoded.tail_sums, original.tail_sums)
     assert summary.profile.columns["age"].values is None  # type: ignore[union-attr]
     full = attach_values(summary, data, {"age"}, pairs=False)
     age = full.profile.columns["age"]

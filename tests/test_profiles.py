@@ -105,6 +105,7 @@ def assert_numerical_equal(actual: NumericalProfile, expected: NumericalProfile)
     np.testing.assert_array_equal(actual.cell_counts, expected.cell_counts)
     np.testing.assert_allclose(actual.cell_sums, expected.cell_sums, rtol=1e-12, atol=1e-9)
     np.testing.assert_array_equal(actual.tail_counts, expected.tail_counts)
+    np.testing.assert_allclose(actual.tail_sums, expected.tail_sums, rtol=1e-12, atol=1e-9)
     assert actual.small_counts == expected.small_counts
     if expected.values is None:
         assert actual.values is None
@@ -300,6 +301,10 @@ def test_numerical_profile_given_values_outside_reference_range_should_count_the
     expected[1, 2] = 1  # 130.5; 128.0 itself is the last edge, not beyond it
     expected[1, -1] = 1  # 128 + 1e9
     np.testing.assert_array_equal(profile.tail_counts, expected)
+    expected_sums = np.zeros((2, profiles.TAIL_BINS))
+    expected_sums[0, 0], expected_sums[0, 3], expected_sums[0, -1] = -0.5, -3.2 + -3.9, -1e9
+    expected_sums[1, 2], expected_sums[1, -1] = 130.5, 128.0 + 1e9
+    np.testing.assert_array_equal(profile.tail_sums, expected_sums)
     assert profile.below_above() == (4, 2)
 
 

@@ -29,7 +29,7 @@ from drifting_etl.profiles.columns import (
 from drifting_etl.profiles.performance import ClassificationSummary, RegressionSummary
 from drifting_etl.profiles.summary import WindowSummary
 
-FORMAT = 8
+FORMAT = 9
 MAGIC = f"DRIFTZ{FORMAT}\n".encode()
 PREFIX_BYTES = len(MAGIC) + 16
 """The magic, then the compressed and the uncompressed size of the profile part (zstd by pyarrow: about 30x faster
@@ -60,6 +60,7 @@ def encode_summary(summary: WindowSummary) -> bytes:
             arrays[prefix + "cell_counts"] = column.cell_counts
             arrays[prefix + "cell_sums"] = column.cell_sums
             arrays[prefix + "tail_counts"] = column.tail_counts
+            arrays[prefix + "tail_sums"] = column.tail_sums
             arrays[prefix + "lowest"] = column.lowest
             arrays[prefix + "highest"] = column.highest
             if column.values is not None:
@@ -176,7 +177,7 @@ def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSumm
                 rows=column["rows"], missing=column["missing"], non_finite=column["non_finite"], count=column["count"],
                 minimum=float(column["min"]), maximum=float(column["max"]), mean=column["mean"], m2=column["m2"],
                 cell_counts=arrays[prefix + "cell_counts"], cell_sums=arrays[prefix + "cell_sums"],
-                tail_counts=arrays[prefix + "tail_counts"],
+                tail_counts=arrays[prefix + "tail_counts"], tail_sums=arrays[prefix + "tail_sums"],
                 small_counts=None if small is None else {float(v): int(n) for v, n in small},
                 values=None,
                 extremes=arrays[prefix + "extremes"] if column["has_extremes"] else None,

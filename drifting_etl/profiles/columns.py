@@ -6,8 +6,8 @@ merge into a new one (associative, commutative, `WindowProfile.empty()` is the i
 is the merge of its partitions' profiles and memory does not grow with the window.
 
 Numerical columns keep, per cell of the reference binning (below the first edge, each edge value, each gap
-between edges, above the last edge), the count and the sum of the values that fell there; counts in fine sub-bins
-beyond the reference's range; the window's values beyond the reference's `EXTREME_EDGES`-th edge from either end
+between edges, above the last edge), the count and the sum of the values that fell there; counts and sums in fine
+sub-bins beyond the reference's range; the window's values beyond the reference's `EXTREME_EDGES`-th edge from either end
 (up to `EXTREMES_LIMIT`) and its `ENDS_KEPT` smallest and largest values. With edges at the reference's distinct
 values (up to `EDGE_LIMIT` of them) that gives an exact Kolmogorov-Smirnov statistic; drift.CellModel turns the
 rest into the window's distribution for Wasserstein, PSI and Jensen-Shannon. Up to `EXACT_VALUES_LIMIT` values per
@@ -434,15 +434,18 @@ def tail_width(edges: np.ndarray) -> float:
     return span / 128 if span > 0 else max(abs(float(edges[0])), 1.0) / 128
 
 
-def _tail_counts(below: np.ndarray, above: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts of the values below and above the reference range in `TAIL_BINS` sub-bins per side: shape (2, TAIL_BINS)."""
+def _tail_statistics(below: np.ndarray, above: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(count, sum) of the values below and above the reference range in `TAIL_BINS` sub-bins per side: each of shape
+    (2, TAIL_BINS). Beyond the range the reference's CDF is 0 or 1, so these place the window's mass there exactly."""
     width = tail_width(edges)
     counts = np.zeros((2, TAIL_BINS), dtype=np.int64)
-    for side, distance in enumerate((edges[0] - below, above - edges[-1])):
+    sums = np.zeros((2, TAIL_BINS))
+    for side, (values, distance) in enumerate(((below, edges[0] - below), (above, above - edges[-1]))):
         if distance.size:
             bins = np.minimum((distance / width).astype(np.int64), TAIL_BINS - 1)
             counts[side] = np.bincount(bins, minlength=TAIL_BINS)
-    return counts
+            sums[side] = np.bincount(bins, weights=values, minlength=TAIL_BINS)
+    return counts, sums
 
 
 @dataclass(frozen=True)
@@ -458,6 +461,8 @@ class NumericalProfile:
     cell_counts: np.ndarray
     cell_sums: np.ndarray
     tail_counts: np.ndarray
+    tail_sums: np.ndarray
+    """Count and sum of the values in each sub-bin beyond either end of the reference range (see `TAIL_BINS`)."""
     small_counts: dict[float, int] | None
     values: np.ndarray | None
     extremes: np.ndarray | None = field(default_factory=lambda: np.zeros(0))
@@ -492,6 +497,7 @@ class NumericalProfile:
             np.zeros(size, np.int64),
             np.zeros(size),
             np.zeros((2, TAIL_BINS), np.int64),
+            np.zeros((2, TAIL_BINS)),
             {},
             np.zeros(0),
         )
@@ -523,6 +529,7 @@ class NumericalProfile:
             small = {}
         below = values[: counts[0]]
         above = values[count - counts[-1] :]
+        tail_counts, tail_sums = _tail_statistics(below, above, edges)
         return cls(
             rows=int(raw.size),
             missing=int(raw.size - first_nan),
@@ -534,7 +541,8 @@ class NumericalProfile:
             m2=_squared_deviations(values, mean),
             cell_counts=counts,
             cell_sums=sums,
-            tail_counts=_tail_counts(below, above, edges),
+            tail_counts=tail_counts,
+            tail_sums=tail_sums,
             small_counts=small,
             values=values.copy() if (keep_values and count <= EXACT_VALUES_LIMIT) or not count else None,
             extremes=_extremes(values, edges),
@@ -573,6 +581,7 @@ class NumericalProfile:
             cell_counts=self.cell_counts + other.cell_counts,
             cell_sums=self.cell_sums + other.cell_sums,
             tail_counts=self.tail_counts + other.tail_counts,
+            tail_sums=self.tail_sums + other.tail_sums,
             small_counts=small,
             values=values,
             extremes=extremes,

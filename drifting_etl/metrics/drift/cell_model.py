@@ -17,7 +17,7 @@ from drifting_etl.profiles.columns import TAIL_BINS, NumericalProfile, extreme_z
 @dataclass(frozen=True)
 class CellModel:
     """A window's values as its profile knows them: the values equal to a reference edge exactly, and inside each
-    gap between edges (and each tail sub-bin beyond them) a linear density with the gap's count and mean."""
+    gap between edges (and each tail sub-bin beyond them) a linear density with the gap's (sub-bin's) count and mean."""
 
     points: np.ndarray
     """Sorted locations of exact values (the edges; pieces too narrow for a density), with `point_counts`."""
@@ -46,7 +46,11 @@ class CellModel:
         # no value lies beyond the window's own extremes: a piece they cut holds its values on the inner part only
         low, high = np.maximum(low, current.minimum), np.minimum(high, current.maximum)
         mass = np.concatenate([gap_counts, current.tail_counts[0], current.tail_counts[1]]).astype(np.float64)
-        mean = np.concatenate([gap_means, (low + high)[edges.size - 1 :] / 2])
+        tail_counts = current.tail_counts.ravel().astype(np.float64)
+        tail_means = np.divide(
+            current.tail_sums.ravel(), tail_counts, out=np.zeros_like(tail_counts), where=tail_counts > 0
+        )
+        mean = np.concatenate([gap_means, tail_means])
         occupied = mass > 0
         edge_counts = current.cell_counts[1::2].astype(np.float64)
         extremes = np.zeros(0) if current.extremes is None else current.extremes

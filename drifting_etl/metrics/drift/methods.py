@@ -96,20 +96,34 @@ def _norm(reference: NumericalReference) -> float:
 
 
 def _modelled_wasserstein(reference: NumericalReference, current: NumericalProfile, steps: int = 8) -> float:
-    """The area between the reference's exact CDF and the window's modelled one (`CellModel`), by the trapezoidal
-    rule on `steps` points per piece of the model, every edge, and both ranges' ends."""
+    """The area between the reference's exact CDF and the window's. Beyond the reference's range its CDF is 0 (below)
+    or 1 (above), so there the area is exact from the count and sum of the window's values on each side:
+    sum(first edge - v) over the values below it, sum(v - last edge) over those above. Inside the range the window's
+    CDF is modelled (`CellModel`) and integrated by the trapezoidal rule on `steps` points per piece of the model,
+    every edge, the range's ends and the reference's values that no piece covers."""
     values = _reference_values(reference)
+    first, last = float(reference.edges[0]), float(reference.edges[-1])
+    m = current.count
+    below = float(current.cell_counts[0]) * first - float(current.cell_sums[0])
+    above = float(current.cell_sums[-1]) - float(current.cell_counts[-1]) * last
+    outside = (max(below, 0.0) + max(above, 0.0)) / m
+    if last <= first:
+        return outside
     model = CellModel.of(current, reference.edges)
     fractions = np.arange(steps) / steps
     inner = (model.low[:, None] + (model.high - model.low)[:, None] * fractions[None, :]).ravel()
-    ends = [reference.minimum, reference.maximum, current.minimum, current.maximum]
-    x = np.unique(np.concatenate([inner, model.points, model.high, ends]))
-    n, m = values.size, current.count
+    # where no piece of the model has mass both CDFs are steps: with the reference's values there as points too, the
+    # trapezoids are exact
+    piece = np.searchsorted(model.low, values, side="right") - 1
+    uncovered = values[(piece < 0) | (values >= model.high[np.maximum(piece, 0)])] if model.low.size else values
+    grid = np.concatenate([inner, model.points, model.high, uncovered, [first, last]])
+    x = np.unique(np.clip(grid, first, last))
+    n = values.size
     ref_at = np.searchsorted(values, x, side="right") / n  # on [x_j, x_j+1): right-continuous values
     ref_before = np.searchsorted(values, x, side="left") / n  # left limits
     cur_at, cur_before = model.below(x, inclusive=True) / m, model.below(x, inclusive=False) / m
     left, right = np.abs(ref_at[:-1] - cur_at[:-1]), np.abs(ref_before[1:] - cur_before[1:])
-    return float(np.sum(np.diff(x) * (left + right) / 2))
+    return outside + float(np.sum(np.diff(x) * (left + right) / 2))
 
 
 def wasserstein_distance(u: np.ndarray, v: np.ndarray) -> float:
