@@ -294,3 +294,22 @@ def test_numerical_profile_given_strings_in_some_parts_should_count_them_and_pre
     assert (merged.type_mismatch, merged.unreadable, merged.mismatch_example) == (5, 2, "n/a")
     assert merged.missing == 2 + 2  # two nulls, and the two strings that are no number ("n/a", "")
     assert sorted(merged.values.tolist()) == [0.25, 0.5, 1.5, 1.5, 2.0]
+
+
+def test_run_given_infinite_values_should_count_them_in_data_quality_apart_from_missing(tmp_path: Path) -> None:
+    """±inf are left out of drift (as Evidently does); data quality counts them (`non_finite_count`), not as missing."""
+    project = Project(tmp_path, config=CONFIG + "columns:\n  prediction_proba: null\n")
+    frame = project.rows(500)
+    frame["age"] = frame["age"].astype(float)
+    frame.loc[[3, 70, 71], "age"] = [np.inf, -np.inf, np.inf]
+    frame.loc[[5, 6], "age"] = np.nan
+    project.log_day(frame)
+
+    result = project.cli("run", "quiet-model", *WINDOW)
+
+    assert result.exit_code == 0, result.output
+    quality = {row["feature"]: row for row in project.table("data_quality")}
+    assert (quality["age"]["non_finite_count"], quality["age"]["missing_count"]) == (3, 2)
+    assert quality["income"]["non_finite_count"] == 0 and quality["channel"]["non_finite_count"] is None
+    [age] = [row for row in project.table("feature_drift") if row["feature"] == "age"]
+    assert age["current_rows"] == 500 - 3 - 2  # drift reads the finite values only

@@ -203,6 +203,8 @@ class DataQualityRow:
     distinct_count: int | None = None
     type_mismatch_count: int | None = None
     """Values of a numerical column logged with another type (e.g. numbers as strings); 0 for categorical ones."""
+    non_finite_count: int | None = None
+    """+inf and -inf values of a numerical column (left out of drift, not counted as missing); None for categorical."""
     slice_key: str = ALL_ROWS
     slice_value: str = ALL_ROWS
 

@@ -281,6 +281,7 @@ def metric_rows(
             new_category_share=q.new_category_share,
             distinct_count=q.distinct_count,
             type_mismatch_count=q.type_mismatch_count,
+            non_finite_count=q.non_finite_count if q.column_type == "numerical" else None,
         )
         for q in evaluation.quality
     ]
