@@ -438,3 +438,60 @@ def test_wasserstein_given_summarised_window_beyond_reference_range_should_equal
     expected = stats.wasserstein_distance(reference, current) / max(float(np.std(reference)), 0.001)
     assert ours is not None
     assert ours.score == pytest.approx(expected, rel=tolerance)
+
+
+@pytest.mark.parametrize(
+    ("method", "kind"),
+    [
+        ("ks", "numerical"),
+        ("chisquare", "categorical"),
+        ("ztest", "categorical"),
+        ("psi", "numerical"),
+        ("wasserstein", "numerical"),
+        ("jensenshannon", "categorical"),
+    ],
+)
+def test_column_drift_given_a_score_exactly_at_the_threshold_should_decide_as_evidentlys_stat_test(
+    method: str, kind: str
+) -> None:
+    """The comparison operator of each method is Evidently's (ks: p <= t; chisquare, ztest: p < t; distances: >= t)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from evidently.legacy.calculations.stattests import (
+            chisquare_stattest,
+            jensenshannon,
+            ks_stattest,
+            psi,
+            wasserstein_distance_norm,
+            z_stattest,
+        )
+        from evidently.legacy.core import ColumnType
+    stattest = {
+        "ks": ks_stattest._ks_stat_test,
+        "chisquare": chisquare_stattest._chi_stat_test,
+        "ztest": z_stattest._z_stat_test,
+        "psi": psi._psi,
+        "wasserstein": wasserstein_distance_norm._wasserstein_distance_norm,
+        "jensenshannon": jensenshannon._jensenshannon,
+    }[method]
+    rng = np.random.default_rng(zlib.crc32(method.encode()))
+    if kind == "numerical":
+        reference, current = pd.Series(rng.normal(0, 1, 400)), pd.Series(rng.normal(0.1, 1, 300))
+        evidently_type = ColumnType.Numerical
+    else:
+        options = ["a", "b"] if method == "ztest" else ["a", "b", "c"]
+        reference, current = pd.Series(rng.choice(options, 400)), pd.Series(rng.choice(options, 300))
+        evidently_type = ColumnType.Categorical
+    fitted, window = profile_of(reference.to_frame("x"), current.to_frame("x"), {"x": kind})
+    ours = column_drift("x", fitted.columns["x"], window.columns["x"], method)
+    assert ours is not None
+    theirs, _ = stattest(reference, current, evidently_type, 0.5)
+    assert ours.score == pytest.approx(theirs, rel=1e-9, abs=1e-12)
+
+    at_threshold = column_drift("x", fitted.columns["x"], window.columns["x"], method, threshold=ours.score)
+    _, theirs_at_threshold = stattest(reference, current, evidently_type, theirs)
+
+    assert at_threshold is not None and at_threshold.drifted == bool(theirs_at_threshold)
+    assert at_threshold.drifted == (method not in ("chisquare", "ztest"))  # only these two compare strictly
