@@ -495,3 +495,41 @@ def test_column_drift_given_a_score_exactly_at_the_threshold_should_decide_as_ev
 
     assert at_threshold is not None and at_threshold.drifted == bool(theirs_at_threshold)
     assert at_threshold.drifted == (method not in ("chisquare", "ztest"))  # only these two compare strictly
+
+
+@pytest.mark.parametrize("summarised", [False, True])
+def test_ks_given_heavily_tied_values_should_equal_scipy(summarised: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten distinct values, thousands of rows: the KS statistic and p-value of scipy.stats.ks_2samp (as Evidently),
+    from kept values and from a summarised window alike."""
+    from scipy import stats
+
+    rng = np.random.default_rng(12)
+    reference = pd.DataFrame({"x": rng.integers(0, 10, 3000).astype(float)})
+    # over 10,000 rows, as every summarised window is (> 200,000 values): scipy's "auto" mode is then asymptotic
+    current = pd.DataFrame({"x": rng.choice(10, 12_000, p=[0.11] + [0.89 / 9] * 9).astype(float)})
+    if summarised:
+        monkeypatch.setattr(profiles, "EXACT_VALUES_LIMIT", 1000)
+    fitted, window = profile_of(reference, current, {"x": "numerical"})
+    assert (window.columns["x"].values is None) == summarised  # type: ignore[union-attr]
+
+    ours = column_drift("x", fitted.columns["x"], window.columns["x"], "ks")
+
+    expected = stats.ks_2samp(reference["x"], current["x"])
+    assert ours is not None and not ours.approximate
+    assert ours.statistic == pytest.approx(expected.statistic, abs=1e-12)
+    assert ours.score == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
+    assert ours.drifted == (expected.pvalue <= 0.05)
+
+
+def test_psi_given_empty_bins_on_either_side_should_equal_evidentlys_epsilon() -> None:
+    """PSI fills an empty bin's share with 0.0001 on the reference and on the window side alike, as Evidently."""
+    reference = pd.DataFrame({"x": ["a"] * 300 + ["b"] * 200})  # no "c"
+    current = pd.DataFrame({"x": ["a"] * 150 + ["c"] * 250})  # no "b"
+    expected = evidently_drift(reference, current, {"x": "categorical"}, "psi")["columns"]["x"][1]
+    fitted, window = profile_of(reference, current, {"x": "categorical"})
+
+    ours = column_drift("x", fitted.columns["x"], window.columns["x"], "psi")
+
+    shares = {"a": (0.6, 0.375), "b": (0.4, 0.0001), "c": (0.0001, 0.625)}
+    by_hand = sum((cur - ref) * np.log(cur / ref) for ref, cur in shares.values())
+    assert ours is not None and ours.score == pytest.approx(expected, rel=1e-12) == pytest.approx(by_hand, rel=1e-12)

@@ -65,6 +65,8 @@ class KolmogorovSmirnov(DriftMethod):
         cur_cum = np.cumsum(current.cell_counts)
         diffs = ref_cum / n1 - cur_cum / n2
         d = float(max(np.clip(-diffs.min(), 0, 1), diffs.max()))
+        # scipy's asymptotic p-value, which its "auto" mode uses above 10,000 rows: a window reaches this path only
+        # beyond EXACT_VALUES_LIMIT values
         m, n = sorted([float(n1), float(n2)], reverse=True)
         p = float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
         return MethodScore(p, d, not reference.exact_edges)
