@@ -3,13 +3,17 @@ and a multiclass model's probability metrics. Each says so, or counts it, instea
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
 from scipy import stats
 from sklearn import metrics as skm
@@ -313,3 +317,54 @@ def test_run_given_infinite_values_should_count_them_in_data_quality_apart_from_
     assert quality["income"]["non_finite_count"] == 0 and quality["channel"]["non_finite_count"] is None
     [age] = [row for row in project.table("feature_drift") if row["feature"] == "age"]
     assert age["current_rows"] == 500 - 3 - 2  # drift reads the finite values only
+
+
+def test_e_mail_given_a_window_with_warnings_should_list_them_escaped(tmp_path: Path) -> None:
+    """The run's warnings (here: numbers logged as strings) reach the team in both parts of the e-mail."""
+    project = Project(
+        tmp_path,
+        config=CONFIG + "columns:\n  prediction_proba: null\nalerts:\n  email: [t@example.com]\n  send: always\n",
+    )
+    frame = project.rows(300)
+    frame["age"] = frame["age"].astype(str)
+    frame.loc[4, "age"] = "<b>n/a</b>"
+    project.log_day(frame)
+    inbox: list[bytes] = []
+
+    class Handler:
+        async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+            inbox.append(envelope.original_content)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        result = project.runner.invoke(
+            main,
+            [
+                "--storage",
+                str(tmp_path / "store"),
+                "--database-url",
+                project.database_url,
+                "run",
+                "quiet-model",
+                *WINDOW,
+            ],
+            env={"DRIFTING_SMTP_HOST": "127.0.0.1", "DRIFTING_SMTP_PORT": str(port)},
+            catch_exceptions=False,
+        )
+    finally:
+        controller.stop()
+
+    assert result.exit_code == 0, result.output
+    [raw] = inbox
+    message = BytesParser(policy=default_policy).parsebytes(raw)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    [warning] = project.run_record()["warnings"].splitlines()
+    assert "numerical column 'age' has 300 values logged as strings" in warning
+    assert "Warnings:" in text and warning in text
+    assert "&lt;b&gt;n/a&lt;/b&gt;" in html and "<b>n/a</b>" not in html

@@ -98,6 +98,8 @@ class WindowDigest:
     quality: tuple[QualityLine, ...]
     retrain: tuple[RetrainLine, ...]
     run: Mapping[str, Any] = field(repr=False)
+    warnings: tuple[str, ...] = ()
+    """What the run wants its reader to know (`monitoring_run.warnings`, one per line)."""
 
     @property
     def has_drift(self) -> bool:
@@ -258,4 +260,5 @@ def read_digest(database: MetricsDatabase, project_name: str, window: Window) ->
         quality=tuple(quality),
         retrain=tuple(triggers),
         run=run,
+        warnings=tuple(line for line in (run.get("warnings") or "").splitlines() if line),
     )
