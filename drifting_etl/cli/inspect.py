@@ -28,11 +28,13 @@ from drifting_etl.load.tables import ALL_ROWS, RunStatus
 
 if TYPE_CHECKING:
     from drifting_etl.cli.main import Context
+    from drifting_etl.pipeline.backfill import Backfilled
     from drifting_etl.pipeline.publish import Published
     from drifting_etl.pipeline.run import RunOutcome
     from drifting_etl.store.artifacts import IndexEntry
 
 __all__ = [
+    "backfill_record",
     "failed_window_record",
     "outcome_record",
     "project_record",
@@ -218,6 +220,21 @@ def failed_window_record(window: Window, error: Exception) -> dict[str, Any]:
         "status": "failed",
         "error": str(error),
     }
+
+
+def backfill_record(obj: Context, project: str, windows: list[Window], result: Backfilled) -> dict[str, Any]:
+    """`backfill --json`: the number of windows in the range, how many failed, and one record per window attempted,
+    in order (`outcome_record`, or `failed_window_record` for a window that could not be loaded)."""
+    published = {item.window: item for item in result.published}
+    loaded = {outcome.window: outcome for outcome in result.outcomes}
+    failed = {window: error for window, error in reversed(result.failures)}  # a window's first error
+    results = []
+    for window in windows:
+        if window in loaded:
+            results.append(outcome_record(obj, loaded[window], published.get(window)))
+        elif window in failed:
+            results.append(failed_window_record(window, failed[window]))
+    return {"project": project, "windows": len(windows), "failed": len(failed), "results": results}
 
 
 def project_record(entry: IndexEntry) -> dict[str, Any]:

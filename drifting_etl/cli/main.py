@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from drifting_etl.cli import config_command
-from drifting_etl.cli.inspect import failed_window_record, outcome_record, project_record, project_show_record
+from drifting_etl.cli.inspect import backfill_record, outcome_record, project_record, project_show_record
 from drifting_etl.cli.inspect import runs as runs_command
 from drifting_etl.cli.inspect import show as show_command
 from drifting_etl.cli.output import (
@@ -36,14 +36,13 @@ from drifting_etl.cli.output import (
     print_published,
     print_summary,
 )
-from drifting_etl.cli.status import record_project
+from drifting_etl.cli.status import record_registration
 from drifting_etl.cli.status import status as status_command
 from drifting_etl.core.errors import ConfigError, DriftingError, UsageError
 from drifting_etl.core.settings import Settings, SmtpSettings
 from drifting_etl.core.window import Window, parse_instant, schedule_windows
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.load.url import database_url
-from drifting_etl.pipeline.backfill import Backfilled
 from drifting_etl.pipeline.publish import Publisher
 from drifting_etl.pipeline.run import run_window
 from drifting_etl.store.artifacts import ArtifactStore
@@ -153,7 +152,7 @@ def project_register(obj: Context, config: str, reference: str) -> None:
 
     store = obj.store
     project_config, profile = register(store, config, reference)
-    record_project(obj, store.read_index()[project_config.name])
+    record_registration(obj, store.read_index()[project_config.name])
     console.print(
         f"registered [bold]{project_config.name}[/] ({project_config.task}, {project_config.schedule}): "
         f"{len(project_config.features.all)} features, reference {profile.row_count} rows, version {profile.version}"
@@ -298,7 +297,7 @@ def _set_status(obj: Context, name: str, status: Any) -> None:
     from drifting_etl.store.projects import set_status
 
     entry = set_status(obj.store, name, status)
-    record_project(obj, entry)
+    record_registration(obj, entry)
     console.print(f"{entry.name}: {entry.status}")
 
 
@@ -454,21 +453,6 @@ def backfill(
         print_backfill(project_name, result.outcomes, result.failures, windows=len(windows))
     if result.failures:
         sys.exit(1)
-
-
-def backfill_record(obj: Context, project: str, windows: list[Window], result: Backfilled) -> dict[str, Any]:
-    """`backfill --json`: the number of windows in the range, how many failed, and one record per window attempted,
-    in order (`outcome_record`, or `failed_window_record` for a window that could not be loaded)."""
-    published = {item.window: item for item in result.published}
-    loaded = {outcome.window: outcome for outcome in result.outcomes}
-    failed = {window: error for window, error in reversed(result.failures)}  # a window's first error
-    results = []
-    for window in windows:
-        if window in loaded:
-            results.append(outcome_record(obj, loaded[window], published.get(window)))
-        elif window in failed:
-            results.append(failed_window_record(window, failed[window]))
-    return {"project": project, "windows": len(windows), "failed": len(failed), "results": results}
 
 
 @main.command()

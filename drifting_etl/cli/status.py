@@ -2,7 +2,7 @@
 project index), its latest window and latest successful window, and its attention reasons (from the database's
 `v_projects_needing_attention`: failing, never_ran, stale, breached, drifted). Read-only.
 
-Also `record_project`: what `project register`, `pause` and `resume` call to keep `monitored_project` in step with
+Also `record_registration`: what `project register`, `pause` and `resume` call to keep `monitored_project` in step with
 the store's index.
 
 With --json it prints one JSON document on stdout and nothing else (errors go to stderr); datetimes are ISO 8601
@@ -27,7 +27,7 @@ from drifting_etl.store.artifacts import IndexEntry
 if TYPE_CHECKING:
     from drifting_etl.cli.main import Context
 
-__all__ = ["project_record", "record_project", "status"]
+__all__ = ["project_record", "record_registration", "status"]
 
 REASON_STYLE = {
     "failing": "bold red",
@@ -38,7 +38,7 @@ REASON_STYLE = {
 }
 
 
-def record_project(obj: Context, entry: IndexEntry) -> None:
+def record_registration(obj: Context, entry: IndexEntry) -> None:
     """Record the project's index entry (schedule, status) in the database's `monitored_project`.
 
     The store stays the registry: when the database is not set up (or unreachable) a note says so and the command
