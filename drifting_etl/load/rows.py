@@ -161,6 +161,13 @@ class FeatureDriftRow:
     slice_key: str = ALL_ROWS
     slice_value: str = ALL_ROWS
     compared_with: str = "reference"
+    score_low: float | None = None
+    """The certified interval [score_low, score_high] that contains the exact score (zero-width when exact)."""
+    score_high: float | None = None
+    refined: bool = False
+    """The interval contained the threshold, so the column was computed exactly in a second pass."""
+    constant_reference: bool = False
+    """The reference column holds a single value."""
 
     def __post_init__(self) -> None:
         check_row(self)

@@ -174,6 +174,10 @@ feature_drift = sa.Table(
     sa.Column("approximate", sa.Boolean(), nullable=False, server_default=sa.false()),
     *_slice_columns(compared_with=True),
     *_metric_table_extras("feature_drift"),
+    sa.Column("score_low", sa.Float(), nullable=True),  # migration 0008
+    sa.Column("score_high", sa.Float(), nullable=True),
+    sa.Column("refined", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("constant_reference", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.CheckConstraint(_one_of("feature_kind", get_args(FeatureKind)), name="ck_feature_drift_feature_kind"),
     sa.CheckConstraint(_one_of("column_type", get_args(ColumnType)), name="ck_feature_drift_column_type"),
 )

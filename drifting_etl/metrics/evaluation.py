@@ -5,6 +5,7 @@ Pure computation: no storage, no database.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -14,6 +15,7 @@ from drifting_etl.metrics.drift import ColumnDrift, DatasetDrift, column_drift, 
 from drifting_etl.profiles.columns import (
     CategoricalProfile,
     CategoricalReference,
+    ColumnProfile,
     NumericalProfile,
     ReferenceProfile,
     WindowProfile,
@@ -73,19 +75,42 @@ class WindowEvaluation:
         return self.labelled / self.rows if self.rows else 0.0
 
     @property
+    def undecided(self) -> list[str]:
+        """Columns (features, then the prediction) whose score interval contains their threshold: the profile cannot
+        tell their verdict, and the pipeline computes them exactly."""
+        drifts = [*self.feature_drift, *([self.prediction_drift] if self.prediction_drift else [])]
+        return [drift.column for drift in drifts if not drift.decided]
+
+    @property
     def breached_metrics(self) -> list[PerformanceResult]:
         return [result for result in self.performance if result.breached]
 
 
 def evaluate(
-    config: ProjectConfig, reference: ReferenceProfile, summary: WindowSummary, positive: str
+    config: ProjectConfig,
+    reference: ReferenceProfile,
+    summary: WindowSummary,
+    positive: str,
+    refined: Mapping[str, ColumnProfile] | None = None,
 ) -> WindowEvaluation:
+    """The window's evaluation from its summary; `refined` replaces some columns' profiles with ones that kept every
+    value (pipeline/refine.py), so their drift is exact (see `WindowEvaluation.undecided`)."""
+    refined = refined or {}
+
+    def column(name: str) -> ColumnProfile:
+        return refined.get(name, summary.profile.columns[name])
+
     drifts: list[ColumnDrift] = []
     undetermined: list[str] = []
     for feature in config.features.all:
         settings = config.drift.for_feature(feature)
         result = column_drift(
-            feature, reference.columns[feature], summary.profile.columns[feature], settings.method, settings.threshold
+            feature,
+            reference.columns[feature],
+            column(feature),
+            settings.method,
+            settings.threshold,
+            refined=feature in refined,
         )
         if result is None:
             undetermined.append(feature)
@@ -95,9 +120,10 @@ def evaluate(
     prediction_drift = column_drift(
         prediction,
         reference.columns[prediction],
-        summary.profile.columns[prediction],
+        column(prediction),
         config.drift.method,
         config.drift.threshold,
+        refined=prediction in refined,
     )
     return WindowEvaluation(
         rows=summary.rows,

@@ -8,7 +8,7 @@ exit non-zero or let Airflow retry. A window without rows is recorded as `no_dat
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -23,11 +23,15 @@ from drifting_etl.load.tables import FeatureKind
 from drifting_etl.metrics.drift import ColumnDrift
 from drifting_etl.metrics.evaluation import PROBABILITY_METRICS, WindowEvaluation, evaluate
 from drifting_etl.pipeline.partitions import Profiled, merge_window, plan_window, profile_partitions
+from drifting_etl.pipeline.refine import exact_profiles
+from drifting_etl.profiles.columns import ColumnProfile
 from drifting_etl.profiles.summary import WindowSummary
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import Project, load_project
 
 Progress = Callable[[Partition], None]
+Refine = Callable[[list[str]], Mapping[str, ColumnProfile]]
+"""Exact profiles of some columns of the window (see pipeline/refine.py)."""
 
 
 @dataclass(frozen=True)
@@ -128,14 +132,19 @@ def load_summary(
     started_at: datetime,
     airflow_run_id: str | None = None,
     warnings: tuple[str, ...] = (),
+    refine: Refine | None = None,
 ) -> RunOutcome:
     """Evaluate a window's summary and replace the window's rows in the metrics database. The outcome's warnings,
-    `warnings` and the evaluation's own (`evaluation_warnings`), are stored in `monitoring_run.warnings` too."""
+    `warnings` and the evaluation's own (`evaluation_warnings`), are stored in `monitoring_run.warnings` too.
+    `refine` gives exact profiles of the columns whose verdict the summary leaves open (pipeline/refine.py)."""
     if summary.rows == 0:
         evaluation = None
         rows = empty_window_rows(project, window, started_at, airflow_run_id, warnings)
     else:
         evaluation = evaluate(project.config, project.reference, summary, project.positive_label)
+        if evaluation.undecided and refine is not None:
+            exact = refine(evaluation.undecided)
+            evaluation = evaluate(project.config, project.reference, summary, project.positive_label, exact)
         warnings = (*warnings, *evaluation_warnings(project, window, evaluation))
         rows = metric_rows(project, window, evaluation, started_at, airflow_run_id, warnings)
     database.replace_window(*rows)
@@ -207,8 +216,18 @@ def run_window(
             started_at=started_at,
             airflow_run_id=airflow_run_id,
             warnings=empty_window_warnings(store, project, window, partitions) if summary.rows == 0 else (),
+            refine=refiner(store, project, window, workers=workers),
         )
     return replace(outcome, reused=profiled.reused, seconds=time.perf_counter() - clock)
+
+
+def refiner(store: ArtifactStore, project: Project, window: Window, *, workers: int | None = None) -> Refine:
+    """Refinement of this window: its columns' exact profiles, read again from its log partitions."""
+
+    def refine(columns: list[str]) -> Mapping[str, ColumnProfile]:
+        return exact_profiles(store, project, window, columns, workers=workers)
+
+    return refine
 
 
 def empty_window_rows(
@@ -257,6 +276,10 @@ def metric_rows(
             reference_rows=drift.reference_rows,
             current_rows=drift.current_rows,
             approximate=drift.approximate,
+            score_low=drift.score_low,
+            score_high=drift.score_high,
+            refined=drift.refined,
+            constant_reference=drift.constant_reference,
         )
         for kind, drift in drifts
     ]

@@ -24,7 +24,7 @@ from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import window_partitions
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.pipeline import partitions
-from drifting_etl.pipeline.run import RunOutcome, failures_recorded, load_summary, record_project
+from drifting_etl.pipeline.run import RunOutcome, failures_recorded, load_summary, record_project, refiner
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import load_config_of, load_project
 
@@ -134,6 +134,7 @@ def load_partitions(
             partitions=len(summary_paths),
             started_at=started_at,
             airflow_run_id=airflow_run_id,
+            refine=refiner(store, project, window),
         )
     return outcome_json(outcome)
 

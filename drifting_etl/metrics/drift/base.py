@@ -5,8 +5,9 @@ threshold, its exact computation and its computation from a profile, and the nam
 knows it by. `compute` is the one entry point callers use: exact when the window (and the reference) kept what an
 exact computation needs, from the profile otherwise.
 
-The two computations are kept apart on purpose: a method's profile path is what can later certify an interval
-[score_low, score_high] around the exact score, and its exact path what refines a verdict the interval leaves open.
+The two computations are kept apart on purpose: a method's profile path certifies an interval [low, high] around
+the exact score, and its exact path refines a verdict the interval leaves open (the pipeline reads the column's
+values again for it: see pipeline/refine.py).
 
 Pure computation: no I/O, no registry (see registry.py), no choice of method (see auto.py).
 """
@@ -16,12 +17,15 @@ from __future__ import annotations
 import operator
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Literal
 
 from drifting_etl.core.columns import ColumnType
 from drifting_etl.core.drift_methods import DriftMethodName
 from drifting_etl.profiles.columns import ColumnProfile, ColumnReference
+
+ROUNDING = 1e-9
+"""Relative widening of every interval computed from a profile."""
 
 Comparison = Literal["<=", "<", ">="]
 """How a score is compared with the threshold for the column to drift (p-values: small; distances: large)."""
@@ -40,6 +44,15 @@ class MethodScore:
     """The test statistic where there is one (KS D, chi-squared, z)."""
     approximate: bool
     """True when computed from the profile's model of the window rather than from its values or exact counts."""
+    low: float | None = None
+    """The certified interval [low, high] that contains the exact score (None: the score itself, exact)."""
+    high: float | None = None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        low = self.score if self.low is None else self.low
+        high = self.score if self.high is None else self.high
+        return min(low, self.score), max(high, self.score)
 
 
 class DriftMethod(ABC):
@@ -61,10 +74,19 @@ class DriftMethod(ABC):
         """Evidently's verdict for this method's score against `threshold`."""
         return _COMPARE[self.comparison](score, threshold)
 
+    def decides(self, low: float, high: float, threshold: float) -> bool:
+        """Whether every score in [low, high] gets the same verdict (each comparison is monotone in the score)."""
+        return self.is_drift(low, threshold) == self.is_drift(high, threshold)
+
     def compute(self, reference: ColumnReference, current: ColumnProfile) -> MethodScore:
-        """The exact score when the profiles allow it, else the one computed from the window's profile."""
+        """The exact score when the profiles allow it, else the one computed from the window's profile (its interval
+        widened by `ROUNDING`: its bounds are sums of floats, and so is the exact score)."""
         exact = self.exact(reference, current)
-        return exact if exact is not None else self.from_profile(reference, current)
+        if exact is not None:
+            return exact
+        modelled = self.from_profile(reference, current)
+        low, high = modelled.interval
+        return replace(modelled, low=low - ROUNDING * abs(low), high=high + ROUNDING * abs(high))
 
     @abstractmethod
     def exact(self, reference: ColumnReference, current: ColumnProfile) -> MethodScore | None:
@@ -73,4 +95,5 @@ class DriftMethod(ABC):
 
     @abstractmethod
     def from_profile(self, reference: ColumnReference, current: ColumnProfile) -> MethodScore:
-        """The score from the window's profile alone (its cell counts and model), for windows too large to keep."""
+        """The score from the window's profile alone (its cell counts and model), for windows too large to keep,
+        with an interval [low, high] certain to contain the exact score (see `MethodScore`)."""

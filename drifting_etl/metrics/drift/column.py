@@ -32,6 +32,15 @@ class ColumnDrift:
     approximate: bool
     reference_rows: int
     current_rows: int
+    score_low: float = math.nan
+    """[score_low, score_high] contains the exact score (zero-width when the score is exact)."""
+    score_high: float = math.nan
+    decided: bool = True
+    """Every score in the interval gets the verdict `drifted`; False sends the column to refinement."""
+    refined: bool = False
+    """Computed exactly in a second pass over the column's values, because its interval contained the threshold."""
+    constant_reference: bool = False
+    """The reference column holds a single value (Wasserstein is then normed by 0.001, as Evidently does)."""
 
 
 @dataclass(frozen=True)
@@ -44,15 +53,23 @@ class DatasetDrift:
 
 
 def column_drift(
-    name: str, reference: ColumnReference, current: ColumnProfile, method: str = AUTO, threshold: float | None = None
+    name: str,
+    reference: ColumnReference,
+    current: ColumnProfile,
+    method: str = AUTO,
+    threshold: float | None = None,
+    *,
+    refined: bool = False,
 ) -> ColumnDrift | None:
-    """Drift of one column; None when the window has no usable value in it (reported as data quality instead)."""
+    """Drift of one column; None when the window has no usable value in it (reported as data quality instead).
+    `refined`: `current` was profiled again with every value kept, to decide a verdict its interval left open."""
     if current.count == 0 or reference.count == 0:
         return None
     chosen = auto_method(reference, current) if method == AUTO else _registered(method, name, reference.column_type)
     limit = chosen.default_threshold if threshold is None else threshold
     result = chosen.compute(reference, current)
     statistic = result.statistic
+    low, high = result.interval
     return ColumnDrift(
         column=name,
         column_type=reference.column_type,
@@ -64,6 +81,11 @@ def column_drift(
         approximate=result.approximate,
         reference_rows=reference.count,
         current_rows=current.count,
+        score_low=low,
+        score_high=high,
+        decided=chosen.decides(low, high, limit),
+        refined=refined,
+        constant_reference=reference.distinct == 1,
     )
 
 

@@ -48,7 +48,7 @@ def exact_shares(reference: ColumnReference, current: ColumnProfile) -> Shares |
     if reference.distinct > BINNED_MIN_DISTINCT:
         return None if current.values is None else _sturges_shares_of_values(reference, current)
     if reference.small_counts is not None:
-        counts = _value_counts(current)
+        counts = value_counts(current)
         if counts is not None:
             return Shares(*_count_shares(reference.small_counts, reference.count, counts, current.count), False)
     return None
@@ -64,7 +64,7 @@ def profile_shares(reference: ColumnReference, current: ColumnProfile) -> Shares
     if reference.distinct > BINNED_MIN_DISTINCT:
         return _modelled_sturges_shares(reference, current)
     assert reference.small_counts is not None
-    counts = _value_counts(current)
+    counts = value_counts(current)
     if counts is not None:
         return Shares(*_count_shares(reference.small_counts, reference.count, counts, current.count), False)
     # Many distinct window values, not kept, against a low-cardinality reference: values off the reference set are
@@ -77,7 +77,7 @@ def profile_shares(reference: ColumnReference, current: ColumnProfile) -> Shares
     return Shares(*_count_shares(ref_counts, reference.count, cur_counts, current.count), True)
 
 
-def _value_counts(current: NumericalProfile) -> Mapping[float, int] | None:
+def value_counts(current: NumericalProfile) -> Mapping[float, int] | None:
     """The window's count per distinct value, as Evidently bins a column whose reference has few values: from its
     small counts, else from its kept values (any number of distinct ones); None when it kept neither."""
     if current.small_counts is not None:

@@ -20,7 +20,7 @@ import numpy as np
 from drifting_etl.core.columns import ColumnType
 from drifting_etl.metrics.drift.base import DriftMethod, MethodScore
 from drifting_etl.metrics.drift.cell_model import CellModel
-from drifting_etl.metrics.drift.frequencies import Shares, exact_shares, profile_shares
+from drifting_etl.metrics.drift.frequencies import Shares, exact_shares, profile_shares, value_counts
 from drifting_etl.profiles.columns import (
     CategoricalProfile,
     CategoricalReference,
@@ -58,18 +58,49 @@ class KolmogorovSmirnov(DriftMethod):
         from scipy import stats
 
         reference, current = _numerical(reference, current)
-        # The reference CDF is a step function on its edges; between two edges the window CDF is monotone, so the
-        # supremum is reached at an edge or at the end of a gap. Exact when the edges are every reference value.
-        n1, n2 = reference.count, current.count
-        ref_cum = np.cumsum(reference.cell_counts)
-        cur_cum = np.cumsum(current.cell_counts)
-        diffs = ref_cum / n1 - cur_cum / n2
-        d = float(max(np.clip(-diffs.min(), 0, 1), diffs.max()))
+        low, estimate, high = ks_statistic_bounds(reference, current)
         # scipy's asymptotic p-value, which its "auto" mode uses above 10,000 rows: a window reaches this path only
-        # beyond EXACT_VALUES_LIMIT values
-        m, n = sorted([float(n1), float(n2)], reverse=True)
-        p = float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
-        return MethodScore(p, d, not reference.exact_edges)
+        # beyond EXACT_VALUES_LIMIT values. The p-value falls as D grows: D's bounds give the p-value's.
+        m, n = sorted([float(reference.count), float(current.count)], reverse=True)
+        size = np.round(m * n / (m + n))
+
+        def p_value(d: float) -> float:
+            return float(np.clip(stats.kstwo.sf(d, size), 0, 1))
+
+        return MethodScore(p_value(estimate), estimate, low < high, low=p_value(high), high=p_value(low))
+
+
+def ks_statistic_bounds(reference: NumericalReference, current: NumericalProfile) -> tuple[float, float, float]:
+    """(lower bound, estimate, upper bound) of the two-sample KS statistic D = sup |F_ref - F_cur| from the window's
+    profile.
+
+    Both CDFs are known exactly at every cell boundary (at each edge, and just before it), so D is at least their
+    largest difference there. Inside the gap between two edges the window's CDF rises from c to d and the
+    reference's from a to b (a = b when the edges are every reference value): no difference there exceeds b - c or
+    d - a, which bounds D from above. The estimate adds the differences at the reference's values inside the gaps,
+    the window's CDF taken from its cell model, and stays within the bounds."""
+    n1, n2 = reference.count, current.count
+    ref_cum = np.cumsum(reference.cell_counts) / n1
+    cur_cum = np.cumsum(current.cell_counts) / n2
+    diffs = ref_cum - cur_cum
+    low = float(np.max(np.abs(diffs)))
+    # gap g lies between edges g and g + 1: its CDFs start at cell 2g + 1 (the edge, inclusive) and end just before
+    # edge g + 1 (cell 2g + 2)
+    a, b = ref_cum[1:-2:2], ref_cum[2:-1:2]
+    c, d = cur_cum[1:-2:2], cur_cum[2:-1:2]
+    high = max(low, float(np.max(b - c, initial=0.0)), float(np.max(d - a, initial=0.0)))
+    if high <= low or reference.values is None:
+        return low, low, max(low, high)
+    values = np.unique(reference.values)
+    inside = values[(values > reference.edges[0]) & (values < reference.edges[-1])]
+    inside = inside[~np.isin(inside, reference.edges)]
+    estimate = low
+    if inside.size:
+        model = CellModel.of(current, reference.edges)
+        ref_at = np.searchsorted(reference.values, inside, side="right") / n1
+        cur_at = model.below(inside, inclusive=True) / n2
+        estimate = max(low, float(np.max(np.abs(ref_at - cur_at))))
+    return low, min(estimate, high), high
 
 
 class Wasserstein(DriftMethod):
@@ -90,7 +121,10 @@ class Wasserstein(DriftMethod):
 
     def from_profile(self, reference: ColumnReference, current: ColumnProfile) -> MethodScore:
         reference, current = _numerical(reference, current)
-        return MethodScore(_modelled_wasserstein(reference, current) / _norm(reference), None, True)
+        norm = _norm(reference)
+        low, high = wasserstein_bounds(reference, current)
+        estimate = min(max(_modelled_wasserstein(reference, current), low), high)
+        return MethodScore(estimate / norm, None, low < high, low=low / norm, high=high / norm)
 
 
 def _norm(reference: NumericalReference) -> float:
@@ -128,6 +162,43 @@ def _modelled_wasserstein(reference: NumericalReference, current: NumericalProfi
     return outside + float(np.sum(np.diff(x) * (left + right) / 2))
 
 
+def wasserstein_bounds(reference: NumericalReference, current: NumericalProfile) -> tuple[float, float]:
+    """Bounds on the area between the reference's CDF and the window's, from the window's profile alone.
+
+    Beyond the reference's range the area is exact (see `_modelled_wasserstein`), and so is it wherever the window
+    holds values equal to an edge. Inside the gap between two edges the window's CDF F rises from c to d, and its
+    integral is exact from the count k and sum s of the values there: c * width + (k * right edge - s) / m. With
+    h = F - F_ref and H its integral, the area |h| is H + 2 * (area where F < F_ref) = 2 * (area where F > F_ref) - H;
+    F >= c and F <= d bound those two areas, and |H| bounds the area from below."""
+    values = _reference_values(reference)
+    edges = reference.edges
+    first, last = float(edges[0]), float(edges[-1])
+    m, n = current.count, values.size
+    below = float(current.cell_counts[0]) * first - float(current.cell_sums[0])
+    above = float(current.cell_sums[-1]) - float(current.cell_counts[-1]) * last
+    outside = (max(below, 0.0) + max(above, 0.0)) / m
+    if last <= first:
+        return outside, outside
+    cur_cum = np.cumsum(current.cell_counts) / m
+    c, d = cur_cum[1:-2:2], cur_cum[2:-1:2]
+    counts, sums = current.cell_counts[2:-1:2].astype(np.float64), current.cell_sums[2:-1:2]
+    widths = np.diff(edges)
+    cur_integral = c * widths + (counts * edges[1:] - sums) / m
+    # the reference's CDF is a step function: constant on each piece between consecutive edges and values
+    grid = np.unique(np.concatenate([edges, values[(values > first) & (values < last)]]))
+    steps = np.diff(grid)
+    level = np.searchsorted(values, grid[:-1], side="right") / n
+    gap = np.searchsorted(edges, grid[:-1], side="right") - 1
+    gaps = widths.size
+    ref_integral = np.bincount(gap, weights=level * steps, minlength=gaps)
+    above_c = np.bincount(gap, weights=np.maximum(level - c[gap], 0.0) * steps, minlength=gaps)
+    below_d = np.bincount(gap, weights=np.maximum(d[gap] - level, 0.0) * steps, minlength=gaps)
+    h = cur_integral - ref_integral
+    lower = np.abs(h)
+    upper = np.maximum(np.minimum(h + 2 * above_c, 2 * below_d - h), lower)
+    return outside + float(lower.sum()), outside + float(upper.sum())
+
+
 def wasserstein_distance(u: np.ndarray, v: np.ndarray) -> float:
     """The first Wasserstein distance of two 1-D distributions: the area between their CDFs (as scipy.stats defines
     it; computed here because importing scipy.stats costs half a second that large windows need not pay)."""
@@ -157,6 +228,9 @@ class _OnShares(DriftMethod):
     """A method computed from reference and window shares over common bins: exact when the shares are counted
     (categories; few distinct numbers; a window that kept its values), modelled from the profile otherwise."""
 
+    score_range: tuple[float, float]
+    """Every score the method can give."""
+
     def exact(self, reference: ColumnReference, current: ColumnProfile) -> MethodScore | None:
         shares = exact_shares(reference, current)
         return None if shares is None else self._scored(shares, reference, current)
@@ -166,7 +240,12 @@ class _OnShares(DriftMethod):
 
     def _scored(self, shares: Shares, reference: ColumnReference, current: ColumnProfile) -> MethodScore:
         statistic, score = self.on_shares(shares, reference, current)
-        return MethodScore(score, statistic, shares.approximate)
+        if not shares.approximate:
+            return MethodScore(score, statistic, False)
+        # No bound is certified yet for modelled shares: the interval is every score the method can give, so a
+        # verdict from them is always refined (computed exactly from the column's values).
+        low, high = self.score_range
+        return MethodScore(score, statistic, True, low=low, high=high)
 
     @abstractmethod
     def on_shares(
@@ -182,6 +261,7 @@ class ChiSquared(_OnShares):
     default_threshold = 0.05
     comparison = "<"
     evidently_stattest = "chisquare"
+    score_range = (0.0, 1.0)
 
     def on_shares(
         self, shares: Shares, reference: ColumnReference, current: ColumnProfile
@@ -212,6 +292,7 @@ class ZTest(_OnShares):
     default_threshold = 0.05
     comparison = "<"
     evidently_stattest = "z"
+    score_range = (0.0, 1.0)
 
     def on_shares(
         self, shares: Shares, reference: ColumnReference, current: ColumnProfile
@@ -220,7 +301,7 @@ class ZTest(_OnShares):
             reference.counts if isinstance(reference, CategoricalReference) else reference.small_counts or {}
         )
         cur_values: Mapping[Any, int] = (
-            current.counts if isinstance(current, CategoricalProfile) else current.small_counts or {}
+            current.counts if isinstance(current, CategoricalProfile) else value_counts(current) or {}
         )
         ref_present = [key for key, n in ref_values.items() if n]
         cur_present = [key for key, n in cur_values.items() if n]
@@ -244,6 +325,7 @@ class PopulationStabilityIndex(_OnShares):
     default_threshold = 0.1
     comparison = ">="
     evidently_stattest = "psi"
+    score_range = (0.0, math.inf)
 
     def on_shares(
         self, shares: Shares, reference: ColumnReference, current: ColumnProfile
@@ -267,6 +349,7 @@ class JensenShannon(_OnShares):
     default_threshold = 0.1
     comparison = ">="
     evidently_stattest = "jensenshannon"
+    score_range = (0.0, math.sqrt(math.log(2)))
 
     def on_shares(
         self, shares: Shares, reference: ColumnReference, current: ColumnProfile
