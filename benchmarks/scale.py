@@ -18,7 +18,9 @@ run/scan is the median of each run over the scan just before it; peak RSS is the
 
 Afterwards, in this process, it computes ks, wasserstein, psi and jensenshannon for every numerical column from the
 engine's window summary, and exactly on the full arrays (scipy for KS, Evidently's own stattests for the others),
-and prints the approximation errors and verdict mismatches. The last lines check the issue's targets (directions only
+and prints the approximation errors and verdict mismatches. Then the near-threshold section (benchmarks/
+near_threshold.py, 2 M rows; 250 k with --small): columns 0.5% of the threshold on either side for every method,
+their verdicts against the exact ones, interval widths, refined columns and the cost of refinement. The last lines check the issue's targets (directions only
 with --small, which is what CI runs); the exit code is 1 when any checked target fails.
 
 Generated data is kept across invocations with --workdir (reruns skip generation); the default work directory is a
@@ -52,6 +54,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from near_threshold import NearResult, measure_near_threshold
+from near_threshold import report_lines as near_report_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "bench"
@@ -66,6 +70,8 @@ GENERATOR_VERSION = 2  # bump when the generated data changes, so cached work di
 FULL_SIZES, SMALL_SIZES = "1M,5M,20M", "250k"
 FULL_REFERENCE_ROWS, SMALL_REFERENCE_ROWS = 100_000, 20_000
 EVIDENTLY_SIZE = 1_000_000
+NEAR_ROWS, NEAR_SMALL_ROWS = 2_000_000, 250_000
+"""Rows of the near-threshold window (benchmarks/near_threshold.py)."""
 MIB, GIB = 2**20, 2**30
 RELATIVE_FLOOR = 1e-4
 """Below this exact value the relative error is meaningless: the absolute error is used instead (and marked)."""
@@ -883,6 +889,21 @@ def error_checks(results: list[SizeResult]) -> list[Check]:
     return checks
 
 
+def near_checks(near: NearResult, *, small: bool) -> list[Check]:
+    mismatched = ", ".join(near.mismatches) or "0 mismatches"
+    checks = [
+        Check(
+            f"near-threshold verdicts equal the exact ones ({len(near.columns)} columns)",
+            not near.mismatches,
+            mismatched,
+        )
+    ]
+    cost = f"{near.cost:+.1%} ({near.unrefined_seconds:.2f} s -> {near.refined_seconds:.2f} s)"
+    target = "refinement adds <= 10% when 5% of columns need it"
+    checks.append(Check(target, None if small else near.cost <= 0.10, cost))  # timed at full size only
+    return checks
+
+
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -928,6 +949,9 @@ def main() -> int:
             step = time.perf_counter()
             result.errors = approximation_errors(result.data, reference)
             progress(f"  approximation errors {result.data.label}: {time.perf_counter() - step:.1f} s")
+        near = measure_near_threshold(
+            workdir, NEAR_SMALL_ROWS if args.small else NEAR_ROWS, args.reference_rows, args.seed, progress
+        )
     except BenchmarkFailed as exc:
         print(f"FAILED: {exc}", file=sys.stderr, flush=True)
         return 1
@@ -950,7 +974,9 @@ def main() -> int:
               "exact on the full arrays: scipy ks_2samp D; Evidently 0.7 stattests for the others); relative error is "
               f"the absolute one where the exact value is below {RELATIVE_FLOOR:g}, marked (abs)", ""]  # fmt: skip
     lines += [*error_table(results), ""]
+    lines += [*near_report_lines(near), ""]
     checks = [*(small_checks(results) if args.small else full_checks(results)), *error_checks(results)]
+    checks += near_checks(near, small=args.small)
     for check in checks:
         verdict = {True: "PASS", False: "FAIL", None: "SKIP"}[check.passed]
         lines.append(f"{verdict}  {check.target}: {check.detail}")

@@ -6,7 +6,7 @@ Pure computation: no storage, no database.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from drifting_etl.core.columns import ColumnType
@@ -91,26 +91,13 @@ def evaluate(
     reference: ReferenceProfile,
     summary: WindowSummary,
     positive: str,
-    refined: Mapping[str, ColumnProfile] | None = None,
 ) -> WindowEvaluation:
-    """The window's evaluation from its summary; `refined` replaces some columns' profiles with ones that kept every
-    value (pipeline/refine.py), so their drift is exact (see `WindowEvaluation.undecided`)."""
-    refined = refined or {}
-
-    def column(name: str) -> ColumnProfile:
-        return refined.get(name, summary.profile.columns[name])
-
     drifts: list[ColumnDrift] = []
     undetermined: list[str] = []
     for feature in config.features.all:
         settings = config.drift.for_feature(feature)
         result = column_drift(
-            feature,
-            reference.columns[feature],
-            column(feature),
-            settings.method,
-            settings.threshold,
-            refined=feature in refined,
+            feature, reference.columns[feature], summary.profile.columns[feature], settings.method, settings.threshold
         )
         if result is None:
             undetermined.append(feature)
@@ -120,10 +107,9 @@ def evaluate(
     prediction_drift = column_drift(
         prediction,
         reference.columns[prediction],
-        column(prediction),
+        summary.profile.columns[prediction],
         config.drift.method,
         config.drift.threshold,
-        refined=prediction in refined,
     )
     return WindowEvaluation(
         rows=summary.rows,
@@ -135,6 +121,38 @@ def evaluate(
         performance=_performance(config, summary, positive),
         undetermined=undetermined,
         proba_values=summary.proba_values,
+    )
+
+
+def refined_evaluation(
+    config: ProjectConfig,
+    reference: ReferenceProfile,
+    evaluation: WindowEvaluation,
+    exact: Mapping[str, ColumnProfile],
+) -> WindowEvaluation:
+    """`evaluation` with the drift of the columns in `exact` computed again from their profiles that kept every value
+    (pipeline/refine.py), so exactly (see `WindowEvaluation.undecided`); the dataset verdict follows."""
+
+    def again(drift: ColumnDrift) -> ColumnDrift:
+        if drift.column not in exact:
+            return drift
+        settings = config.drift.for_feature(drift.column)
+        method, threshold = settings.method, settings.threshold
+        if drift.column == config.columns.prediction:
+            method, threshold = config.drift.method, config.drift.threshold
+        result = column_drift(
+            drift.column, reference.columns[drift.column], exact[drift.column], method, threshold, refined=True
+        )
+        assert result is not None, "a column with a drift result has values"
+        return result
+
+    drifts = [again(drift) for drift in evaluation.feature_drift]
+    prediction = None if evaluation.prediction_drift is None else again(evaluation.prediction_drift)
+    return replace(
+        evaluation,
+        feature_drift=drifts,
+        prediction_drift=prediction,
+        dataset=dataset_drift(drifts, config.drift.dataset_drift_share),
     )
 
 

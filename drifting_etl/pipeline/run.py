@@ -21,7 +21,7 @@ from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.load.rows import DataQualityRow, DatasetDriftRow, FeatureDriftRow, PerformanceRow, RunRow
 from drifting_etl.load.tables import FeatureKind
 from drifting_etl.metrics.drift import ColumnDrift
-from drifting_etl.metrics.evaluation import PROBABILITY_METRICS, WindowEvaluation, evaluate
+from drifting_etl.metrics.evaluation import PROBABILITY_METRICS, WindowEvaluation, evaluate, refined_evaluation
 from drifting_etl.pipeline.partitions import Profiled, merge_window, plan_window, profile_partitions
 from drifting_etl.pipeline.refine import exact_profiles
 from drifting_etl.profiles.columns import ColumnProfile
@@ -143,8 +143,7 @@ def load_summary(
     else:
         evaluation = evaluate(project.config, project.reference, summary, project.positive_label)
         if evaluation.undecided and refine is not None:
-            exact = refine(evaluation.undecided)
-            evaluation = evaluate(project.config, project.reference, summary, project.positive_label, exact)
+            evaluation = refined_evaluation(project.config, project.reference, evaluation, refine(evaluation.undecided))
         warnings = (*warnings, *evaluation_warnings(project, window, evaluation))
         rows = metric_rows(project, window, evaluation, started_at, airflow_run_id, warnings)
     database.replace_window(*rows)

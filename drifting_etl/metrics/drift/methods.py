@@ -67,7 +67,10 @@ class KolmogorovSmirnov(DriftMethod):
         def p_value(d: float) -> float:
             return float(np.clip(stats.kstwo.sf(d, size), 0, 1))
 
-        return MethodScore(p_value(estimate), estimate, low < high, low=p_value(high), high=p_value(low))
+        if low == high:
+            p = p_value(low)
+            return MethodScore(p, low, False, low=p, high=p)
+        return MethodScore(p_value(estimate), estimate, True, low=p_value(high), high=p_value(low))
 
 
 def ks_statistic_bounds(reference: NumericalReference, current: NumericalProfile) -> tuple[float, float, float]:
