@@ -398,7 +398,10 @@ def test_dag_docs_given_an_index_should_describe_project_schedule_results_and_ba
     assert "Catchup is\non: unpausing the DAG runs every window since 2026-01-01" in alpha["doc_md"]
     assert "Catchup is\noff" in beta["doc_md"]
     retrain = dags["retrain__alpha"]
-    assert retrain["description"] == "Retrains project alpha when drift_monitor__alpha finds a breach (triggered, no schedule)."
+    assert (
+        retrain["description"]
+        == "Retrains project alpha when drift_monitor__alpha finds a breach (triggered, no schedule)."
+    )
     assert "Retraining of project `alpha`" in retrain["doc_md"] and "unpaused" in retrain["doc_md"]
     assert "airflow dags trigger retrain__alpha --conf" in retrain["doc_md"]
 
@@ -459,7 +462,9 @@ def test_notify_task_given_no_smtp_default_connection_should_record_failed_and_f
     assert "airflow connections add smtp_default --conn-type smtp" in error
     # the task log says so as an error, not as a green task
     output = result["output"]
-    [logged] = [line for line in output.splitlines() if "[error" in line and "was not sent (recorded as 'failed'" in line]
+    [logged] = [
+        line for line in output.splitlines() if "[error" in line and "was not sent (recorded as 'failed'" in line
+    ]
     assert "the Airflow connection 'smtp_default' does not exist" in logged
     assert "→ create it: airflow connections add smtp_default" in output
     database.dispose()

@@ -181,6 +181,43 @@ def test_run_given_a_large_window_should_store_intervals_and_refine_undecided_co
         if row["refined"]:
             assert row["score"] == pytest.approx(exact, rel=1e-9)
     assert stored["far"]["drifted"] and not stored["far"]["refined"]  # far from the threshold: decided by the profile
-    binned = stored["binned"]  # modelled shares have no certified bound yet: always refined, then exact
-    assert binned["refined"] and binned["score_low"] == binned["score"] == binned["score_high"]
-    assert binned["score"] == pytest.approx(_psi_of_values(reference["binned"].to_numpy(), logs["binned"].to_numpy()))
+    near = stored["near"]  # 0.4% beyond the threshold: the profile's interval contains it, so it was refined
+    assert near["refined"] and near["score_low"] == near["score"] == near["score_high"]
+    binned = stored["binned"]  # far below the threshold: decided by its certified interval
+    exact = _psi_of_values(reference["binned"].to_numpy(), logs["binned"].to_numpy())
+    assert not binned["refined"] and binned["score_low"] <= exact <= binned["score_high"] < 0.1
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        lambda rng: rng.normal(0, 1, WINDOW_ROWS),
+        lambda rng: rng.normal(0.05, 1.02, WINDOW_ROWS),
+        lambda rng: rng.normal(0.3, 1.5, WINDOW_ROWS),
+        lambda rng: np.concatenate([rng.normal(0, 1, WINDOW_ROWS - 5000), rng.normal(6, 0.1, 5000)]),
+        lambda rng: rng.standard_t(3, WINDOW_ROWS),
+        lambda rng: np.round(rng.normal(0, 1, WINDOW_ROWS), 2),
+    ],
+    ids=["same", "slightly shifted", "shifted and wider", "with a far cluster", "heavy tails", "rounded"],
+)
+def test_psi_and_jensenshannon_given_large_windows_should_certify_intervals_containing_the_exact_scores(
+    window: object,
+) -> None:
+    from scipy.spatial import distance
+
+    rng = np.random.default_rng(5)
+    reference = NumericalReference.fit(rng.normal(size=REFERENCE_ROWS))
+    values = window(rng)  # type: ignore[operator]
+    profile = NumericalProfile.of(values, reference.edges, keep_values=False)
+    bins = np.histogram_bin_edges(np.concatenate([reference.values, values]), bins="sturges")  # type: ignore[list-item]
+    ref_shares = np.histogram(reference.values, bins)[0] / reference.count  # type: ignore[arg-type]
+    cur_shares = np.histogram(values, bins)[0] / values.size
+    exact = {
+        "psi": _psi_of_values(reference.values, values),  # type: ignore[arg-type]
+        "jensenshannon": float(distance.jensenshannon(ref_shares, cur_shares)),
+    }
+    for method, expected in exact.items():
+        drift = column_drift("x", reference, profile, method)
+        assert drift is not None and drift.approximate
+        assert drift.score_low <= expected <= drift.score_high, (method, expected, drift)
+        assert drift.score_low <= drift.score <= drift.score_high

@@ -138,7 +138,9 @@ def test_show_json_should_hold_the_stored_rows_of_exactly_that_window(project: N
 
 
 def test_show_given_the_failed_window_should_show_its_error(project: NewProject) -> None:
-    shown = json.loads(project.cli("show", "new-model", "--start", "2026-03-03", "--end", "2026-03-04", "--json").stdout)
+    shown = json.loads(
+        project.cli("show", "new-model", "--start", "2026-03-03", "--end", "2026-03-04", "--json").stdout
+    )
     assert shown["run"]["status"] == "failed" and "garbage.parquet" in shown["run"]["error"]
     assert shown["feature_drift"] == [] and shown["dataset_drift"] is None
 

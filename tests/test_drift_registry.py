@@ -88,9 +88,18 @@ def test_methods_given_evidentlys_rules_should_keep_their_column_types_threshold
 
 @pytest.mark.parametrize(
     ("name", "at_threshold"),
-    [("ks", True), ("chisquare", False), ("ztest", False), ("psi", True), ("wasserstein", True), ("jensenshannon", True)],
+    [
+        ("ks", True),
+        ("chisquare", False),
+        ("ztest", False),
+        ("psi", True),
+        ("wasserstein", True),
+        ("jensenshannon", True),
+    ],
 )
-def test_is_drift_given_score_at_threshold_should_follow_evidentlys_verdict(name: DriftMethodName, at_threshold: bool) -> None:
+def test_is_drift_given_score_at_threshold_should_follow_evidentlys_verdict(
+    name: DriftMethodName, at_threshold: bool
+) -> None:
     method = method_named(name)
     p_value = method.comparison != ">="
 

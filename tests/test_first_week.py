@@ -309,8 +309,10 @@ def test_run_again_given_the_same_verdict_should_e_mail_once_unless_forced_or_ch
     sent = MetricsDatabase(project.database_url).notifications("new-model", DAY, DAY + timedelta(days=1))
     assert [row["forced"] for row in sent] == [False, True, False]  # newest first
     assert sent[0]["verdict"] == "success; no dataset drift; drifted: age; no breached metrics"  # 1 of 3 drifted
-    assert sent[1]["verdict"] == sent[2]["verdict"] == (
-        "success; no dataset drift; no drifted features; no breached metrics"
+    assert (
+        sent[1]["verdict"]
+        == sent[2]["verdict"]
+        == ("success; no dataset drift; no drifted features; no breached metrics")
     )
     assert all(row["recipients"] == "team@example.com" and row["subject"] for row in sent)
     assert sent[0]["subject"] == inbox.subjects[2]

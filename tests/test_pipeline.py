@@ -254,7 +254,9 @@ def test_run_given_log_without_timestamp_column_should_name_the_key_the_file_and
 
     shop = local_shop(tmp_path)
     partition = shop.store.log_partition_dir("shop-churn", DAY.date(), 3)
-    table = pa.table({"request_id": ["r1"], "ts": [DAY], "age": [30.0], "basket": [2.0], "channel": ["web"], "prediction": [1]})
+    table = pa.table(
+        {"request_id": ["r1"], "ts": [DAY], "age": [30.0], "basket": [2.0], "channel": ["web"], "prediction": [1]}
+    )
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     shop.store.write_bytes(f"{partition}/no-timestamp.parquet", sink.getvalue().to_pybytes())
@@ -263,7 +265,10 @@ def test_run_given_log_without_timestamp_column_should_name_the_key_the_file_and
 
     assert result.exit_code == 1
     output = " ".join(result.output.split())  # rich wraps long lines
-    assert "log file lacks column(s) 'timestamp' (columns.timestamp); it has request_id, ts, age, basket, channel, prediction" in output
+    assert (
+        "log file lacks column(s) 'timestamp' (columns.timestamp); it has request_id, ts, age, basket, channel, prediction"
+        in output
+    )
     assert "no-timestamp.parquet" in output
 
 

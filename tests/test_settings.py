@@ -55,7 +55,9 @@ def test_settings_given_bad_value_should_name_the_variable(variable_name: str, v
 def test_settings_given_bad_variable_should_not_fail_any_import() -> None:
     """Nothing reads DRIFTING_* at import time: a bad value fails the command that reads it, not an import."""
     env = {**os.environ, "DRIFTING_WORKERS": "many", "DRIFTING_PARTITION_GROUP_BYTES": "lots"}
-    modules = "drifting_etl.pipeline.partitions, drifting_etl.pipeline.steps, drifting_etl.cli.main, drifting_etl.capture"
+    modules = (
+        "drifting_etl.pipeline.partitions, drifting_etl.pipeline.steps, drifting_etl.cli.main, drifting_etl.capture"
+    )
     done = subprocess.run(
         [sys.executable, "-c", f"import {modules}"], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
     )

@@ -62,6 +62,6 @@ def missing_connection_hint(conn_id: str) -> str:
     return (
         f"create it: airflow connections add {conn_id} --conn-type smtp --conn-host <smtp host> --conn-port <port> "
         "[--conn-login <user> --conn-password <password>] (a plain local server also needs "
-        "--conn-extra '{\"disable_ssl\": true, \"disable_tls\": true}'), "
+        '--conn-extra \'{"disable_ssl": true, "disable_tls": true}\'), '
         f"or set AIRFLOW_CONN_{conn_id.upper()} in the workers' environment; then clear the notify_team task"
     )

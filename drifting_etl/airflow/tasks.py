@@ -61,9 +61,7 @@ def plan(project: str) -> list[dict[str, Any]]:
     """Plan the window once; one `{"plan": path, "group": index}` per mapped profiling task."""
     store, _, settings = _environment()
     return _terminal_errors_fail(
-        lambda: steps.plan_partitions(
-            store, project, current_window(), group_bytes=settings.partition_group_bytes
-        )
+        lambda: steps.plan_partitions(store, project, current_window(), group_bytes=settings.partition_group_bytes)
     )
 
 
@@ -89,17 +87,13 @@ def load(project: str, summary_paths: list[list[str]]) -> dict[str, Any]:
     store, database, _ = _environment()
     paths = [path for group in summary_paths for path in group]
     return _terminal_errors_fail(
-        lambda: steps.load_partitions(
-            store, database, project, current_window(), paths, airflow_run_id=_run_id()
-        )
+        lambda: steps.load_partitions(store, database, project, current_window(), paths, airflow_run_id=_run_id())
     )
 
 
 def decide(outcome: dict[str, Any]) -> dict[str, Any] | None:
     store, database, _ = _environment()
-    return _terminal_errors_fail(
-        lambda: steps.retrain_decision(store, database, outcome, now=datetime.now(UTC))
-    )
+    return _terminal_errors_fail(lambda: steps.retrain_decision(store, database, outcome, now=datetime.now(UTC)))
 
 
 def report(project: str) -> str:

@@ -315,9 +315,7 @@ class ValuesMissing(DataError):
     `merge_window` answers it by reading those hours again; it reaches a caller of `merge_profiles` only."""
 
     def __init__(self, paths: list[str]) -> None:
-        super().__init__(
-            f"{len(paths)} partition summaries lack raw values", hint="run the window again with --rescan"
-        )
+        super().__init__(f"{len(paths)} partition summaries lack raw values", hint="run the window again with --rescan")
         self.paths = paths
 
 

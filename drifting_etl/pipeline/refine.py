@@ -77,10 +77,9 @@ class _Read:
 
 def _numerical(parts: list[ParsedNumbers], edges: np.ndarray) -> NumericalProfile:
     raw = np.concatenate([part.values for part in parts]) if parts else np.zeros(0)
-    profile = NumericalProfile.of(raw, edges, keep_values=False)
+    profile = NumericalProfile.of(raw, edges, values_limit=raw.size)  # every finite value kept, sorted
     return replace(
         profile,
-        values=np.sort(raw[np.isfinite(raw)]),
         type_mismatch=sum(part.mismatched for part in parts),
         unreadable=sum(part.unreadable for part in parts),
     )

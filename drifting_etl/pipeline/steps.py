@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from drifting_etl.notify.window import NotificationResult
 
 
-
 def plan_partitions(
     store: ArtifactStore, project_name: str, window: Window, *, group_bytes: int = DEFAULT_PARTITION_GROUP_BYTES
 ) -> list[dict[str, Any]]:

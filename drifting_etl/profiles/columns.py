@@ -503,9 +503,13 @@ class NumericalProfile:
         )
 
     @classmethod
-    def of(cls, raw: np.ndarray, edges: np.ndarray, *, keep_values: bool = True) -> NumericalProfile:
+    def of(
+        cls, raw: np.ndarray, edges: np.ndarray, *, keep_values: bool = True, values_limit: int | None = None
+    ) -> NumericalProfile:
         """The profile of some values (NaN = missing, +-inf = non-finite), from one sort of them. `keep_values=False`
-        when they are known to belong to more than `EXACT_VALUES_LIMIT` values (merging would drop them)."""
+        when they are known to belong to more than `EXACT_VALUES_LIMIT` values (merging would drop them); a larger
+        `values_limit` (default `EXACT_VALUES_LIMIT`) keeps more of them (sorted), as refinement does."""
+        limit = EXACT_VALUES_LIMIT if values_limit is None else values_limit
         ordered = _scratch(0, raw.size)
         ordered[:] = raw
         ordered.sort()  # -inf first, then the finite values, +inf, and NaN last
@@ -544,7 +548,7 @@ class NumericalProfile:
             tail_counts=tail_counts,
             tail_sums=tail_sums,
             small_counts=small,
-            values=values.copy() if (keep_values and count <= EXACT_VALUES_LIMIT) or not count else None,
+            values=values.copy() if (keep_values and count <= limit) or not count else None,
             extremes=_extremes(values, edges),
             lowest=values[:ENDS_KEPT].copy(),
             highest=values[-ENDS_KEPT:].copy(),

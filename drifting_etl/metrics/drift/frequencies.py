@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from drifting_etl.metrics.drift.cell_model import CellModel
+from drifting_etl.metrics.drift.count_bounds import count_below_bounds
 from drifting_etl.profiles.columns import (
     OTHER_CATEGORY,
     CategoricalProfile,
@@ -35,6 +36,12 @@ class Shares:
     reference: np.ndarray
     current: np.ndarray
     approximate: bool
+    current_count: int = 0
+    """The window's values over the bins (what `current` is a share of)."""
+    below_low: np.ndarray | None = None
+    """For modelled shares, the fewest and most window values below each inner bin boundary that the profile allows
+    (count_bounds.py): certain bounds on the shares. None for exact shares, or when no bounds are known."""
+    below_high: np.ndarray | None = None
 
 
 def exact_shares(reference: ColumnReference, current: ColumnProfile) -> Shares | None:
@@ -112,7 +119,8 @@ def _modelled_sturges_shares(reference: NumericalReference, current: NumericalPr
     bins = sturges_edges(low, high, reference.count + current.count)
     cur_counts = _spread_cells(current, reference.edges, bins)
     ref_counts = np.histogram(reference.values, bins)[0]
-    return Shares(ref_counts / reference.count, cur_counts / current.count, True)
+    below_low, below_high = count_below_bounds(current, reference.edges, bins[1:-1])
+    return Shares(ref_counts / reference.count, cur_counts / current.count, True, current.count, below_low, below_high)
 
 
 def sturges_edges(low: float, high: float, count: int) -> np.ndarray:

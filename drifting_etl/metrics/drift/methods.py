@@ -21,6 +21,7 @@ from drifting_etl.core.columns import ColumnType
 from drifting_etl.metrics.drift.base import DriftMethod, MethodScore
 from drifting_etl.metrics.drift.cell_model import CellModel
 from drifting_etl.metrics.drift.frequencies import Shares, exact_shares, profile_shares, value_counts
+from drifting_etl.metrics.drift.share_bounds import convex_sum_bounds
 from drifting_etl.profiles.columns import (
     CategoricalProfile,
     CategoricalReference,
@@ -51,26 +52,55 @@ class KolmogorovSmirnov(DriftMethod):
             return None
         from scipy import stats
 
-        result = stats.ks_2samp(reference.values, current.values)
-        return MethodScore(float(result.pvalue), float(result.statistic), False)
+        if max(reference.count, current.count) <= SCIPY_EXACT_KS_ROWS:
+            result = stats.ks_2samp(reference.values, current.values)
+            return MethodScore(float(result.pvalue), float(result.statistic), False)
+        # scipy's asymptotic mode: the same D and p-value, from sorted values without sorting their union
+        d = ks_statistic(reference.values, current.values)
+        return MethodScore(_asymptotic_ks_p(d, reference.count, current.count), d, False)
 
     def from_profile(self, reference: ColumnReference, current: ColumnProfile) -> MethodScore:
-        from scipy import stats
 
         reference, current = _numerical(reference, current)
         low, estimate, high = ks_statistic_bounds(reference, current)
         # scipy's asymptotic p-value, which its "auto" mode uses above 10,000 rows: a window reaches this path only
         # beyond EXACT_VALUES_LIMIT values. The p-value falls as D grows: D's bounds give the p-value's.
-        m, n = sorted([float(reference.count), float(current.count)], reverse=True)
-        size = np.round(m * n / (m + n))
 
         def p_value(d: float) -> float:
-            return float(np.clip(stats.kstwo.sf(d, size), 0, 1))
+            return _asymptotic_ks_p(d, reference.count, current.count)
 
         if low == high:
             p = p_value(low)
             return MethodScore(p, low, False, low=p, high=p)
         return MethodScore(p_value(estimate), estimate, True, low=p_value(high), high=p_value(low))
+
+
+SCIPY_EXACT_KS_ROWS = 10_000
+"""scipy's ks_2samp (mode "auto") computes the exact distribution up to this many rows, the asymptotic one above."""
+
+
+def _asymptotic_ks_p(d: float, n1: int, n2: int) -> float:
+    """scipy's asymptotic two-sided p-value of D for samples of n1 and n2 values."""
+    from scipy import stats
+
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    return float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+
+
+def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
+    """The two-sample KS statistic of sorted samples, bit for bit as scipy computes it. Between two consecutive
+    distinct reference values the reference's CDF is flat and the window's rises, so the largest difference is at
+    the reference values themselves (the window's CDF there) or just before them: two binary searches of the
+    reference's values in the window's, however long the window."""
+    if np.any(current[1:] < current[:-1]):
+        current = np.sort(current)
+    values, first = np.unique(reference, return_index=True)
+    n1, n2 = reference.size, current.size
+    ref_at = np.append(first[1:], n1) / n1  # reference values <= each distinct one
+    ref_before = first / n1
+    cur_at = np.searchsorted(current, values, side="right") / n2
+    cur_before = np.searchsorted(current, values, side="left") / n2
+    return float(max(np.max(np.abs(ref_at - cur_at)), np.max(np.abs(ref_before - cur_before))))
 
 
 def ks_statistic_bounds(reference: NumericalReference, current: NumericalProfile) -> tuple[float, float, float]:
@@ -245,10 +275,15 @@ class _OnShares(DriftMethod):
         statistic, score = self.on_shares(shares, reference, current)
         if not shares.approximate:
             return MethodScore(score, statistic, False)
-        # No bound is certified yet for modelled shares: the interval is every score the method can give, so a
-        # verdict from them is always refined (computed exactly from the column's values).
-        low, high = self.score_range
-        return MethodScore(score, statistic, True, low=low, high=high)
+        bounds = self.bounds(shares) if shares.below_low is not None else None
+        # without bounds, the interval is every score the method can give: the verdict is refined
+        low, high = self.score_range if bounds is None else bounds
+        low, high = max(low, self.score_range[0]), min(high, self.score_range[1])
+        return MethodScore(min(max(score, low), high), statistic, True, low=low, high=high)
+
+    def bounds(self, shares: Shares) -> tuple[float, float] | None:
+        """Certain bounds on the score over every window the shares' count bounds allow; None when unknown."""
+        return None
 
     @abstractmethod
     def on_shares(
@@ -336,6 +371,29 @@ class PopulationStabilityIndex(_OnShares):
         ref_freq, cur_freq = _fill_zeroes(shares.reference), _fill_zeroes(shares.current)
         return None, float(np.sum((ref_freq - cur_freq) * np.log(ref_freq / cur_freq)))
 
+    def bounds(self, shares: Shares) -> tuple[float, float] | None:
+        assert shares.below_low is not None and shares.below_high is not None
+        total = float(shares.current_count)
+        lo = np.concatenate([[0.0], shares.below_low, [total]])
+        hi = np.concatenate([[0.0], shares.below_high, [total]])
+        fewest, most = (lo[1:] - hi[:-1]) / total, (hi[1:] - lo[:-1]) / total
+        if np.any((fewest <= 0) & (most > 0)):
+            return None  # a bin may be empty or not: the zero filling makes the score jump
+        empty = most <= 0
+        if empty.any() and fewest[~empty].min() <= 0.0001:
+            return None  # the filling of empty bins would depend on the smallest share
+        ref = _fill_zeroes(shares.reference)
+
+        def term(k: np.ndarray, share: np.ndarray) -> np.ndarray:
+            share = np.where(empty[k], 0.0001, share)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return (ref[k] - share) * np.log(ref[k] / share)
+
+        def slope(k: np.ndarray, share: np.ndarray) -> np.ndarray:
+            return np.where(empty[k], 0.0, np.log(share / ref[k]) - ref[k] / share + 1)
+
+        return convex_sum_bounds(term, slope, shares.below_low, shares.below_high, total)
+
 
 def _fill_zeroes(shares: np.ndarray) -> np.ndarray:
     """Evidently's zero filling for PSI: empty bins get a tiny share so the logarithm is finite."""
@@ -358,6 +416,28 @@ class JensenShannon(_OnShares):
         self, shares: Shares, reference: ColumnReference, current: ColumnProfile
     ) -> tuple[float | None, float]:
         return None, jensenshannon(shares.reference, shares.current)
+
+    def bounds(self, shares: Shares) -> tuple[float, float] | None:
+        assert shares.below_low is not None and shares.below_high is not None
+        ref = shares.reference / shares.reference.sum()
+
+        def term(k: np.ndarray, share: np.ndarray) -> np.ndarray:
+            p, q = ref[k], np.maximum(share, 0.0)
+            middle = (p + q) / 2
+            with np.errstate(divide="ignore", invalid="ignore"):
+                left = np.where(p > 0, p * np.log(p / middle), 0.0)
+                right = np.where(q > 0, q * np.log(q / middle), 0.0)
+            return (left + right) / 2
+
+        def slope(k: np.ndarray, share: np.ndarray) -> np.ndarray:
+            p, q = ref[k], share
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.log(2 * q / (p + q)) / 2
+
+        found = convex_sum_bounds(term, slope, shares.below_low, shares.below_high, float(shares.current_count))
+        if found is None:
+            return None
+        return float(np.sqrt(max(found[0], 0.0))), float(np.sqrt(max(found[1], 0.0)))
 
 
 def jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
