@@ -95,22 +95,13 @@ def evaluate(
     drifts: list[ColumnDrift] = []
     undetermined: list[str] = []
     for feature in config.features.all:
-        settings = config.drift.for_feature(feature)
-        result = column_drift(
-            feature, reference.columns[feature], summary.profile.columns[feature], settings.method, settings.threshold
-        )
+        result = _drift_of(config, reference, feature, summary.profile.columns[feature])
         if result is None:
             undetermined.append(feature)
         else:
             drifts.append(result)
     prediction = config.columns.prediction
-    prediction_drift = column_drift(
-        prediction,
-        reference.columns[prediction],
-        summary.profile.columns[prediction],
-        config.drift.method,
-        config.drift.threshold,
-    )
+    prediction_drift = _drift_of(config, reference, prediction, summary.profile.columns[prediction])
     return WindowEvaluation(
         rows=summary.rows,
         labelled=summary.labelled,
@@ -136,13 +127,7 @@ def refined_evaluation(
     def again(drift: ColumnDrift) -> ColumnDrift:
         if drift.column not in exact:
             return drift
-        settings = config.drift.for_feature(drift.column)
-        method, threshold = settings.method, settings.threshold
-        if drift.column == config.columns.prediction:
-            method, threshold = config.drift.method, config.drift.threshold
-        result = column_drift(
-            drift.column, reference.columns[drift.column], exact[drift.column], method, threshold, refined=True
-        )
+        result = _drift_of(config, reference, drift.column, exact[drift.column], refined=True)
         assert result is not None, "a column with a drift result has values"
         return result
 
@@ -153,6 +138,17 @@ def refined_evaluation(
         feature_drift=drifts,
         prediction_drift=prediction,
         dataset=dataset_drift(drifts, config.drift.dataset_drift_share),
+    )
+
+
+def _drift_of(
+    config: ProjectConfig, reference: ReferenceProfile, column: str, profile: ColumnProfile, *, refined: bool = False
+) -> ColumnDrift | None:
+    """The column's drift with its configured method and threshold: a feature's own (`drift.per_feature`), the
+    prediction's those of `drift`."""
+    settings = config.drift if column == config.columns.prediction else config.drift.for_feature(column)
+    return column_drift(
+        column, reference.columns[column], profile, settings.method, settings.threshold, refined=refined
     )
 
 
