@@ -38,6 +38,10 @@ from drifting_etl.core.window import cron_expression
 
 SendPolicy = Literal["always", "on_drift", "never"]
 RetrainReason = Literal["dataset_drift", "performance"]
+MultipleTesting = Literal["none", "bh", "holm"]
+"""Control across a window's p-value tests: none (Evidently's per-test verdicts), Benjamini-Hochberg (false
+discovery rate) or Holm (family-wise error rate)."""
+CalibrationRule = Literal["quantile", "mean_3sd"]
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -112,6 +116,32 @@ class FeatureDrift(_Strict):
     threshold: float | None = None
 
 
+class Persistence(_Strict):
+    """Alert and retrain only on drift that lasts: drifted in `min_drifted` of the last `windows` loaded windows."""
+
+    windows: int = Field(ge=1, le=1000)
+    min_drifted: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _at_most_windows(self) -> Persistence:
+        if self.min_drifted > self.windows:
+            raise ValueError(f"min_drifted ({self.min_drifted}) must be at most windows ({self.windows})")
+        return self
+
+
+class Calibration(_Strict):
+    """Thresholds calibrated on the reference: each feature's score on `chunks` reference chunks of `window_rows`
+    rows, each against the rest of the reference, and the threshold at `quantile` (or mean + 3 standard deviations)
+    of those no-drift scores."""
+
+    window_rows: int = Field(ge=10)
+    """Rows in a typical window of this project."""
+    chunks: int = Field(default=50, ge=10, le=10_000)
+    rule: CalibrationRule = "quantile"
+    quantile: float = Field(default=0.99, gt=0.5, lt=1)
+    """With rule quantile: the share of no-drift chunks that do not alert."""
+
+
 class Drift(_Strict):
     method: DriftMethodChoice = "auto"
     """auto follows Evidently's DataDriftPreset: the test depends on column type, reference size and unique values."""
@@ -120,6 +150,22 @@ class Drift(_Strict):
     per_feature: dict[str, FeatureDrift] = Field(default_factory=dict)
     dataset_drift_share: float = Field(default=0.5, gt=0, le=1)
     """The dataset drifts when at least this share of features drift."""
+    multiple_testing: MultipleTesting = "none"
+    """Adjust the p-values of a window's feature tests (ks, chisquare, ztest) together; a feature drifts when its
+    adjusted p-value is below its threshold (with bh the threshold is the false discovery rate q)."""
+    persistence: Persistence | None = None
+    calibration: Calibration | None = None
+
+    @model_validator(mode="after")
+    def _one_threshold_policy(self) -> Drift:
+        if self.calibration is not None and self.threshold is not None:
+            raise ValueError("set drift.threshold or drift.calibration, not both: calibration sets every threshold")
+        if self.calibration is not None and self.multiple_testing != "none":
+            raise ValueError(
+                "set drift.multiple_testing or drift.calibration, not both: calibrated thresholds already set each "
+                "feature's false-alarm rate"
+            )
+        return self
 
     def for_feature(self, feature: str) -> FeatureDrift:
         override = self.per_feature.get(feature)

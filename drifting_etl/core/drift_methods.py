@@ -16,3 +16,7 @@ DriftMethodName = Literal["ks", "chisquare", "ztest", "psi", "wasserstein", "jen
 AUTO: Final = "auto"
 DriftMethodChoice = Literal["auto", DriftMethodName]
 """What a configuration may ask for: a registered method, or `auto` (Evidently's DataDriftPreset choice)."""
+
+ThresholdSource = Literal["method", "config", "reference"]
+"""Where a verdict's threshold came from: the method's default, the project configuration (`drift.threshold`,
+`drift.per_feature`), or calibration on the reference (`drift.calibration`)."""

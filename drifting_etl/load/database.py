@@ -158,6 +158,25 @@ class MetricsDatabase:
         rows = self._read(statement, "read the previous performance", project=project)
         return {row["metric"]: float(row["value"]) for row in rows}
 
+    def previous_drift(self, project: str, before: datetime, windows: int) -> list[tuple[bool, frozenset[str]]]:
+        """The latest `windows` successful windows ending at or before `before`, most recent first: each as (dataset
+        drifted, the columns that drifted) against the reference (`drift.persistence`)."""
+        if windows <= 0:
+            return []
+        runs = self._read(
+            queries.previous_dataset_drift(project, before, windows), "read earlier drift", project=project
+        )
+        if not runs:
+            return []
+        since = min(row["window_end"] for row in runs)
+        columns: dict[tuple[datetime, datetime], set[str]] = {
+            (row["window_start"], row["window_end"]): set() for row in runs
+        }
+        statement = queries.drifted_columns(project, since, before)
+        for row in self._read(statement, "read earlier drift", project=project):
+            columns.get((row["window_start"], row["window_end"]), set()).add(row["feature"])
+        return [(bool(row["drifted"]), frozenset(columns[(row["window_start"], row["window_end"])])) for row in runs]
+
     def project_health(self) -> dict[str, dict[str, Any]]:
         """Every project the database knows (runs or `monitored_project`) -> its latest window (`latest_window_start`,
         `latest_window_end`, `latest_status`, None when it never ran), its latest successful window

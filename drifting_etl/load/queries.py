@@ -21,6 +21,7 @@ from drifting_etl.load.tables import (
     RunStatus,
     UTCDateTime,
     dataset_drift,
+    feature_drift,
     metadata,
     monitoring_run,
     notification,
@@ -32,7 +33,9 @@ __all__ = [
     "HEALTH_KEYS",
     "attention",
     "delete_project_rows",
+    "drifted_columns",
     "notifications",
+    "previous_dataset_drift",
     "previous_performance",
     "project_health",
     "project_tables",
@@ -128,6 +131,53 @@ def window_rows(
         conditions.append(source.c.window_end <= window_end)
     order = [source.c.window_start, source.c.window_end, *(source.c[key] for key in NATURAL_KEYS[table]), source.c.id]
     return sa.select(source).where(*conditions).order_by(*order)
+
+
+def previous_dataset_drift(project: str, before: datetime, windows: int) -> sa.Select[Any]:
+    """(window_start, window_end, drifted) of the latest `windows` successful windows ending at or before `before`,
+    most recent first, from their whole-window dataset verdict against the reference."""
+    require_aware("before", before)
+    run, dataset = monitoring_run, dataset_drift
+    return (
+        sa.select(run.c.window_start, run.c.window_end, dataset.c.drifted)
+        .select_from(
+            run.join(
+                dataset,
+                sa.and_(
+                    dataset.c.project == run.c.project,
+                    dataset.c.window_start == run.c.window_start,
+                    dataset.c.window_end == run.c.window_end,
+                ),
+            )
+        )
+        .where(
+            run.c.project == project,
+            run.c.status == "success",
+            run.c.window_end <= before,
+            dataset.c.slice_key == ALL_ROWS,
+            dataset.c.slice_value == ALL_ROWS,
+            dataset.c.compared_with == "reference",
+        )
+        .order_by(run.c.window_end.desc(), run.c.window_start.desc())
+        .limit(windows)
+    )
+
+
+def drifted_columns(project: str, since: datetime, before: datetime) -> sa.Select[Any]:
+    """(window_start, window_end, feature) of the columns that drifted against the reference, whole windows ending
+    in [since, before]."""
+    require_aware("since", since)
+    require_aware("before", before)
+    drift = feature_drift
+    return sa.select(drift.c.window_start, drift.c.window_end, drift.c.feature).where(
+        drift.c.project == project,
+        drift.c.drifted.is_(True),
+        drift.c.window_end >= since,
+        drift.c.window_end <= before,
+        drift.c.slice_key == ALL_ROWS,
+        drift.c.slice_value == ALL_ROWS,
+        drift.c.compared_with == "reference",
+    )
 
 
 def previous_performance(project: str, before: datetime) -> sa.Select[Any]:

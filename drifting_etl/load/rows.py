@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any, get_args
 
 from drifting_etl.core.columns import ColumnType
+from drifting_etl.core.config import MultipleTesting
+from drifting_etl.core.drift_methods import ThresholdSource
 from drifting_etl.load.tables import (
     ALL_ROWS,
     FeatureKind,
@@ -41,6 +43,8 @@ _LITERALS: dict[str, tuple[str, ...]] = {
     "ColumnType": get_args(ColumnType),
     "ThresholdDirection": get_args(ThresholdDirection),
     "NotificationStatus": get_args(NotificationStatus),
+    "ThresholdSource": get_args(ThresholdSource),
+    "MultipleTesting": get_args(MultipleTesting),
 }
 
 
@@ -135,6 +139,8 @@ class RunRow:
     airflow_run_id: str | None = None
     warnings: str | None = None
     """What the reader of a successful run should know (one per line), e.g. a declared column never logged."""
+    alert_policy: str | None = None
+    """The project's alert policies in words (multiple testing, persistence, calibrated thresholds); None: none."""
 
     def __post_init__(self) -> None:
         check_row(self)
@@ -168,6 +174,14 @@ class FeatureDriftRow:
     """The interval contained the threshold, so the column was computed exactly in a second pass."""
     constant_reference: bool = False
     """The reference column holds a single value."""
+    threshold_source: ThresholdSource = "method"
+    adjusted_score: float | None = None
+    """The p-value adjusted across the window's tests (`drift.multiple_testing`); `drifted` compares it."""
+    multiple_testing: MultipleTesting | None = None
+    drifted_windows: int | None = None
+    """With `drift.persistence`: of the last `windows` loaded windows (this one included), those that drifted."""
+    persistent: bool | None = None
+    """With `drift.persistence`: drifted in this window and in at least `min_drifted` of the last `windows`."""
 
     def __post_init__(self) -> None:
         check_row(self)
@@ -188,6 +202,8 @@ class DatasetDriftRow:
     slice_key: str = ALL_ROWS
     slice_value: str = ALL_ROWS
     compared_with: str = "reference"
+    drifted_windows: int | None = None
+    persistent: bool | None = None
 
     def __post_init__(self) -> None:
         check_row(self)

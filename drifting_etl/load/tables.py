@@ -153,6 +153,7 @@ monitoring_run = sa.Table(
     sa.Column("airflow_run_id", sa.String(250), nullable=True),
     sa.UniqueConstraint("project", "window_start", "window_end", name="uq_monitoring_run_window"),
     sa.Column("warnings", sa.Text(), nullable=True),  # migration 0006
+    sa.Column("alert_policy", sa.Text(), nullable=True),  # migration 0009
     sa.CheckConstraint(_one_of("status", get_args(RunStatus)), name="ck_monitoring_run_status"),
     sa.Index("ix_monitoring_run_project_latest", "project", "window_end", "window_start"),  # migration 0002
 )
@@ -178,6 +179,11 @@ feature_drift = sa.Table(
     sa.Column("score_high", sa.Float(), nullable=True),
     sa.Column("refined", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("constant_reference", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("threshold_source", sa.String(16), nullable=False, server_default="method"),  # migration 0009
+    sa.Column("adjusted_score", sa.Float(), nullable=True),
+    sa.Column("multiple_testing", sa.String(8), nullable=True),
+    sa.Column("drifted_windows", sa.Integer(), nullable=True),
+    sa.Column("persistent", sa.Boolean(), nullable=True),
     sa.CheckConstraint(_one_of("feature_kind", get_args(FeatureKind)), name="ck_feature_drift_feature_kind"),
     sa.CheckConstraint(_one_of("column_type", get_args(ColumnType)), name="ck_feature_drift_column_type"),
 )
@@ -193,6 +199,8 @@ dataset_drift = sa.Table(
     sa.Column("drifted", sa.Boolean(), nullable=False),
     *_slice_columns(compared_with=True),
     *_metric_table_extras("dataset_drift"),
+    sa.Column("drifted_windows", sa.Integer(), nullable=True),  # migration 0009
+    sa.Column("persistent", sa.Boolean(), nullable=True),
 )
 
 data_quality = sa.Table(

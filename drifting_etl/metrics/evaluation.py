@@ -11,7 +11,9 @@ from typing import Literal
 
 from drifting_etl.core.columns import ColumnType
 from drifting_etl.core.config import ProjectConfig
-from drifting_etl.metrics.drift import ColumnDrift, DatasetDrift, column_drift, dataset_drift
+from drifting_etl.metrics.calibration import CalibratedThreshold
+from drifting_etl.metrics.drift import ColumnDrift, DatasetDrift, auto_method, column_drift, dataset_drift
+from drifting_etl.metrics.drift.policies import drifted_windows, with_multiple_testing
 from drifting_etl.profiles.columns import (
     CategoricalProfile,
     CategoricalReference,
@@ -55,6 +57,29 @@ class PerformanceResult:
 
 
 @dataclass(frozen=True)
+class DriftHistory:
+    """The drift verdicts of the windows loaded before this one, most recent first (`drift.persistence`)."""
+
+    dataset: tuple[bool, ...] = ()
+    columns: tuple[frozenset[str], ...] = ()
+    """Per window, the columns (features and the prediction) that drifted."""
+
+
+@dataclass(frozen=True)
+class PersistentDrift:
+    """`drift.persistence` applied to a window: how many of the last `windows` loaded windows drifted."""
+
+    windows: int
+    """Windows looked at: this one and those loaded before it, up to `drift.persistence.windows`."""
+    min_drifted: int
+    dataset_windows: int
+    column_windows: Mapping[str, int]
+
+    def persists(self, drifted: bool, count: int) -> bool:
+        return drifted and count >= self.min_drifted
+
+
+@dataclass(frozen=True)
 class WindowEvaluation:
     """Everything computed for one window."""
 
@@ -69,6 +94,36 @@ class WindowEvaluation:
     """Features without a single usable value in the window: no drift verdict (see data quality)."""
     proba_values: int = 0
     """Rows with a logged `prediction_proba` value (classifiers): 0 when it is declared but never logged."""
+    persistence: PersistentDrift | None = None
+    """With `drift.persistence`: the drifted windows behind each verdict (see `alert_*`)."""
+
+    @property
+    def drifts(self) -> list[ColumnDrift]:
+        """The features' drift, then the prediction's."""
+        return [*self.feature_drift, *([self.prediction_drift] if self.prediction_drift else [])]
+
+    def persistent(self, drift: ColumnDrift) -> bool | None:
+        """Drifted in this window and in enough of the last ones (None without `drift.persistence`)."""
+        if self.persistence is None:
+            return None
+        return self.persistence.persists(drift.drifted, self.persistence.column_windows[drift.column])
+
+    @property
+    def dataset_persistent(self) -> bool | None:
+        if self.persistence is None:
+            return None
+        return self.persistence.persists(self.dataset.drifted, self.persistence.dataset_windows)
+
+    @property
+    def alert_dataset_drift(self) -> bool:
+        """Dataset drift that alerts and retrains: the window's, or with `drift.persistence` a persistent one."""
+        persistent = self.dataset_persistent
+        return self.dataset.drifted if persistent is None else persistent
+
+    @property
+    def alert_columns(self) -> list[str]:
+        """Drifted columns that alert: every one, or with `drift.persistence` the persistent ones."""
+        return [drift.column for drift in self.drifts if drift.drifted and self.persistent(drift) is not False]
 
     @property
     def label_coverage(self) -> float:
@@ -78,8 +133,7 @@ class WindowEvaluation:
     def undecided(self) -> list[str]:
         """Columns (features, then the prediction) whose score interval contains their threshold: the profile cannot
         tell their verdict, and the pipeline computes them exactly."""
-        drifts = [*self.feature_drift, *([self.prediction_drift] if self.prediction_drift else [])]
-        return [drift.column for drift in drifts if not drift.decided]
+        return [drift.column for drift in self.drifts if not drift.decided]
 
     @property
     def breached_metrics(self) -> list[PerformanceResult]:
@@ -91,17 +145,22 @@ def evaluate(
     reference: ReferenceProfile,
     summary: WindowSummary,
     positive: str,
+    *,
+    thresholds: Mapping[str, CalibratedThreshold] | None = None,
 ) -> WindowEvaluation:
+    """`thresholds`: the features' thresholds calibrated on the reference (`drift.calibration`)."""
+    calibrated = thresholds or {}
     drifts: list[ColumnDrift] = []
     undetermined: list[str] = []
     for feature in config.features.all:
-        result = _drift_of(config, reference, feature, summary.profile.columns[feature])
+        result = _drift_of(config, reference, feature, summary.profile.columns[feature], calibrated.get(feature))
         if result is None:
             undetermined.append(feature)
         else:
             drifts.append(result)
+    drifts = with_multiple_testing(drifts, config.drift.multiple_testing)
     prediction = config.columns.prediction
-    prediction_drift = _drift_of(config, reference, prediction, summary.profile.columns[prediction])
+    prediction_drift = _drift_of(config, reference, prediction, summary.profile.columns[prediction], None)
     return WindowEvaluation(
         rows=summary.rows,
         labelled=summary.labelled,
@@ -120,18 +179,24 @@ def refined_evaluation(
     reference: ReferenceProfile,
     evaluation: WindowEvaluation,
     exact: Mapping[str, ColumnProfile],
+    *,
+    thresholds: Mapping[str, CalibratedThreshold] | None = None,
 ) -> WindowEvaluation:
     """`evaluation` with the drift of the columns in `exact` computed again from their profiles that kept every value
-    (pipeline/refine.py), so exactly (see `WindowEvaluation.undecided`); the dataset verdict follows."""
+    (pipeline/refine.py), so exactly (see `WindowEvaluation.undecided`); multiple testing and the dataset verdict
+    follow."""
+    calibrated = thresholds or {}
 
     def again(drift: ColumnDrift) -> ColumnDrift:
         if drift.column not in exact:
             return drift
-        result = _drift_of(config, reference, drift.column, exact[drift.column], refined=True)
+        result = _drift_of(
+            config, reference, drift.column, exact[drift.column], calibrated.get(drift.column), refined=True
+        )
         assert result is not None, "a column with a drift result has values"
         return result
 
-    drifts = [again(drift) for drift in evaluation.feature_drift]
+    drifts = with_multiple_testing([again(drift) for drift in evaluation.feature_drift], config.drift.multiple_testing)
     prediction = None if evaluation.prediction_drift is None else again(evaluation.prediction_drift)
     return replace(
         evaluation,
@@ -141,15 +206,49 @@ def refined_evaluation(
     )
 
 
+def with_persistence(config: ProjectConfig, evaluation: WindowEvaluation, history: DriftHistory) -> WindowEvaluation:
+    """`evaluation` with `drift.persistence` applied: each verdict's drifted windows among this one and the loaded
+    ones in `history` (unchanged without the policy)."""
+    policy = config.drift.persistence
+    if policy is None:
+        return evaluation
+    previous = policy.windows - 1
+    columns = history.columns[:previous]
+    return replace(
+        evaluation,
+        persistence=PersistentDrift(
+            windows=1 + min(previous, len(history.dataset)),
+            min_drifted=policy.min_drifted,
+            dataset_windows=drifted_windows(evaluation.dataset.drifted, history.dataset[:previous]),
+            column_windows={
+                drift.column: drifted_windows(drift.drifted, [drift.column in drifted for drifted in columns])
+                for drift in evaluation.drifts
+            },
+        ),
+    )
+
+
 def _drift_of(
-    config: ProjectConfig, reference: ReferenceProfile, column: str, profile: ColumnProfile, *, refined: bool = False
+    config: ProjectConfig,
+    reference: ReferenceProfile,
+    column: str,
+    profile: ColumnProfile,
+    calibrated: CalibratedThreshold | None,
+    *,
+    refined: bool = False,
 ) -> ColumnDrift | None:
     """The column's drift with its configured method and threshold: a feature's own (`drift.per_feature`), the
-    prediction's those of `drift`."""
+    prediction's those of `drift`; a threshold calibrated on the reference for the method it was calibrated for."""
     settings = config.drift if column == config.columns.prediction else config.drift.for_feature(column)
-    return column_drift(
-        column, reference.columns[column], profile, settings.method, settings.threshold, refined=refined
-    )
+    known = reference.columns[column]
+    method, threshold = settings.method, settings.threshold
+    if calibrated is not None and profile.count and known.count:
+        chosen = auto_method(known, profile).name if method == "auto" else method
+        if chosen == calibrated.method:
+            return column_drift(
+                column, known, profile, chosen, calibrated.threshold, refined=refined, threshold_source="reference"
+            )
+    return column_drift(column, known, profile, method, threshold, refined=refined)
 
 
 def _quality(name: str, reference: ReferenceProfile, profile: WindowProfile) -> QualityResult:

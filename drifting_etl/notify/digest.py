@@ -11,13 +11,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from drifting_etl.core.config import MultipleTesting
 from drifting_etl.core.errors import ComposeError
 from drifting_etl.core.window import Window
 from drifting_etl.load.tables import ALL_ROWS
-from drifting_etl.notify.formatting import percent_text
+from drifting_etl.metrics.drift.policies import PROCEDURE_NAMES
+from drifting_etl.notify.formatting import number_text, percent_text
 
 if TYPE_CHECKING:
     from drifting_etl.load.database import MetricsDatabase
+
+
+def persistence_note(drifted: bool, drifted_windows: int | None, persistent: bool | None) -> str | None:
+    """'drifted in 2 recent windows: persistent' (`drift.persistence`); None without the policy or drift."""
+    if persistent is None or not drifted:
+        return None
+    windows = f"drifted in {drifted_windows} recent window{'' if drifted_windows == 1 else 's'}"
+    return f"{windows}: persistent" if persistent else f"{windows}: not persistent yet, so no alert"
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,17 @@ class DatasetLine:
     feature_count: int
     drift_share: float
     threshold: float
+    drifted_windows: int | None = None
+    persistent: bool | None = None
+
+    @property
+    def alerting(self) -> bool:
+        """Drifted, and persistently so under `drift.persistence`."""
+        return self.drifted and self.persistent is not False
+
+    @property
+    def note(self) -> str | None:
+        return persistence_note(self.drifted, self.drifted_windows, self.persistent)
 
 
 @dataclass(frozen=True)
@@ -38,6 +59,30 @@ class DriftLine:
     threshold: float
     drifted: bool
     approximate: bool
+    adjusted_score: float | None = None
+    multiple_testing: MultipleTesting | None = None
+    threshold_source: str = "method"
+    drifted_windows: int | None = None
+    persistent: bool | None = None
+
+    @property
+    def alerting(self) -> bool:
+        """Drifted, and persistently so under `drift.persistence`."""
+        return self.drifted and self.persistent is not False
+
+    @property
+    def notes(self) -> list[str]:
+        """What the alert policies say about this verdict, in words."""
+        notes = []
+        if self.adjusted_score is not None:
+            procedure = PROCEDURE_NAMES[self.multiple_testing or "none"]
+            notes.append(f"adjusted p-value {number_text(self.adjusted_score)} ({procedure})")
+        if self.threshold_source == "reference":
+            notes.append("threshold calibrated on the reference")
+        persistence = persistence_note(self.drifted, self.drifted_windows, self.persistent)
+        if persistence:
+            notes.append(persistence)
+        return notes
 
 
 @dataclass(frozen=True)
@@ -100,10 +145,13 @@ class WindowDigest:
     run: Mapping[str, Any] = field(repr=False)
     warnings: tuple[str, ...] = ()
     """What the run wants its reader to know (`monitoring_run.warnings`, one per line)."""
+    alert_policy: str | None = None
+    """The project's alert policies in words (`monitoring_run.alert_policy`); None: Evidently's per-test verdicts."""
 
     @property
     def has_drift(self) -> bool:
-        return bool(self.dataset and self.dataset.drifted) or bool(self.drifted_features)
+        """Drift that alerts: the dataset's or a feature's (persistent ones only, under `drift.persistence`)."""
+        return bool(self.dataset and self.dataset.alerting) or any(line.alerting for line in self.drifted_features)
 
     @property
     def has_breach(self) -> bool:
@@ -117,8 +165,10 @@ class WindowDigest:
             return "NO DATA"
         parts = []
         if self.has_drift:
-            kind = "DATA DRIFT" if self.dataset is not None and self.dataset.drifted else "FEATURE DRIFT"
+            kind = "DATA DRIFT" if self.dataset is not None and self.dataset.alerting else "FEATURE DRIFT"
             parts.append(f"{kind} {len(self.drifted_features)}/{self.features_checked} features")
+        elif self.drifted_features:
+            parts.append(f"drift not persistent {len(self.drifted_features)}/{self.features_checked} features")
         if self.has_breach:
             parts.append("PERFORMANCE BREACH")
         return ", ".join(parts) or "OK"
@@ -173,6 +223,11 @@ def _drift_line(row: Mapping[str, Any]) -> DriftLine:
         threshold=row["threshold"],
         drifted=bool(row["drifted"]),
         approximate=bool(row["approximate"]),
+        adjusted_score=row.get("adjusted_score"),
+        multiple_testing=row.get("multiple_testing"),
+        threshold_source=row.get("threshold_source") or "method",
+        drifted_windows=row.get("drifted_windows"),
+        persistent=None if row.get("persistent") is None else bool(row["persistent"]),
     )
 
 
@@ -205,6 +260,8 @@ def read_digest(database: MetricsDatabase, project_name: str, window: Window) ->
             feature_count=datasets[0]["feature_count"],
             drift_share=datasets[0]["drift_share"],
             threshold=datasets[0]["drift_share_threshold"],
+            drifted_windows=datasets[0].get("drifted_windows"),
+            persistent=None if datasets[0].get("persistent") is None else bool(datasets[0]["persistent"]),
         )
         if datasets
         else None
@@ -261,4 +318,5 @@ def read_digest(database: MetricsDatabase, project_name: str, window: Window) ->
         retrain=tuple(triggers),
         run=run,
         warnings=tuple(line for line in (run.get("warnings") or "").splitlines() if line),
+        alert_policy=run.get("alert_policy"),
     )

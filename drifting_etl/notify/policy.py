@@ -20,14 +20,14 @@ FORCE_HINT = "`drifting-etl run --notify` or the DAG run parameter force_notify 
 
 
 def should_send(policy: SendPolicy, run_row: Mapping[str, Any], has_drift_or_breach: bool) -> bool:
-    """`always`: every window; `never`: none; `on_drift`: a loaded window whose dataset or any feature drifted,
-    or that breached a performance threshold."""
+    """`always`: every window; `never`: none; `on_drift`: a loaded window whose dataset or any feature drifted
+    (persistently, under `drift.persistence`: `WindowDigest.has_drift`), or that breached a performance threshold."""
     if policy == "always":
         return True
     if policy == "never":
         return False
     if policy == "on_drift":
-        return run_row.get("status") == "success" and (has_drift_or_breach or bool(run_row.get("drifted")))
+        return run_row.get("status") == "success" and has_drift_or_breach
     raise ValueError(f"unknown alerts.send policy {policy!r}; use always, on_drift or never")
 
 
@@ -36,14 +36,14 @@ def verdict_of(digest: WindowDigest) -> str:
     'success; dataset drift; drifted: age, income; breached: accuracy' (features and metrics sorted)."""
     if digest.status != "success":
         return digest.status
-    drifted = sorted(line.feature for line in digest.drifted_features)
-    if digest.prediction is not None and digest.prediction.drifted:
+    drifted = sorted(line.feature for line in digest.drifted_features if line.alerting)
+    if digest.prediction is not None and digest.prediction.alerting:
         drifted.append(f"prediction {digest.prediction.feature}")
     breached = sorted(line.metric for line in digest.performance if line.breached)
     return "; ".join(
         (
             "success",
-            "dataset drift" if digest.dataset is not None and digest.dataset.drifted else "no dataset drift",
+            "dataset drift" if digest.dataset is not None and digest.dataset.alerting else "no dataset drift",
             "drifted: " + ", ".join(drifted) if drifted else "no drifted features",
             "breached: " + ", ".join(breached) if breached else "no breached metrics",
         )

@@ -20,8 +20,18 @@ from drifting_etl.extract.logs import Partition, window_partitions
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.load.rows import DataQualityRow, DatasetDriftRow, FeatureDriftRow, PerformanceRow, RunRow
 from drifting_etl.load.tables import FeatureKind
+from drifting_etl.metrics.calibration import CalibratedThreshold
 from drifting_etl.metrics.drift import ColumnDrift
-from drifting_etl.metrics.evaluation import PROBABILITY_METRICS, WindowEvaluation, evaluate, refined_evaluation
+from drifting_etl.metrics.drift.policies import describe_policies
+from drifting_etl.metrics.evaluation import (
+    PROBABILITY_METRICS,
+    DriftHistory,
+    WindowEvaluation,
+    evaluate,
+    refined_evaluation,
+    with_persistence,
+)
+from drifting_etl.pipeline.calibration import calibrated_thresholds
 from drifting_etl.pipeline.partitions import Profiled, merge_window, plan_window, profile_partitions
 from drifting_etl.pipeline.refine import exact_profiles
 from drifting_etl.profiles.columns import ColumnProfile
@@ -133,17 +143,23 @@ def load_summary(
     airflow_run_id: str | None = None,
     warnings: tuple[str, ...] = (),
     refine: Refine | None = None,
+    thresholds: Mapping[str, CalibratedThreshold] | None = None,
 ) -> RunOutcome:
     """Evaluate a window's summary and replace the window's rows in the metrics database. The outcome's warnings,
     `warnings` and the evaluation's own (`evaluation_warnings`), are stored in `monitoring_run.warnings` too.
-    `refine` gives exact profiles of the columns whose verdict the summary leaves open (pipeline/refine.py)."""
+    `refine` gives exact profiles of the columns whose verdict the summary leaves open (pipeline/refine.py);
+    `thresholds` are those calibrated on the reference (pipeline/calibration.py). With `drift.persistence`, the
+    verdicts of the windows loaded before this one are read from the database."""
+    config = project.config
     if summary.rows == 0:
         evaluation = None
         rows = empty_window_rows(project, window, started_at, airflow_run_id, warnings)
     else:
-        evaluation = evaluate(project.config, project.reference, summary, project.positive_label)
+        evaluation = evaluate(config, project.reference, summary, project.positive_label, thresholds=thresholds)
         if evaluation.undecided and refine is not None:
-            evaluation = refined_evaluation(project.config, project.reference, evaluation, refine(evaluation.undecided))
+            exact = refine(evaluation.undecided)
+            evaluation = refined_evaluation(config, project.reference, evaluation, exact, thresholds=thresholds)
+        evaluation = with_persistence(config, evaluation, drift_history(database, project, window))
         warnings = (*warnings, *evaluation_warnings(project, window, evaluation))
         rows = metric_rows(project, window, evaluation, started_at, airflow_run_id, warnings)
     database.replace_window(*rows)
@@ -151,6 +167,15 @@ def load_summary(
     return RunOutcome(
         project.config.name, window, status, evaluation, partitions, project.reference.version, warnings=warnings
     )
+
+
+def drift_history(database: MetricsDatabase, project: Project, window: Window) -> DriftHistory:
+    """What `drift.persistence` looks back on: the verdicts of the windows loaded before `window` (none without it)."""
+    policy = project.config.drift.persistence
+    if policy is None or policy.windows == 1:
+        return DriftHistory()
+    earlier = database.previous_drift(project.config.name, window.start, policy.windows - 1)
+    return DriftHistory(dataset=tuple(row[0] for row in earlier), columns=tuple(row[1] for row in earlier))
 
 
 @contextmanager
@@ -216,6 +241,7 @@ def run_window(
             airflow_run_id=airflow_run_id,
             warnings=empty_window_warnings(store, project, window, partitions) if summary.rows == 0 else (),
             refine=refiner(store, project, window, workers=workers),
+            thresholds=calibrated_thresholds(store, project),
         )
     return replace(outcome, reused=profiled.reused, seconds=time.perf_counter() - clock)
 
@@ -258,6 +284,7 @@ def metric_rows(
 ) -> tuple[RunRow, list[FeatureDriftRow], DatasetDriftRow, list[DataQualityRow], list[PerformanceRow]]:
     name = project.config.name
     key: dict[str, Any] = {"project": name, "window_start": window.start, "window_end": window.end}
+    persistence = evaluation.persistence
     drifts: list[tuple[FeatureKind, ColumnDrift]] = [("feature", drift) for drift in evaluation.feature_drift]
     if evaluation.prediction_drift is not None:
         drifts.append(("prediction", evaluation.prediction_drift))
@@ -279,11 +306,18 @@ def metric_rows(
             score_high=drift.score_high,
             refined=drift.refined,
             constant_reference=drift.constant_reference,
+            threshold_source=drift.threshold_source,
+            adjusted_score=drift.adjusted_score,
+            multiple_testing=drift.multiple_testing,
+            drifted_windows=None if persistence is None else persistence.column_windows[drift.column],
+            persistent=evaluation.persistent(drift),
         )
         for kind, drift in drifts
     ]
     dataset = evaluation.dataset
     dataset_row = DatasetDriftRow(
+        drifted_windows=None if persistence is None else persistence.dataset_windows,
+        persistent=evaluation.dataset_persistent,
         **key,
         drifted_count=dataset.drifted_count,
         feature_count=dataset.feature_count,
@@ -332,5 +366,6 @@ def metric_rows(
         reference_version=project.reference.version,
         airflow_run_id=airflow_run_id,
         warnings="\n".join(warnings) or None,
+        alert_policy=describe_policies(project.config.drift),
     )
     return run, feature_rows, dataset_row, quality_rows, performance_rows

@@ -24,6 +24,7 @@ from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import window_partitions
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.pipeline import partitions
+from drifting_etl.pipeline.calibration import calibrated_thresholds
 from drifting_etl.pipeline.run import RunOutcome, failures_recorded, load_summary, record_project, refiner
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import load_config_of, load_project
@@ -134,6 +135,7 @@ def load_partitions(
             started_at=started_at,
             airflow_run_id=airflow_run_id,
             refine=refiner(store, project, window),
+            thresholds=calibrated_thresholds(store, project),
         )
     return outcome_json(outcome)
 
@@ -149,6 +151,7 @@ def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
         "rows": evaluation.rows if evaluation else 0,
         "labelled": evaluation.labelled if evaluation else 0,
         "dataset_drift": bool(evaluation and evaluation.dataset.drifted),
+        "dataset_drift_alert": bool(evaluation and evaluation.alert_dataset_drift),
         "drift_share": evaluation.dataset.drift_share if evaluation else None,
         "drifted_features": [d.column for d in evaluation.feature_drift if d.drifted] if evaluation else [],
         "breached_metrics": {p.metric: p.value for p in evaluation.breached_metrics} if evaluation else {},
@@ -165,7 +168,7 @@ def retrain_decision(
     trigger is recorded in `retrain_trigger` by the same atomic claim, with the DAG run id it will have."""
     config = load_config_of(store, outcome["project"])
     reasons = []
-    if "dataset_drift" in config.retrain.on and outcome["dataset_drift"]:
+    if "dataset_drift" in config.retrain.on and outcome["dataset_drift_alert"]:
         reasons.append("dataset_drift")
     if "performance" in config.retrain.on and outcome["breached_metrics"]:
         reasons.append("performance")

@@ -26,6 +26,7 @@ import pandas as pd
 from drifting_etl.core.errors import ComputeError, DriftingError
 from drifting_etl.core.window import Window
 from drifting_etl.metrics.drift import evidently_stattests
+from drifting_etl.metrics.drift.policies import describe_policies
 from drifting_etl.profiles.columns import category_key
 from drifting_etl.report.banner import banner_html, empty_report_html
 from drifting_etl.report.sample import target_column
@@ -317,6 +318,12 @@ def evaluate_report(
                     sections.append((performance.note[0].upper() + performance.note[1:], snapshot))
                     unlabelled = "" if performance.reference is not None else " (the reference has no labels)"
                     notes.append(performance.note + unlabelled)
+            policy = describe_policies(project.config.drift)
+            if policy:
+                notes.append(
+                    f"alert policy: {policy}. The verdicts on this page are Evidently's, one test at a time at the "
+                    "configured thresholds; feature_drift.drifted and .persistent in the database apply the policy"
+                )
             banner = banner_html(
                 name,
                 window,

@@ -132,6 +132,10 @@ class ArtifactStore:
     def reference_profile_path(self, project: str) -> str:
         return f"{self.project_dir(project)}/reference_profile.json"
 
+    def calibration_path(self, project: str) -> str:
+        """Thresholds calibrated on the reference (`drift.calibration`), with the key of what they were computed from."""
+        return f"{self.project_dir(project)}/calibration.json"
+
     def logs_dir(self, project: str) -> str:
         return self.path("logs", f"project={check_project_name(project)}")
 

@@ -160,6 +160,12 @@ def load_project(store: ArtifactStore, name: str, *, reference_values: bool = Tr
     return Project(config, profile.with_values(table))
 
 
+def reference_table(store: ArtifactStore, project: Project) -> pa.Table:
+    """The project's stored reference: its monitored columns."""
+    path = store.reference_path(project.config.name)
+    return _read_reference(store.read_bytes(path), store.display(path), project.config)
+
+
 def list_projects(store: ArtifactStore) -> list[IndexEntry]:
     return list(store.read_index().values())
 
@@ -206,7 +212,12 @@ def delete_project(store: ArtifactStore, name: str, *, purge: bool) -> DeletedPr
     The index entry goes last, so a delete that fails half way can be run again; so can `purge` after a delete
     without it."""
     require_deletable(store, name, purge=purge)
-    definition = (store.configuration_path(name), store.reference_path(name), store.reference_profile_path(name))
+    definition = (
+        store.configuration_path(name),
+        store.reference_path(name),
+        store.reference_profile_path(name),
+        store.calibration_path(name),
+    )
     data = project_data_dirs(store, name)
     removed = [store.display(path) for path in (*definition, *(data if purge else ())) if store.remove(path)]
     project_dir = store.project_dir(name)

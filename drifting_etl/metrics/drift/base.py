@@ -67,6 +67,11 @@ class DriftMethod(ABC):
     evidently_stattest: ClassVar[str]
     """The name Evidently 0.7's stat-test registry knows this method by (`StatTest.name`): the report uses it."""
 
+    @property
+    def gives_p_value(self) -> bool:
+        """The score is a test's p-value (drift when small), not a distance (drift when large)."""
+        return self.comparison != ">="
+
     def accepts(self, column_type: ColumnType) -> bool:
         return column_type in self.column_types
 

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drifting_etl.core.columns import ColumnType
-from drifting_etl.core.drift_methods import AUTO, DriftMethodName
+from drifting_etl.core.config import MultipleTesting
+from drifting_etl.core.drift_methods import AUTO, DriftMethodName, ThresholdSource
 from drifting_etl.core.errors import ConfigError
 from drifting_etl.metrics.drift.auto import auto_method
 from drifting_etl.metrics.drift.base import DriftMethod
@@ -41,6 +42,11 @@ class ColumnDrift:
     """Computed exactly in a second pass over the column's values, because its interval contained the threshold."""
     constant_reference: bool = False
     """The reference column holds a single value (Wasserstein is then normed by 0.001, as Evidently does)."""
+    threshold_source: ThresholdSource = "method"
+    """Where `threshold` came from: the method's default, the configuration, or calibration on the reference."""
+    adjusted_score: float | None = None
+    """The p-value adjusted across the window's tests (`drift.multiple_testing`), which `drifted` then compares."""
+    multiple_testing: MultipleTesting | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ def column_drift(
     threshold: float | None = None,
     *,
     refined: bool = False,
+    threshold_source: ThresholdSource | None = None,
 ) -> ColumnDrift | None:
     """Drift of one column; None when the window has no usable value in it (reported as data quality instead).
     `refined`: `current` was profiled again with every value kept, to decide a verdict its interval left open."""
@@ -86,6 +93,7 @@ def column_drift(
         decided=chosen.decides(low, high, limit),
         refined=refined,
         constant_reference=reference.distinct == 1,
+        threshold_source=threshold_source or ("method" if threshold is None else "config"),
     )
 
 
