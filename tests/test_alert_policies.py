@@ -8,6 +8,7 @@ false-alarm and detection rates of every policy are measured on 200 stationary w
 from __future__ import annotations
 
 import email
+import json
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from drifting_etl.capture import LogWriter
 from drifting_etl.cli.main import main
 from drifting_etl.core.config import ProjectConfig, parse_config
 from drifting_etl.core.errors import ConfigError
+from drifting_etl.core.window import Window
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.metrics.calibration import _chunks, calibrate
 from drifting_etl.metrics.drift import ColumnDrift
@@ -32,6 +34,7 @@ from drifting_etl.metrics.drift.policies import adjusted_p_values, with_multiple
 from drifting_etl.metrics.evaluation import DriftHistory, evaluate, with_persistence
 from drifting_etl.profiles.columns import ReferenceProfile, fit_reference
 from drifting_etl.profiles.summary import LABEL, WindowSummary, summarize
+from drifting_etl.store.artifacts import ArtifactStore
 
 FEATURES = [f"x{index:02d}" for index in range(20)]
 REFERENCE_ROWS = 1000  # at most 1000: `auto` tests every numerical feature with KS, as Evidently does
@@ -290,20 +293,13 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.mark.slow
-def test_run_given_persistence_should_alert_only_on_lasting_drift_and_store_why(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from aiosmtpd.controller import Controller
-
-    from drifting_etl.notify.sink import Outbox
-
+def _lasting_logs(tmp_path: Path, *, reference_rows: int = 800) -> Path:
+    """A reference, and four days of logs in which feature a drifts on the second and third day only."""
     rng = np.random.default_rng(11)
-    reference = pd.DataFrame({"a": rng.normal(size=800), "b": rng.normal(size=800), "prediction": rng.normal(size=800)})
+    reference = pd.DataFrame({name: rng.normal(size=reference_rows) for name in ("a", "b", "prediction")})
     reference.to_parquet(tmp_path / "reference.parquet")
-    shifts = [0.0, 1.0, 1.0, 0.0]  # feature a drifts on days 2 and 3 only
     frames = []
-    for day, shift in enumerate(shifts):
+    for day, shift in enumerate([0.0, 1.0, 1.0, 0.0]):
         start = DAY + timedelta(days=day)
         frames.append(
             pd.DataFrame(
@@ -316,10 +312,26 @@ def test_run_given_persistence_should_alert_only_on_lasting_drift_and_store_why(
             )
         )
     store_dir = tmp_path / "store"
-    from drifting_etl.store.artifacts import ArtifactStore
-
     with LogWriter("lasting", ArtifactStore(str(store_dir)), model_version="v1", max_rows=10**6) as writer:
         writer.log_frame(pd.concat(frames, ignore_index=True))
+    return store_dir
+
+
+def _cli(*arguments: str) -> str:
+    result = CliRunner().invoke(main, list(arguments), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.slow
+def test_run_given_persistence_should_alert_only_on_lasting_drift_and_store_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    from drifting_etl.notify.sink import Outbox
+
+    store_dir = _lasting_logs(tmp_path)
     (tmp_path / "lasting.yaml").write_text(E2E_CONFIG)
     port = _free_port()
     outbox = Outbox(tmp_path / "outbox")
@@ -380,3 +392,91 @@ def test_run_given_persistence_should_alert_only_on_lasting_drift_and_store_why(
     # b drifted by chance that day (Holm-adjusted p 0.032), for the first time: shown, but it alerts no one
     assert rows[(4, "b")]["drifted"] and not rows[(4, "b")]["persistent"]
     assert "drifted in 1 recent window: not persistent yet, so no alert" in body
+
+
+def test_retrain_decision_given_persistence_should_trigger_on_persistent_dataset_drift_only(tmp_path: Path) -> None:
+    from drifting_etl.pipeline import steps
+    from drifting_etl.pipeline.run import run_window
+
+    store_dir = _lasting_logs(tmp_path)
+    config = E2E_CONFIG.replace("alerts:", "retrain:\n  on: [dataset_drift]\nalerts:")
+    (tmp_path / "lasting.yaml").write_text(config)
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    args = ("--storage", str(store_dir), "--database-url", url)
+    _cli(*args, "init")
+    _cli(
+        *args, "project", "register", str(tmp_path / "lasting.yaml"), "--reference", str(tmp_path / "reference.parquet")
+    )
+    store, database = ArtifactStore(str(store_dir)), MetricsDatabase(url)
+    decisions = []
+    for day in range(4):
+        window = Window(DAY + timedelta(days=day), DAY + timedelta(days=day + 1))
+        outcome = steps.outcome_json(run_window(store, database, "lasting", window))
+        decisions.append((outcome["dataset_drift"], outcome["dataset_drift_alert"]))
+        decision = steps.retrain_decision(store, database, outcome, now=datetime.now(UTC) + timedelta(days=day * 2))
+        decisions[-1] += (decision is not None,)
+    triggers = database.retrain_triggers("lasting")
+    database.dispose()
+    # the dataset drifts on days 3 and 4 (one feature of two); persistent, so retraining, on day 4 only
+    assert decisions == [(False, False, False), (True, False, False), (True, True, True), (False, False, False)]
+    assert [row["window_start"] for row in triggers] == [DAY + timedelta(days=2)]
+
+
+def test_register_given_calibration_should_calibrate_once_and_runs_should_use_the_reference_thresholds(
+    tmp_path: Path,
+) -> None:
+    store_dir = _lasting_logs(tmp_path, reference_rows=3000)
+    config = E2E_CONFIG.replace("  multiple_testing: holm\n", "  calibration: {window_rows: 500, chunks: 20}\n")
+    (tmp_path / "lasting.yaml").write_text(config)
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    args = ("--storage", str(store_dir), "--database-url", url)
+    _cli(*args, "init")
+    output = _cli(
+        *args, "project", "register", str(tmp_path / "lasting.yaml"), "--reference", str(tmp_path / "reference.parquet")
+    )
+    assert "calibrated the thresholds of 2 features" in output
+    stored = ArtifactStore(str(store_dir))
+    path = Path(stored.calibration_path("lasting"))
+    calibrated = {item["feature"]: item for item in json.loads(path.read_text())["thresholds"]}
+    written = path.stat().st_mtime_ns
+    _cli(
+        *args,
+        "run",
+        "lasting",
+        "--start",
+        DAY.isoformat(),
+        "--end",
+        (DAY + timedelta(days=1)).isoformat(),
+        "--no-report",
+    )
+    assert path.stat().st_mtime_ns == written  # computed once: the run reads it
+    database = MetricsDatabase(url)
+    rows = {row["feature"]: row for row in database.rows("feature_drift", "lasting", DAY, DAY + timedelta(days=1))}
+    database.dispose()
+    for name in ("a", "b"):
+        assert rows[name]["threshold_source"] == "reference" and rows[name]["method"] == "ks"
+        assert rows[name]["threshold"] == pytest.approx(calibrated[name]["threshold"])
+        assert 0 < rows[name]["threshold"] < 0.05  # the 0.99 quantile of no-drift p-values: stricter than 0.05
+    assert rows["prediction"]["threshold_source"] == "method"  # the prediction keeps its configured threshold
+
+
+def test_register_given_a_reference_too_small_to_calibrate_should_refuse_it_and_store_nothing(tmp_path: Path) -> None:
+    store_dir = _lasting_logs(tmp_path, reference_rows=600)
+    config = E2E_CONFIG.replace("  multiple_testing: holm\n", "  calibration: {window_rows: 500}\n")
+    (tmp_path / "lasting.yaml").write_text(config)
+    result = CliRunner().invoke(
+        main,
+        [
+            "--storage",
+            str(store_dir),
+            "project",
+            "register",
+            str(tmp_path / "lasting.yaml"),
+            "--reference",
+            str(tmp_path / "reference.parquet"),
+        ],
+    )
+    assert result.exit_code != 0
+    assert "window_rows is 500 but the reference has 600 rows" in result.output
+    assert "lower drift.calibration.window_rows" in result.output
+    assert not ArtifactStore(str(store_dir)).exists(ArtifactStore(str(store_dir)).configuration_path("lasting"))

@@ -157,6 +157,20 @@ def project_register(obj: Context, config: str, reference: str) -> None:
         f"registered [bold]{project_config.name}[/] ({project_config.task}, {project_config.schedule}): "
         f"{len(project_config.features.all)} features, reference {profile.row_count} rows, version {profile.version}"
     )
+    calibration = project_config.drift.calibration
+    if calibration is not None:
+        from drifting_etl.pipeline.calibration import calibrated_thresholds
+        from drifting_etl.store.projects import load_project
+
+        console.print(
+            f"calibrating thresholds on {calibration.chunks} reference chunks of {calibration.window_rows:,} rows…"
+        )
+        thresholds = calibrated_thresholds(store, load_project(store, project_config.name)) or {}
+        console.print(
+            f"calibrated the thresholds of {len(thresholds)} features "
+            f"({escape(store.display(store.calibration_path(project_config.name)))})",
+            soft_wrap=True,
+        )
 
 
 JSON_OPTION = click.option(

@@ -57,6 +57,17 @@ def calibration_key(config: ProjectConfig, reference: ReferenceProfile) -> str:
     )
 
 
+def calibration_problem(calibration: Calibration, reference_rows: int) -> str | None:
+    """Why a reference of `reference_rows` rows cannot be calibrated with these settings, or None."""
+    window = calibration.window_rows
+    if 2 * window <= reference_rows:
+        return None
+    return (
+        f"drift.calibration.window_rows is {window:,} but the reference has {reference_rows:,} rows: a chunk must be "
+        "at most half of the reference, so that the rest can serve as its reference"
+    )
+
+
 def calibrate(
     table: pa.Table,
     reference: ReferenceProfile,
@@ -69,12 +80,9 @@ def calibrate(
     calibration = config.drift.calibration
     assert calibration is not None, "calibrate() needs drift.calibration"
     rows = table.num_rows
-    window = calibration.window_rows
-    if 2 * window > rows:
-        raise ValueError(
-            f"drift.calibration.window_rows is {window:,} but the reference has {rows:,} rows: a chunk must be at most "
-            "half of the reference, so that the rest can serve as its reference"
-        )
+    problem = calibration_problem(calibration, rows)
+    if problem:
+        raise ValueError(problem)
     features = calibrated_features(config)
     types = {name: config.column_type(name) for name in features}
     scores: dict[str, list[float]] = {name: [] for name in features}

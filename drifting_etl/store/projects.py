@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from drifting_etl.core.config import ConfigCheck, ProjectConfig, load_config, parse_config
 from drifting_etl.core.errors import ConfigError, DataError, NotFoundError
 from drifting_etl.core.names import check_project_name
+from drifting_etl.metrics.calibration import calibration_problem
 from drifting_etl.metrics.drift import config_problems as drift_config_problems
 from drifting_etl.profiles.columns import ReferenceProfile, fit_reference
 from drifting_etl.profiles.summary import positive_label
@@ -88,6 +89,7 @@ def register(
         profile = fit_reference(table, config.monitored_columns(), source_digest=hashlib.sha256(data).hexdigest())
     except ValueError as exc:
         raise DataError(f"cannot profile the reference: {exc}", project=config.name, path=reference_path) from exc
+    _check_calibration(config, table, reference_path)
     store.ensure_layout()
     store.write_bytes(store.reference_path(config.name), data)
     store.write_text(store.reference_profile_path(config.name), profile.to_json())
@@ -95,6 +97,20 @@ def register(
     existing = store.read_index().get(config.name)
     index_project(store, config, existing.status if existing else "active")
     return config, profile
+
+
+def _check_calibration(config: ProjectConfig, table: pa.Table, source: str) -> None:
+    """Refuse a reference too small for the project's `drift.calibration`, before anything is stored."""
+    if config.drift.calibration is None:
+        return
+    problem = calibration_problem(config.drift.calibration, table.num_rows)
+    if problem:
+        raise ConfigError(
+            problem,
+            project=config.name,
+            path=source,
+            hint="lower drift.calibration.window_rows in the configuration, or use a larger reference",
+        )
 
 
 def index_project(store: ArtifactStore, config: ProjectConfig, status: ProjectStatus) -> IndexEntry:
@@ -119,6 +135,7 @@ def replace_reference(store: ArtifactStore, name: str, table: pa.Table, *, sourc
         profile = fit_reference(table, config.monitored_columns(), source_digest=hashlib.sha256(data).hexdigest())
     except ValueError as exc:
         raise DataError(f"cannot profile the new reference: {exc}", project=name, path=source) from exc
+    _check_calibration(config, table, source)
     store.write_bytes(store.reference_path(name), data)
     store.write_text(store.reference_profile_path(name), profile.to_json())
     return profile
