@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -592,3 +593,33 @@ def test_schema_revision_given_packaged_migrations_should_be_alembic_head() -> N
     from drifting_etl.load.migrate import SCHEMA_REVISION, alembic_config
 
     assert ScriptDirectory.from_config(alembic_config()).get_heads() == [SCHEMA_REVISION]
+
+
+def test_replace_window_given_concurrent_loads_of_one_window_should_leave_one_clean_successful_run(
+    db: MetricsDatabase, url: str
+) -> None:
+    """Issue 15, defect 3: two loads of one window both deleted, then inserted; on PostgreSQL the second hit the
+    unique key and its failure record overwrote the winner's `success`. Loads of one window are now serialised."""
+    write_window(db)
+    expected = contents(db)
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def load() -> None:
+        database = MetricsDatabase(url)
+        try:
+            start.wait()
+            for _ in range(12):
+                write_window(database)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            database.dispose()
+
+    workers = [threading.Thread(target=load) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert errors == []
+    assert contents(db) == expected and [run["status"] for run in db.rows("monitoring_run", PROJECT)] == ["success"]

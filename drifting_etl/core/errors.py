@@ -118,6 +118,21 @@ TRANSIENT_FOREIGN: tuple[type[BaseException], ...] = (ConnectionError, TimeoutEr
 """Foreign exceptions a retry may fix: a dropped connection or a timeout, from any library."""
 
 
+def root_cause(error: BaseException) -> str:
+    """The innermost error behind `error` (following `raise ... from` and implicit chaining), as
+    'ConnectionResetError: [Errno 104] Connection reset by peer': what went wrong at the bottom, for messages."""
+    seen = {id(error)}
+    current = error
+    while True:
+        following = current.__cause__ or current.__context__
+        if following is None or id(following) in seen:
+            break
+        seen.add(id(following))
+        current = following
+    text = str(current).strip().splitlines()[0] if str(current).strip() else ""
+    return f"{type(current).__name__}: {text}" if text else type(current).__name__
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether a scheduler should retry after `error`.
 

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     partition_group_bytes: int = Field(default=DEFAULT_PARTITION_GROUP_BYTES, gt=0)
     """DRIFTING_PARTITION_GROUP_BYTES: Airflow profiles a window's partitions in groups of about this many Parquet
     bytes, one mapped task per group."""
+    storage_attempts: int = Field(default=3, ge=1, le=20)
+    """DRIFTING_STORAGE_ATTEMPTS: tries of a log partition whose storage reads fail (a dropped connection, a timeout,
+    a 5xx) before its window fails, waiting 1 s, 2 s, 4 s, … between them."""
     report_attach_max_bytes: int = Field(default=DEFAULT_ATTACH_LIMIT_BYTES, ge=0)
     """DRIFTING_REPORT_ATTACH_MAX_BYTES: reports up to this size are attached to the e-mail; 0 never attaches."""
     smtp_host: str | None = None

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +22,7 @@ import pyarrow.parquet as pq
 
 from drifting_etl.core.columns import LABEL
 from drifting_etl.core.config import ProjectConfig
-from drifting_etl.core.errors import DataError, StorageError
+from drifting_etl.core.errors import DataError, StorageError, root_cause
 from drifting_etl.core.window import Window
 from drifting_etl.extract.labels import LabelTable
 from drifting_etl.profiles.columns import fixed_width_values, valid_mask
@@ -78,15 +79,15 @@ def read_partition(
 ) -> Iterator[pa.RecordBatch]:
     """The partition's rows inside the window: project columns, plus `__label__` (joined or inline label)."""
     for stored in partition.files:
-        with _open_log(store, config, window, stored, labels) as (parquet, columns, where):
+        with _open_log(store, config, window, stored, labels) as (parquet, columns, reads):
             try:
                 for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-                    keep, label = _window_rows(batch, config, window, labels, where)
+                    keep, label = _window_rows(batch, config, window, labels, reads.where)
                     yield (batch if keep is None else batch.filter(keep)).append_column(LABEL, label)
             except DataError:
                 raise
             except Exception as exc:
-                raise _unreadable(exc, where) from exc
+                raise reads.error(exc) from exc
 
 
 def read_partition_row_groups(
@@ -99,16 +100,16 @@ def read_partition_row_groups(
     """The partition's rows inside the window, a row group at a time, each read one column at a time: memory holds
     one column chunk whatever the size of the files (a row group of a million rows decodes to hundreds of MB)."""
     for stored in partition.files:  # categories are counted by dictionary code, without hashing strings
-        with _open_log(store, config, window, stored, labels, config.features.categorical) as (parquet, columns, where):
+        with _open_log(store, config, window, stored, labels, config.features.categorical) as (parquet, columns, reads):
             keys = [config.columns.timestamp]
             keys += [name for name in (config.columns.request_id, config.columns.label) if name in columns]
             for index in range(parquet.metadata.num_row_groups):
                 try:
                     table = parquet.read_row_group(index, columns=keys, use_threads=False)
                 except Exception as exc:
-                    raise _unreadable(exc, where) from exc
-                keep, label = _window_rows(table, config, window, labels, where)
-                yield RowGroupRows(parquet, index, columns, keep, label, where, file_bytes=stored.size)
+                    raise reads.error(exc) from exc
+                keep, label = _window_rows(table, config, window, labels, reads.where)
+                yield RowGroupRows(parquet, index, columns, keep, label, reads, file_bytes=stored.size)
 
 
 class RowGroupRows:
@@ -123,11 +124,11 @@ class RowGroupRows:
         columns: list[str],
         keep: pa.Array | None,
         label: pa.Array,
-        where: dict[str, str],
+        reads: StorageReads,
         *,
         file_bytes: int,
     ) -> None:
-        self._parquet, self._index, self._keep, self._label, self._where = parquet, index, keep, label, where
+        self._parquet, self._index, self._keep, self._label, self._reads = parquet, index, keep, label, reads
         self.column_names = [*columns, LABEL]
         self.num_rows = len(label)
         self.file_rows: int = parquet.metadata.num_rows
@@ -146,9 +147,49 @@ class RowGroupRows:
         try:
             column = self._parquet.read_row_group(self._index, columns=[name], use_threads=False).column(0)
         except Exception as exc:
-            raise _unreadable(exc, self._where) from exc
+            raise self._reads.error(exc) from exc
         self._last = (name, column if self._keep is None else column.filter(self._keep))
         return self._last[1]
+
+
+class StorageReads:
+    """A log file's handle from the store, which remembers the error a read of it raised.
+
+    pyarrow reads the file through it, so an error can be told apart by where it arose: one raised while bytes were
+    fetched (a dropped connection, a timeout, a 5xx, throttling) is a StorageError, which a retry may fix; one raised
+    about bytes that did arrive is bad data (a DataError): the file must be moved or deleted."""
+
+    def __init__(self, handle: Any, where: dict[str, str]) -> None:
+        self._handle, self.where = handle, where
+        self.failure: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._handle.read(size)
+        except Exception as exc:
+            self.failure = exc
+            raise
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        try:
+            return self._handle.seek(offset, whence)
+        except Exception as exc:
+            self.failure = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+    def error(self, exc: Exception) -> DataError | StorageError:
+        """What `exc`, raised while the file was read or parsed, means."""
+        if self.failure is not None:
+            return StorageError(
+                f"could not read log file: {root_cause(self.failure)}",
+                hint="the store failed while the file was read, not the file: a retry may succeed "
+                "(DRIFTING_STORAGE_ATTEMPTS; Airflow retries the task)",
+                **self.where,
+            )
+        return DataError(f"unreadable Parquet data: {exc}", hint="move or delete the file, then re-run", **self.where)
 
 
 @contextmanager
@@ -159,21 +200,21 @@ def _open_log(
     stored: StoredFile,
     labels: LabelTable | None,
     dictionary_columns: Sequence[str] | None = None,
-) -> Iterator[tuple[pq.ParquetFile, list[str], dict[str, str]]]:
-    """An open log file, checked to have the project's columns; yields it, the columns to read, and its context.
-    String columns in `dictionary_columns` are read as Parquet stores them: codes into a dictionary."""
+) -> Iterator[tuple[pq.ParquetFile, list[str], StorageReads]]:
+    """An open log file, checked to have the project's columns; yields it, the columns to read, and its reads (which
+    tell a storage fault from bad data). String columns in `dictionary_columns` are read as Parquet stores them:
+    codes into a dictionary."""
     where = {"project": config.name, "window": str(window), "path": store.display(stored.path)}
     try:
         handle = store.fs.open(stored.path, "rb")
     except Exception as exc:
-        raise StorageError("could not open log file", **where) from exc
+        raise StorageError(f"could not open log file: {root_cause(exc)}", **where) from exc
     with handle:
+        reads = StorageReads(handle, where)
         try:
-            parquet = pq.ParquetFile(handle, read_dictionary=dictionary_columns)
+            parquet = pq.ParquetFile(reads, read_dictionary=dictionary_columns)
         except Exception as exc:
-            raise DataError(
-                f"unreadable Parquet file: {exc}", hint="move or delete the file, then re-run", **where
-            ) from exc
+            raise reads.error(exc) from exc
         present = set(parquet.schema_arrow.names)
         required = log_columns(config, with_request_id=labels is not None)
         missing = [name for name in required if name not in present]
@@ -189,7 +230,7 @@ def _open_log(
         optional = [
             name for name in (config.columns.prediction_proba, config.columns.label) if name and name in present
         ]
-        yield parquet, [*required, *optional], where
+        yield parquet, [*required, *optional], reads
 
 
 def _inside(timestamps: pa.Array | pa.ChunkedArray, window: Window) -> pa.BooleanArray | None:
@@ -224,10 +265,6 @@ def _config_keys(config: ProjectConfig) -> dict[str, str]:
     for key in ("request_id", "prediction", "timestamp"):
         keys[getattr(config.columns, key)] = f"columns.{key}"
     return keys
-
-
-def _unreadable(exc: Exception, where: dict[str, str]) -> DataError:
-    return DataError(f"unreadable Parquet data: {exc}", hint="move or delete the file, then re-run", **where)
 
 
 def _window_rows(

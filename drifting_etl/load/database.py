@@ -236,8 +236,13 @@ class MetricsDatabase:
                 project=run.project,
                 window=window_text(run.window_start, run.window_end),
             ),
-            self.engine.begin() as connection,
+            self.engine.execution_options(sqlite_immediate=True).begin() as connection,
         ):
+            # One load of a window at a time: two concurrent ones would each delete, then insert, and the second
+            # would hit the unique key (PostgreSQL: an advisory lock per window; SQLite: BEGIN IMMEDIATE).
+            if self.dialect_name == "postgresql":
+                key = f"window {run.project} {run.window_start.isoformat()} {run.window_end.isoformat()}"
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(key.encode()))))
             run_values = row_values(run)
             if run.report_location is None:
                 run_values["report_location"] = connection.execute(

@@ -26,6 +26,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from drifting_etl.core.errors import DataError, NotFoundError
+from drifting_etl.core.retry import with_retries
+from drifting_etl.core.settings import Settings
 from drifting_etl.core.window import Window
 from drifting_etl.extract.labels import LabelIndex, LabelTable, LabelTables
 from drifting_etl.extract.logs import Partition, read_partition_row_groups, window_partitions
@@ -227,18 +229,25 @@ def profile_partitions(
     keep_values: bool | None = None,
     on_partition: Callable[[Partition], None] | None = None,
     workers: int | None = None,
+    attempts: int | None = None,
 ) -> Profiled:
     """Make sure every planned partition has a cached summary (reading only those without one, or all with `rescan`).
+    A partition whose storage reads fail is tried `attempts` times (default DRIFTING_STORAGE_ATTEMPTS) with backoff.
 
     `workers` partitions are profiled at once (default: one per CPU core). Reading Parquet and numpy's sorting
     release the GIL, so threads use every core; memory grows by one column of a row group per worker."""
     labels = LabelTables(store, project.config)
+    tries = attempts or Settings.from_env().storage_attempts
 
     def profile(item: PlannedPartition) -> bool:
         if not rescan and store.exists(item.path):
             return True
         label_table = labels.get(item.label_files, item.cut)
-        summary = summarize_partition(store, project, item, label_table, keep_values=keep_values)
+        summary = with_retries(
+            lambda: summarize_partition(store, project, item, label_table, keep_values=keep_values),
+            attempts=tries,
+            what=f"profiling {project.config.name} partition {item.partition.hour:%Y-%m-%d %H:00}",
+        )
         store.write_bytes(item.path, encode_summary(summary), durable=False)
         return False
 

@@ -26,6 +26,7 @@ Files whose name starts with "." or "_" are in-flight or bookkeeping files and a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -39,7 +40,7 @@ from typing import Any, Literal
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from drifting_etl.core.errors import ConfigError, DataError, NotFoundError, StorageError
+from drifting_etl.core.errors import ConfigError, DataError, NotFoundError, StorageError, root_cause
 from drifting_etl.core.names import check_project_name
 from drifting_etl.core.settings import Settings
 from drifting_etl.core.window import COMPACT_UTC_PATTERN, Window
@@ -205,7 +206,9 @@ class ArtifactStore:
         try:
             return bool(self.fs.exists(path))
         except Exception as exc:  # network and permission errors alike
-            raise StorageError("could not reach the artifact store", path=self.display(path)) from exc
+            raise StorageError(
+                f"could not reach the artifact store: {root_cause(exc)}", path=self.display(path)
+            ) from exc
 
     def read_bytes(self, path: str, length: int | None = None) -> bytes:
         """The file's bytes, or only its first `length` bytes."""
@@ -215,7 +218,9 @@ class ArtifactStore:
         except FileNotFoundError as exc:
             raise NotFoundError("file not found in the artifact store", path=self.display(path)) from exc
         except Exception as exc:
-            raise StorageError("could not read from the artifact store", path=self.display(path)) from exc
+            raise StorageError(
+                f"could not read from the artifact store: {root_cause(exc)}", path=self.display(path)
+            ) from exc
 
     def read_text(self, path: str) -> str:
         return self.read_bytes(path).decode("utf-8")
@@ -226,6 +231,7 @@ class ArtifactStore:
         Object stores publish a PUT atomically; on a local disk we write a hidden temporary file in the
         same directory and rename it into place (synced to disk first unless `durable` is False, for caches).
         """
+        temporary = None
         try:
             if self.is_local:
                 directory, name = path.rsplit("/", 1)
@@ -240,7 +246,12 @@ class ArtifactStore:
             else:
                 self.fs.pipe_file(path, data)
         except Exception as exc:
-            raise StorageError("could not write to the artifact store", path=self.display(path)) from exc
+            if temporary is not None:  # a full disk must not stay full of our half-written files
+                with contextlib.suppress(OSError):
+                    os.remove(temporary)
+            raise StorageError(
+                f"could not write to the artifact store: {root_cause(exc)}", path=self.display(path)
+            ) from exc
 
     def write_text(self, path: str, text: str) -> None:
         self.write_bytes(path, text.encode("utf-8"))
@@ -260,7 +271,9 @@ class ArtifactStore:
         except FileNotFoundError:
             return False
         except Exception as exc:
-            raise StorageError("could not delete from the artifact store", path=self.display(path)) from exc
+            raise StorageError(
+                f"could not delete from the artifact store: {root_cause(exc)}", path=self.display(path)
+            ) from exc
         return True
 
     def is_empty_dir(self, path: str) -> bool:
@@ -270,7 +283,9 @@ class ArtifactStore:
         except FileNotFoundError:
             return False
         except Exception as exc:
-            raise StorageError("could not list the artifact store", path=self.display(path)) from exc
+            raise StorageError(
+                f"could not list the artifact store: {root_cause(exc)}", path=self.display(path)
+            ) from exc
 
     def list_dirs(self, path: str) -> list[str]:
         """Immediate subdirectories of `path` (empty if it does not exist)."""
@@ -279,7 +294,9 @@ class ArtifactStore:
         except FileNotFoundError:
             return []
         except Exception as exc:
-            raise StorageError("could not list the artifact store", path=self.display(path)) from exc
+            raise StorageError(
+                f"could not list the artifact store: {root_cause(exc)}", path=self.display(path)
+            ) from exc
         return sorted(entry["name"].rstrip("/") for entry in entries if entry.get("type") == "directory")
 
     def list_data_files(self, path: str, suffix: str = ".parquet") -> list[StoredFile]:
@@ -289,7 +306,9 @@ class ArtifactStore:
         except FileNotFoundError:
             return []
         except Exception as exc:
-            raise StorageError("could not list the artifact store", path=self.display(path)) from exc
+            raise StorageError(
+                f"could not list the artifact store: {root_cause(exc)}", path=self.display(path)
+            ) from exc
         files = []
         for entry in entries:
             name = entry["name"].rsplit("/", 1)[-1]

@@ -1,0 +1,249 @@
+"""Faults injected into the real components (issue 15): each has a defined outcome, and nothing is lost or
+miscounted without a word. The README's fault table names the test of each row.
+
+Object storage: moto's S3 server behind `FaultProxy` (tests/fault_proxy.py), a loopback proxy whose faults the test
+switches on for the requests that read log files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+from fault_proxy import FaultProxy
+
+from drifting_etl.capture import LogWriter
+from drifting_etl.cli.main import main
+from drifting_etl.core.errors import DataError, StorageError, is_transient
+from drifting_etl.core.retry import with_retries
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.store.artifacts import ArtifactStore
+
+CONFIG = """\
+name: faults
+task: regression
+schedule: "@daily"
+start_date: 2026-03-01
+features:
+  numerical: [a, b]
+"""
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
+WINDOW = ("--start", DAY.isoformat(), "--end", (DAY + timedelta(days=1)).isoformat(), "--no-report")
+
+
+def _project(tmp_path: Path, store_url: str, database_url: str) -> None:
+    """A registered project whose logs lie in two hours of DAY."""
+    rng = np.random.default_rng(5)
+    pd.DataFrame({name: rng.normal(size=600) for name in ("a", "b", "prediction")}).to_parquet(
+        tmp_path / "reference.parquet"
+    )
+    seconds = np.sort(np.concatenate([rng.uniform(3600 * 9, 3600 * 10, 400), rng.uniform(3600 * 15, 3600 * 16, 400)]))
+    logs = pd.DataFrame(
+        {
+            "timestamp": [DAY + timedelta(seconds=float(s)) for s in seconds],
+            "a": rng.normal(0.2, 1, seconds.size),
+            "b": rng.normal(size=seconds.size),
+            "prediction": rng.normal(size=seconds.size),
+        }
+    )
+    with LogWriter("faults", ArtifactStore(store_url), model_version="v1", max_rows=10**6) as writer:
+        writer.log_frame(logs)
+    (tmp_path / "faults.yaml").write_text(CONFIG)
+    reference = str(tmp_path / "reference.parquet")
+    _cli(store_url, database_url, "init")
+    _cli(store_url, database_url, "project", "register", str(tmp_path / "faults.yaml"), "--reference", reference)
+
+
+def _cli(store_url: str, database_url: str | None, *arguments: str, ok: bool = True) -> Result:
+    options = ["--storage", store_url, *(["--database-url", database_url] if database_url else [])]
+    result = CliRunner().invoke(main, [*options, *arguments])
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def _drift(database_url: str) -> dict[str, Any]:
+    database = MetricsDatabase(database_url)
+    try:
+        rows = database.rows("feature_drift", "faults", DAY, DAY + timedelta(days=1))
+        runs = database.rows("monitoring_run", "faults", DAY, DAY + timedelta(days=1))
+    finally:
+        database.dispose()
+    return {"status": runs[0]["status"], "error": runs[0]["error"], "scores": {r["feature"]: r["score"] for r in rows}}
+
+
+@pytest.fixture
+def proxied_s3(s3_endpoint: str, s3_store_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The store's bucket reached through a FaultProxy in front of moto (s3fs follows AWS_ENDPOINT_URL). botocore
+    makes one attempt per request (AWS_MAX_ATTEMPTS=1; its default retries make a lasting fault surface only after
+    minutes), s3fs keeps its own retries."""
+    import s3fs
+
+    proxy = FaultProxy(int(s3_endpoint.rsplit(":", 1)[1]))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("DRIFTING_STORAGE_ATTEMPTS", "2")
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield proxy, s3_store_url
+    proxy.close()
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["reset", "http_503"])
+def test_run_given_storage_faults_while_reading_logs_should_fail_as_transient_storage_errors_and_recover(
+    tmp_path: Path, proxied_s3: tuple[FaultProxy, str], mode: str
+) -> None:
+    """Defect 1: a dropped connection (or a 5xx) while a log file was read was reported as bad data ("unreadable
+    Parquet file ... move or delete the file"), which Airflow does not retry and a backfill walks past."""
+    proxy, store_url = proxied_s3
+    bucket = store_url.removeprefix("s3://").split("/", 1)[0]
+    clean, faulty = (f"sqlite:///{tmp_path / name}.db" for name in ("clean", "faulty"))
+    _project(tmp_path, store_url, clean)
+    _cli(store_url, faulty, "init")
+    _cli(store_url, clean, "run", "faults", *WINDOW, "--rescan")
+
+    proxy.fault(mode, matching=f"GET /{bucket}/store/logs/", after_bytes=64)  # type: ignore[arg-type]
+    failed = _cli(store_url, faulty, "run", "faults", *WINDOW, "--rescan", ok=False)
+    assert failed.exit_code != 0 and proxy.faulted
+    assert "could not read log file" in failed.output and "unreadable Parquet" not in failed.output
+    assert "a retry may succeed" in failed.output
+    recorded = _drift(faulty)
+    assert recorded["status"] == "failed" and "could not read log file" in recorded["error"]
+    assert "project=faults" in recorded["error"] and ".parquet" in recorded["error"]  # names the file
+
+    proxy.heal()
+    _cli(store_url, faulty, "run", "faults", *WINDOW, "--rescan")
+    assert _drift(faulty) == _drift(clean)  # the same rows as a run that never saw the fault
+
+
+def test_run_given_a_short_storage_outage_should_ride_it_out(
+    tmp_path: Path, proxied_s3: tuple[FaultProxy, str]
+) -> None:
+    proxy, store_url = proxied_s3
+    bucket = store_url.removeprefix("s3://").split("/", 1)[0]
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    _project(tmp_path, store_url, url)
+    proxy.fault("reset", matching=f"GET /{bucket}/store/logs/", requests=3, after_bytes=64)
+    _cli(store_url, url, "run", "faults", *WINDOW, "--rescan")
+    assert len(proxy.faulted) == 3 and _drift(url)["status"] == "success"
+
+
+def test_run_given_a_corrupt_log_file_should_fail_once_as_bad_data_naming_the_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bytes that arrive but do not parse are bad data: terminal (no retry), and the file is named."""
+    store_url = str(tmp_path / "store")
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    _project(tmp_path, store_url, url)
+    store = ArtifactStore(store_url)
+    hour = store.log_partition_dir("faults", DAY.date(), 9)
+    (Path(hour) / f"{uuid.uuid4().hex}.parquet").write_bytes(b"PAR1 this is not parquet PAR1")
+    with caplog.at_level(logging.WARNING, logger="drifting_etl.core.retry"):
+        failed = _cli(store_url, url, "run", "faults", *WINDOW, ok=False)
+    assert "unreadable Parquet data" in failed.output and "move or delete the file" in failed.output
+    assert not [record for record in caplog.records if "retrying" in record.getMessage()]  # not retried
+    assert _drift(url)["status"] == "failed"
+
+
+def test_with_retries_should_retry_transient_errors_with_backoff_and_never_terminal_ones() -> None:
+    waits: list[float] = []
+    calls = {"storage": 0, "data": 0}
+
+    def flaky() -> str:
+        calls["storage"] += 1
+        if calls["storage"] < 3:
+            raise StorageError("could not read log file: ConnectionResetError: reset by peer")
+        return "read"
+
+    assert with_retries(flaky, attempts=3, what="reading", sleep=waits.append) == "read"
+    assert waits == [1.0, 2.0]
+
+    def bad() -> str:
+        calls["data"] += 1
+        raise DataError("unreadable Parquet data")
+
+    with pytest.raises(DataError):
+        with_retries(bad, attempts=3, what="reading", sleep=waits.append)
+    assert calls["data"] == 1
+
+    def down() -> str:
+        calls["storage"] += 1
+        raise StorageError("could not read log file: ConnectionRefusedError")
+
+    calls["storage"] = 0
+    with pytest.raises(StorageError) as raised:
+        with_retries(down, attempts=2, what="reading", sleep=waits.append)
+    assert calls["storage"] == 2 and is_transient(raised.value)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB tmpfs: a disk that fills up (mounting needs root, which CI and this machine's sessions have)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.fail(f"could not mount a tmpfs for the full-disk test (run as root): {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(disk: Path) -> Path:
+    """Fill `disk` to its last byte; returns the filler file."""
+    filler = disk / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (65536, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(descriptor, b"\0" * size)
+    finally:
+        os.close(descriptor)
+    return filler
+
+
+def _leftovers(directory: Path) -> list[Path]:
+    return [path for path in directory.rglob("*") if path.name.endswith(".tmp")]
+
+
+def test_write_given_a_full_disk_should_say_no_space_left_and_leave_no_temporary_file(small_disk: Path) -> None:
+    """Defect 6: each failed write left its temporary file behind, so a full disk stayed full, and the error did
+    not say why."""
+    store = ArtifactStore(str(small_disk / "store"))
+    store.write_text(store.path("small.txt"), "fits")
+    _fill(small_disk)
+    for _ in range(3):  # retries must not pile up partial files
+        with pytest.raises(StorageError, match="No space left on device") as raised:
+            store.write_bytes(store.path("big.bin"), b"x" * 500_000)
+        assert raised.value.transient
+    assert _leftovers(small_disk) == [] and not (small_disk / "store" / "big.bin").exists()
+    assert (small_disk / "store" / "small.txt").read_text() == "fits"  # what was there is intact
+
+
+def test_run_given_a_full_disk_should_record_the_cause_and_succeed_once_space_is_freed(small_disk: Path) -> None:
+    store_url = str(small_disk / "store")
+    url = f"sqlite:///{small_disk.parent / 'metrics.db'}"  # the database lives elsewhere: only the store is full
+    _project(small_disk.parent, store_url, url)
+    filler = _fill(small_disk)
+    failed = _cli(store_url, url, "run", "faults", *WINDOW, ok=False)
+    assert "No space left on device" in failed.output
+    recorded = _drift(url)
+    assert recorded["status"] == "failed" and "No space left on device" in recorded["error"]
+    assert _leftovers(small_disk) == []
+    filler.unlink()
+    _cli(store_url, url, "run", "faults", *WINDOW)
+    assert _drift(url)["status"] == "success"
