@@ -6,6 +6,7 @@ import gc
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -490,3 +491,75 @@ def test_log_writer_given_invalid_settings_should_raise_config_error(
 
 def test_capture_should_export_only_the_two_writers() -> None:
     assert sorted(capture.__all__) == ["LabelWriter", "LogWriter"]
+
+
+# ---------------------------------------------------------------- stopping the service
+SERVICE = """
+import signal, sys, threading, time
+from datetime import datetime
+from drifting_etl.capture import LogWriter
+{before}
+writer = LogWriter("churn", max_interval=3600)  # store from DRIFTING_STORAGE_URL
+writer.log({{"request_id": "term-1", "timestamp": datetime(2024, 3, 1, 9), "prediction": 1}})
+writer.log({{"request_id": "term-2", "timestamp": datetime(2024, 3, 1, 10), "prediction": 0}})
+print("ready", writer.pending, flush=True)
+{wait}
+"""
+
+
+def _service(store: ArtifactStore, *, before: str = "", wait: str = "time.sleep(60)") -> subprocess.Popen[str]:
+    script = textwrap.dedent(SERVICE).format(before=textwrap.dedent(before), wait=textwrap.dedent(wait))
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env={**os.environ, STORAGE_ENV: store.url},
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().split() == ["ready", "2"]  # both rows still buffered
+    return process
+
+
+def test_log_writer_given_sigterm_should_write_its_buffered_rows_and_exit_143(store: ArtifactStore) -> None:
+    """Issue 15, defect 5: SIGTERM (how Docker, Kubernetes and systemd stop a service) killed the process without
+    its exit hooks, losing every buffered row."""
+    process = _service(store)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert sorted(stored["request_id"] for stored in all_rows(store)) == ["term-1", "term-2"]
+
+
+def test_log_writer_given_the_service_handles_sigterm_itself_should_leave_its_handler_and_flush_at_its_exit(
+    store: ArtifactStore,
+) -> None:
+    before = """
+    stopping = threading.Event()
+    def graceful(signum, frame):
+        print("service handler ran", flush=True)
+        stopping.set()
+    signal.signal(signal.SIGTERM, graceful)
+    """
+    wait = """
+    stopping.wait(60)
+    print("drained", flush=True)
+    """
+    process = _service(store, before=before, wait=wait)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert stdout.split("\n")[:2] == ["service handler ran", "drained"]  # its own shutdown, in its own order
+    assert sorted(stored["request_id"] for stored in all_rows(store)) == ["term-1", "term-2"]
+
+
+def test_log_writer_given_sigkill_should_lose_only_the_rows_logged_since_the_last_flush(store: ArtifactStore) -> None:
+    """SIGKILL cannot be caught (the README says so): what was flushed stays, what was buffered is lost."""
+    process = _service(store, wait="writer.flush(); writer.log({'request_id': 'lost', 'prediction': 1}); "
+                                   "print('flushed', flush=True); time.sleep(60)")  # fmt: skip
+    assert process.stdout is not None and process.stdout.readline().strip() == "flushed"
+    process.kill()
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert sorted(stored["request_id"] for stored in all_rows(store)) == ["term-1", "term-2"]

@@ -9,7 +9,7 @@ This module owns turning rows handed over by a serving process into Parquet file
 Both share one private base, `_BufferedWriter`: an in-memory buffer guarded by a lock (request threads
 log concurrently), flushed when it holds `max_rows` rows, when its oldest row is `max_interval` seconds
 old (a daemon thread watches), on `flush()`/`close()`/`with`-exit, when the writer is garbage-collected
-(like a file object) and at interpreter exit. A flush writes one file per partition with the store's
+(like a file object), at interpreter exit and on SIGTERM (see `_stop_on_sigterm`). A flush writes one file per partition with the store's
 atomic write; if storage fails the unwritten rows go back into the buffer and a later flush retries them,
 so a storage outage loses nothing and never duplicates a partition that was already written.
 
@@ -28,6 +28,7 @@ import atexit
 import contextlib
 import logging
 import math
+import signal
 import sys
 import threading
 import time
@@ -401,7 +402,7 @@ def _run_timer(ref: weakref.ref[_BufferedWriter], wake: threading.Event) -> None
 #      writers stay open;
 #   2. at `atexit`, after every non-daemon thread has ended: close them (writes what was logged since; a
 #      local store still works then, a remote one may not, and the loss is logged).
-_EXIT_STATE = {"registered": False, "interpreter": False}
+_EXIT_STATE = {"registered": False, "interpreter": False, "sigterm_warned": False}
 
 
 def _register_exit_hooks() -> None:
@@ -419,6 +420,40 @@ def _register_exit_hooks() -> None:
     # registered since (e.g. weakref.finalize closing the s3fs session).
     atexit.unregister(_close_open_writers)
     atexit.register(_close_open_writers)
+    _stop_on_sigterm()
+
+
+SIGTERM_EXIT_CODE = 128 + signal.SIGTERM
+"""The exit status after SIGTERM when nothing else handles it: what a shell reports for a process it killed."""
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(SIGTERM_EXIT_CODE)
+
+
+def _stop_on_sigterm() -> None:
+    """Make SIGTERM (what Docker, Kubernetes and systemd send to stop a service) end the process the way the end of
+    the program does, so the exit hooks above write every buffered row. Python's default for SIGTERM kills the
+    process without running any exit hook.
+
+    Only the default is replaced: a handler the application installed (before or after the first writer), or an
+    ignored SIGTERM, is left as it is, and a graceful shutdown that ends in a normal exit runs the same hooks. The
+    rows are never written inside the handler itself, which may interrupt a `log()` holding a writer's lock: raising
+    SystemExit unwinds the main thread first. Only the main thread may install handlers; a writer first created in
+    another thread leaves SIGTERM alone (and says so). SIGKILL cannot be caught: rows logged since the last flush
+    are lost."""
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+    if threading.current_thread() is not threading.main_thread():
+        if _EXIT_STATE["sigterm_warned"]:
+            return
+        _EXIT_STATE["sigterm_warned"] = True
+        logger.warning(
+            "the first writer was created outside the main thread, so SIGTERM keeps Python's default: call "
+            "close() in the service's shutdown, or create a writer at start-up in the main thread"
+        )
+        return
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
 def _flush_open_writers() -> None:
