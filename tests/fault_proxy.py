@@ -21,9 +21,7 @@ from typing import Literal
 
 Mode = Literal["pass", "reset", "http_503", "refuse"]
 METHODS = (b"GET ", b"PUT ", b"POST ", b"HEAD ", b"DELETE ")
-SERVICE_UNAVAILABLE = (
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-)
+SERVICE_UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 def _hard_close(sock: socket.socket) -> None:

@@ -170,7 +170,7 @@ def test_merge_window_given_summary_unreadable_even_after_rebuilding_should_fail
     project = load_project(shop.store, "shop-churn")
     planned = plan_window(shop.store, project, WINDOW, window_partitions(shop.store, "shop-churn", WINDOW))
 
-    def unreadable(data: bytes, reference: object) -> None:
+    def unreadable(data: bytes, reference: object, *, key: str) -> None:
         raise ValueError("no space left on device")
 
     monkeypatch.setattr(partitions, "decode_summary", unreadable)
@@ -204,11 +204,12 @@ def test_summary_codec_given_values_should_keep_them_after_the_profile_and_attac
     planned = plan_window(shop.store, project, WINDOW, window_partitions(shop.store, "shop-churn", WINDOW))
     [path] = profile_partitions(shop.store, project, planned[:1]).paths
     merged = merge_profiles(shop.store, project, WINDOW, [path])
-    data = encode_summary(merged)
+    key = shop.store.partition_profile_key(path)
+    data = encode_summary(merged, key=key)
 
     end = profile_end(data[:PREFIX_BYTES])
     assert end < len(data)  # the raw values follow the profile
-    summary, stored = decode_summary(data[:end], project.reference)
+    summary, stored = decode_summary(data[:end], project.reference, key=key)
     assert stored.columns == {"age", "basket"} and stored.pairs
     for name in ("age", "basket"):  # the tail sub-bins' counts and sums come back as stored
         decoded, original = summary.profile.columns[name], merged.profile.columns[name]
@@ -223,9 +224,28 @@ def test_summary_codec_given_values_should_keep_them_after_the_profile_and_attac
     assert full.profile.columns["basket"].values is None  # type: ignore[union-attr]
 
     with pytest.raises(ValueError, match="not a drifting-etl summary"):
-        decode_summary(b"\x80\x04\x95 a pickle" + bytes(32), project.reference)
+        decode_summary(b"\x80\x04\x95 a pickle" + bytes(32), project.reference, key=key)
     with pytest.raises(ValueError, match="truncated"):
-        decode_summary(data[: end - 1], project.reference)
+        decode_summary(data[: end - 1], project.reference, key=key)
+    with pytest.raises(ValueError, match="another partition"):
+        decode_summary(data[:end], project.reference, key="0" * 32)
+
+
+def test_run_given_another_hours_valid_summary_copied_into_an_hours_cache_should_rebuild_it(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15, defect 7: a valid summary of another hour, copied over an hour's cached summary, was accepted, and
+    every metric of the window was wrong until --rescan. A summary now records the key of what it summarises."""
+    run_day(shop)
+    expected = day_rows(shop)
+    project = load_project(shop.store, "shop-churn")
+    planned = plan_window(shop.store, project, WINDOW, window_partitions(shop.store, "shop-churn", WINDOW))
+    first, second = planned[0].path, planned[1].path
+    Path(second).write_bytes(Path(first).read_bytes())  # a valid file, of the wrong hour
+    with caplog.at_level(logging.WARNING, logger="drifting_etl.pipeline.partitions"):
+        run_day(shop)
+    assert day_rows(shop) == expected
+    assert any("another partition" in record.getMessage() for record in caplog.records)
 
 
 def test_merge_window_given_summary_of_no_current_hour_should_raise_data_error_naming_it(shop: Shop) -> None:

@@ -248,7 +248,7 @@ def profile_partitions(
             attempts=tries,
             what=f"profiling {project.config.name} partition {item.partition.hour:%Y-%m-%d %H:00}",
         )
-        store.write_bytes(item.path, encode_summary(summary), durable=False)
+        store.write_bytes(item.path, encode_summary(summary, key=store.partition_profile_key(item.path)), durable=False)
         return False
 
     reused = 0
@@ -278,7 +278,7 @@ def merge_profiles(store: ArtifactStore, project: Project, window: Window, paths
     for path in paths:
         try:
             profile = store.read_bytes(path, profile_end(store.read_bytes(path, PREFIX_BYTES)))
-            summary, stored = decode_summary(profile, project.reference)
+            summary, stored = decode_summary(profile, project.reference, key=store.partition_profile_key(path))
         except UNUSABLE as exc:
             unusable[path] = exc
             continue

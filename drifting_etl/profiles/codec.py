@@ -29,7 +29,7 @@ from drifting_etl.profiles.columns import (
 from drifting_etl.profiles.performance import ClassificationSummary, RegressionSummary
 from drifting_etl.profiles.summary import WindowSummary
 
-FORMAT = 9
+FORMAT = 10
 MAGIC = f"DRIFTZ{FORMAT}\n".encode()
 PREFIX_BYTES = len(MAGIC) + 16
 """The magic, then the compressed and the uncompressed size of the profile part (zstd by pyarrow: about 30x faster
@@ -50,7 +50,7 @@ def _number(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)  # JSON has no infinity; min/max of an empty column are ±inf
 
 
-def encode_summary(summary: WindowSummary) -> bytes:
+def encode_summary(summary: WindowSummary, *, key: str) -> bytes:
     arrays: dict[str, np.ndarray] = {}
     kept: dict[str, np.ndarray] = {}
     columns: dict[str, Any] = {}
@@ -109,7 +109,8 @@ def encode_summary(summary: WindowSummary) -> bytes:
             **{k: getattr(performance, k) for k in RegressionSummary.__dataclass_fields__},
         }
     header = {
-        "format": FORMAT, "reference_version": summary.profile.reference_version, "profile_rows": summary.profile.rows,
+        "format": FORMAT, "key": key, "reference_version": summary.profile.reference_version,
+        "profile_rows": summary.profile.rows,
         "rows": summary.rows, "labelled": summary.labelled, "proba_values": summary.proba_values, "columns": columns,
         "performance": performance_json,
     }  # fmt: skip
@@ -151,9 +152,10 @@ def profile_end(prefix: bytes) -> int:
     return PREFIX_BYTES + int.from_bytes(prefix[len(MAGIC) : len(MAGIC) + 8], "little")
 
 
-def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSummary, StoredValues]:
+def decode_summary(data: bytes, reference: ReferenceProfile, *, key: str) -> tuple[WindowSummary, StoredValues]:
     """Decode a summary made against `reference` from (at least) its profile part, without raw values (see
-    `attach_values`). Raises ValueError on a foreign, corrupt or stale file."""
+    `attach_values`). `key` is what it must summarise (the partition key: project, reference, hour, files, labels).
+    Raises ValueError on a foreign, corrupt or stale file, or one of another partition (copied or moved there)."""
     end = profile_end(data)
     if len(data) < end:
         raise ValueError("truncated summary file")
@@ -168,6 +170,8 @@ def decode_summary(data: bytes, reference: ReferenceProfile) -> tuple[WindowSumm
         raise ValueError(f"unknown summary format {header.get('format')!r}")
     if header["reference_version"] != reference.version:
         raise ValueError("summary was computed against another reference version")
+    if header.get("key") != key:
+        raise ValueError(f"summary is of another partition (key {header.get('key')}), not of this one (key {key})")
     columns: dict[str, NumericalProfile | CategoricalProfile] = {}
     for name, column in header["columns"].items():
         if column["type"] == "numerical":

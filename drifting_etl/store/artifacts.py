@@ -158,6 +158,11 @@ class ArtifactStore:
         directory = self.profiles_dir(project)
         return f"{directory}/date={hour.date().isoformat()}/hour={hour.hour:02d}/{_content_key(key, 'profile')}.profile"
 
+    @staticmethod
+    def partition_profile_key(path: str) -> str:
+        """The key a cached summary's path was made from (`partition_profile_path`)."""
+        return _content_key(path.rsplit("/", 1)[-1].removesuffix(".profile"), "profile")
+
     def plans_dir(self, project: str) -> str:
         """The project's window plans (Airflow's profiling tasks)."""
         return self.path("plans", f"project={check_project_name(project)}")
