@@ -368,3 +368,32 @@ def test_e_mail_given_a_window_with_warnings_should_list_them_escaped(tmp_path: 
     assert "numerical column 'age' has 300 values logged as strings" in warning
     assert "Warnings:" in text and warning in text
     assert "&lt;b&gt;n/a&lt;/b&gt;" in html and "<b>n/a</b>" not in html
+
+
+# ------------------------------------------------------------------------------------- NaN predictions (issue 15)
+
+
+def test_run_given_nan_predictions_should_leave_them_out_of_performance_and_count_them(tmp_path: Path) -> None:
+    """Issue 15, defect 4: a NaN prediction was scored as a class of its own (precision 0.77 -> 0.52 on a demo
+    window). Rows without a usable prediction are left out of performance, counted and reported."""
+    project = Project(tmp_path)
+    frame = project.rows(600)
+    frame["prediction"] = frame["prediction"].astype(float)
+    missing = project.rng.random(600) < 0.15
+    frame.loc[missing, "prediction"] = np.nan
+    project.log_day(frame)
+
+    result = project.cli("run", "quiet-model", *WINDOW)
+
+    assert result.exit_code == 0, result.output
+    scored = frame[~missing]
+    truth, predicted = scored["label"].astype(int), scored["prediction"].astype(int)
+    performance = {row["metric"]: row["value"] for row in project.table("performance_metric")}
+    assert performance["accuracy"] == pytest.approx(skm.accuracy_score(truth, predicted), abs=1e-12)
+    assert performance["precision"] == pytest.approx(skm.precision_score(truth, predicted), abs=1e-12)
+    assert performance["recall"] == pytest.approx(skm.recall_score(truth, predicted), abs=1e-12)
+    run = project.run_record()
+    assert run["labelled_count"] == len(scored) and run["unscored_count"] == int(missing.sum())
+    flat = " ".join(result.output.split())
+    assert f"{int(missing.sum())} labelled rows have no usable prediction" in flat
+    assert f"{int(missing.sum())} labelled rows have no usable prediction" in run["warnings"]

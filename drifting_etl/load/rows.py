@@ -141,6 +141,8 @@ class RunRow:
     """What the reader of a successful run should know (one per line), e.g. a declared column never logged."""
     alert_policy: str | None = None
     """The project's alert policies in words (multiple testing, persistence, calibrated thresholds); None: none."""
+    unscored_count: int | None = None
+    """Rows with a label but no usable prediction (null or NaN), left out of performance; None before a load."""
 
     def __post_init__(self) -> None:
         check_row(self)

@@ -94,6 +94,8 @@ class WindowEvaluation:
     """Features without a single usable value in the window: no drift verdict (see data quality)."""
     proba_values: int = 0
     """Rows with a logged `prediction_proba` value (classifiers): 0 when it is declared but never logged."""
+    unscored: int = 0
+    """Rows with a label but no usable prediction (null or NaN): left out of performance."""
     persistence: PersistentDrift | None = None
     """With `drift.persistence`: the drifted windows behind each verdict (see `alert_*`)."""
 
@@ -171,6 +173,7 @@ def evaluate(
         performance=_performance(config, summary, positive),
         undetermined=undetermined,
         proba_values=summary.proba_values,
+        unscored=summary.unscored,
     )
 
 

@@ -101,6 +101,12 @@ def evaluation_warnings(project: Project, window: Window, evaluation: WindowEval
             "log it from the model service, or remove it from the project's columns (set "
             "columns.prediction_proba: null) if the model gives no probabilities"
         )
+    if evaluation.unscored:
+        warnings.append(
+            f"{where}: {evaluation.unscored} labelled rows have no usable prediction (null or NaN in column "
+            f"{config.columns.prediction!r}); they are left out of performance (monitoring_run.unscored_count): "
+            "check how the model service logs failed predictions"
+        )
     for quality in evaluation.quality:
         if not quality.type_mismatch_count:
             continue
@@ -367,5 +373,6 @@ def metric_rows(
         airflow_run_id=airflow_run_id,
         warnings="\n".join(warnings) or None,
         alert_policy=describe_policies(project.config.drift),
+        unscored_count=evaluation.unscored,
     )
     return run, feature_rows, dataset_row, quality_rows, performance_rows

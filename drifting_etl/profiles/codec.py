@@ -29,7 +29,7 @@ from drifting_etl.profiles.columns import (
 from drifting_etl.profiles.performance import ClassificationSummary, RegressionSummary
 from drifting_etl.profiles.summary import WindowSummary
 
-FORMAT = 10
+FORMAT = 11
 MAGIC = f"DRIFTZ{FORMAT}\n".encode()
 PREFIX_BYTES = len(MAGIC) + 16
 """The magic, then the compressed and the uncompressed size of the profile part (zstd by pyarrow: about 30x faster
@@ -111,7 +111,8 @@ def encode_summary(summary: WindowSummary, *, key: str) -> bytes:
     header = {
         "format": FORMAT, "key": key, "reference_version": summary.profile.reference_version,
         "profile_rows": summary.profile.rows,
-        "rows": summary.rows, "labelled": summary.labelled, "proba_values": summary.proba_values, "columns": columns,
+        "rows": summary.rows, "labelled": summary.labelled, "proba_values": summary.proba_values,
+        "unscored": summary.unscored, "columns": columns,
         "performance": performance_json,
     }  # fmt: skip
     raw = b"".join(_block(arrays, header))
@@ -224,7 +225,10 @@ def decode_summary(data: bytes, reference: ReferenceProfile, *, key: str) -> tup
         columns=frozenset(name for name, column in header["columns"].items() if column.get("has_values")),
         pairs=bool(fields.get("has_pairs") or fields.get("has_class_scores")),
     )
-    return WindowSummary(profile, performance, header["rows"], header["labelled"], header["proba_values"]), stored
+    summary = WindowSummary(
+        profile, performance, header["rows"], header["labelled"], header["proba_values"], header["unscored"]
+    )
+    return summary, stored
 
 
 def attach_values(

@@ -46,6 +46,8 @@ class WindowSummary:
     labelled: int = 0
     proba_values: int = 0
     """Rows (labelled or not) with a value in the `prediction_proba` column: 0 when a classifier never logs it."""
+    unscored: int = 0
+    """Rows with a label but no usable prediction (null, NaN; for regression also ±inf): left out of performance."""
 
     @classmethod
     def empty(cls, config: ProjectConfig, reference: ReferenceProfile) -> WindowSummary:
@@ -61,6 +63,7 @@ class WindowSummary:
             rows=self.rows + other.rows,
             labelled=self.labelled + other.labelled,
             proba_values=self.proba_values + other.proba_values,
+            unscored=self.unscored + other.unscored,
         )
 
 
@@ -98,9 +101,11 @@ def summarize(
     profile = WindowProfile.of(rows, reference, keep_values=keep_values)
     prediction = rows.column(config.columns.prediction)
     truth = rows.column(LABEL)
-    # a row counts as labelled when it has both the truth and the model's prediction
-    labelled_mask = pc.and_(pc.is_valid(truth), pc.is_valid(prediction))
+    # a row counts as labelled when it has both the truth and the model's prediction (NaN is no value, as null)
+    has_truth = _has_value(truth)
+    labelled_mask = pc.and_(has_truth, _has_value(prediction))
     every_row = pc.all(labelled_mask).as_py() is not False
+    unscored = int(pc.sum(pc.and_(has_truth, pc.invert(labelled_mask))).as_py() or 0)
 
     def labelled(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
         return column if every_row else column.filter(labelled_mask)
@@ -122,5 +127,14 @@ def summarize(
         truth_values, predicted = numeric_array(truth), numeric_array(prediction)
         usable = np.isfinite(truth_values) & np.isfinite(predicted)
         count = int(usable.sum())
+        unscored += int((np.isfinite(truth_values) & ~np.isfinite(predicted)).sum())
         performance = RegressionSummary.of(truth_values[usable], predicted[usable])
-    return WindowSummary(profile, performance, rows.num_rows, count, proba_values)
+    return WindowSummary(profile, performance, rows.num_rows, count, proba_values, unscored)
+
+
+def _has_value(column: pa.Array | pa.ChunkedArray) -> pa.BooleanArray | pa.ChunkedArray:
+    """Which entries hold a value: not null, and not NaN (Evidently and scikit-learn users treat NaN as missing)."""
+    present = pc.is_valid(column)
+    if pa.types.is_floating(column.type):
+        present = pc.and_kleene(present, pc.invert(pc.is_nan(column)))  # NaN of a null is null: not a value
+    return present
