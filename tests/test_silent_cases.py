@@ -397,3 +397,35 @@ def test_run_given_nan_predictions_should_leave_them_out_of_performance_and_coun
     flat = " ".join(result.output.split())
     assert f"{int(missing.sum())} labelled rows have no usable prediction" in flat
     assert f"{int(missing.sum())} labelled rows have no usable prediction" in run["warnings"]
+
+
+def test_run_given_rows_outside_their_hour_partition_should_count_them_not_drop_them_silently(tmp_path: Path) -> None:
+    """Issue 15, defect 4: rows whose timestamp lies outside their hour folder were dropped without a counter.
+    The rule: they are not read into any window (their folder says another hour than they do), and they are counted
+    in the window holding their folder's hour, with a warning."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    project = Project(tmp_path)
+    project.log_day(project.rows(480))
+    hour = Path(project.store.log_partition_dir("quiet-model", DAY.date(), 9))
+    [logged] = list(hour.glob("*.parquet"))
+    table = pq.read_table(logged)
+    shifted = table.slice(0, 7)
+    timestamps = pc.add(shifted.column("timestamp"), pa.scalar(timedelta(hours=3), pa.duration("us")))
+    shifted = shifted.set_column(
+        shifted.schema.get_field_index("timestamp"), "timestamp", timestamps.cast(table.schema.field("timestamp").type)
+    )
+    request_ids = pa.array([f"moved-{index}" for index in range(7)])
+    shifted = shifted.set_column(shifted.schema.get_field_index("request_id"), "request_id", request_ids)
+    pq.write_table(shifted, hour / "late-writer.parquet")
+
+    result = project.cli("run", "quiet-model", *WINDOW)
+
+    assert result.exit_code == 0, result.output
+    run = project.run_record()
+    assert run["outside_partition_count"] == 7 and run["row_count"] == 480  # not read into 12:00, not lost silently
+    flat = " ".join(result.output.split())
+    assert "7 rows lie outside the hour of their partition folder" in flat and "date=2026-03-02/hour=09" in flat
+    assert "7 rows lie outside the hour of their partition folder" in run["warnings"]

@@ -98,7 +98,12 @@ def read_partition_row_groups(
     labels: LabelTable | None,
 ) -> Iterator[RowGroupRows]:
     """The partition's rows inside the window, a row group at a time, each read one column at a time: memory holds
-    one column chunk whatever the size of the files (a row group of a million rows decodes to hundreds of MB)."""
+    one column chunk whatever the size of the files (a row group of a million rows decodes to hundreds of MB).
+
+    Rows whose timestamp lies outside the partition's hour (or is null) belong to no window: each row group counts
+    them (`RowGroupRows.outside_partition`) in the window holding the start of the hour, so they are counted once."""
+    hour = Window(partition.hour, partition.hour + timedelta(hours=1))
+    counts_outside = window.start <= partition.hour < window.end
     for stored in partition.files:  # categories are counted by dictionary code, without hashing strings
         with _open_log(store, config, window, stored, labels, config.features.categorical) as (parquet, columns, reads):
             keys = [config.columns.timestamp]
@@ -109,7 +114,11 @@ def read_partition_row_groups(
                 except Exception as exc:
                     raise reads.error(exc) from exc
                 keep, label = _window_rows(table, config, window, labels, reads.where)
-                yield RowGroupRows(parquet, index, columns, keep, label, reads, file_bytes=stored.size)
+                rows = RowGroupRows(parquet, index, columns, keep, label, reads, file_bytes=stored.size)
+                if counts_outside:
+                    inside = _inside(table.column(config.columns.timestamp), hour)
+                    rows.outside_partition = 0 if inside is None else len(inside) - inside.true_count
+                yield rows
 
 
 class RowGroupRows:
@@ -134,6 +143,8 @@ class RowGroupRows:
         self.file_rows: int = parquet.metadata.num_rows
         """Rows in the whole file (all row groups, inside the window or not)."""
         self.file_bytes = file_bytes
+        self.outside_partition = 0
+        """Rows of the row group whose timestamp lies outside the partition's hour, or is null (read into no window)."""
         self._last: tuple[str, pa.ChunkedArray] | None = None
         """The column read last: the prediction is profiled, then scored."""
 

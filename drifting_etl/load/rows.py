@@ -143,6 +143,8 @@ class RunRow:
     """The project's alert policies in words (multiple testing, persistence, calibrated thresholds); None: none."""
     unscored_count: int | None = None
     """Rows with a label but no usable prediction (null or NaN), left out of performance; None before a load."""
+    outside_partition_count: int | None = None
+    """Rows whose timestamp lies outside their hour folder (or is null), read into no window; None before a load."""
 
     def __post_init__(self) -> None:
         check_row(self)

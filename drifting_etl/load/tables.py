@@ -155,6 +155,7 @@ monitoring_run = sa.Table(
     sa.Column("warnings", sa.Text(), nullable=True),  # migration 0006
     sa.Column("alert_policy", sa.Text(), nullable=True),  # migration 0009
     sa.Column("unscored_count", sa.BigInteger(), nullable=True),  # migration 0010
+    sa.Column("outside_partition_count", sa.BigInteger(), nullable=True),
     sa.CheckConstraint(_one_of("status", get_args(RunStatus)), name="ck_monitoring_run_status"),
     sa.Index("ix_monitoring_run_project_latest", "project", "window_end", "window_start"),  # migration 0002
 )

@@ -21,7 +21,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -210,13 +210,18 @@ def summarize_partition(
     config, reference = project.config, project.reference
     summary = WindowSummary.empty(config, reference)
     whole_hour = planned.cut.end - planned.cut.start == timedelta(hours=1)
+    outside = 0
     for rows in read_partition_row_groups(store, config, planned.cut, planned.partition, labels):
+        outside += rows.outside_partition
         if rows.num_rows:
             keep = keep_values
             if keep is None:
                 window_rows = rows.file_rows * planned.window_bytes / max(rows.file_bytes, 1)
                 keep = not whole_hour or window_rows <= 2 * profiles.EXACT_VALUES_LIMIT
             summary = summary.merge(summarize(rows, config, reference, project.positive_label, keep_values=keep))
+    if outside:
+        hour = planned.partition.hour
+        summary = replace(summary, outside_partition=outside, outside_example=f"date={hour:%Y-%m-%d}/hour={hour:%H}")
     return summary
 
 

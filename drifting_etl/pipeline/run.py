@@ -107,6 +107,13 @@ def evaluation_warnings(project: Project, window: Window, evaluation: WindowEval
             f"{config.columns.prediction!r}); they are left out of performance (monitoring_run.unscored_count): "
             "check how the model service logs failed predictions"
         )
+    if evaluation.outside_partition:
+        warnings.append(
+            f"{where}: {evaluation.outside_partition} rows lie outside the hour of their partition folder (e.g. "
+            f"{evaluation.outside_example}), or have no timestamp; they are read into no window "
+            "(monitoring_run.outside_partition_count): write each row into the folder of its timestamp's UTC hour, "
+            "as the capture SDK does"
+        )
     for quality in evaluation.quality:
         if not quality.type_mismatch_count:
             continue
@@ -374,5 +381,6 @@ def metric_rows(
         warnings="\n".join(warnings) or None,
         alert_policy=describe_policies(project.config.drift),
         unscored_count=evaluation.unscored,
+        outside_partition_count=evaluation.outside_partition,
     )
     return run, feature_rows, dataset_row, quality_rows, performance_rows

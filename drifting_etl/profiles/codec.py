@@ -29,7 +29,7 @@ from drifting_etl.profiles.columns import (
 from drifting_etl.profiles.performance import ClassificationSummary, RegressionSummary
 from drifting_etl.profiles.summary import WindowSummary
 
-FORMAT = 11
+FORMAT = 12
 MAGIC = f"DRIFTZ{FORMAT}\n".encode()
 PREFIX_BYTES = len(MAGIC) + 16
 """The magic, then the compressed and the uncompressed size of the profile part (zstd by pyarrow: about 30x faster
@@ -112,7 +112,8 @@ def encode_summary(summary: WindowSummary, *, key: str) -> bytes:
         "format": FORMAT, "key": key, "reference_version": summary.profile.reference_version,
         "profile_rows": summary.profile.rows,
         "rows": summary.rows, "labelled": summary.labelled, "proba_values": summary.proba_values,
-        "unscored": summary.unscored, "columns": columns,
+        "unscored": summary.unscored, "outside_partition": summary.outside_partition,
+        "outside_example": summary.outside_example, "columns": columns,
         "performance": performance_json,
     }  # fmt: skip
     raw = b"".join(_block(arrays, header))
@@ -226,8 +227,9 @@ def decode_summary(data: bytes, reference: ReferenceProfile, *, key: str) -> tup
         pairs=bool(fields.get("has_pairs") or fields.get("has_class_scores")),
     )
     summary = WindowSummary(
-        profile, performance, header["rows"], header["labelled"], header["proba_values"], header["unscored"]
-    )
+        profile, performance, header["rows"], header["labelled"], header["proba_values"], header["unscored"],
+        header["outside_partition"], header["outside_example"],
+    )  # fmt: skip
     return summary, stored
 
 

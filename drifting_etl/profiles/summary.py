@@ -48,6 +48,11 @@ class WindowSummary:
     """Rows (labelled or not) with a value in the `prediction_proba` column: 0 when a classifier never logs it."""
     unscored: int = 0
     """Rows with a label but no usable prediction (null, NaN; for regression also ±inf): left out of performance."""
+    outside_partition: int = 0
+    """Rows in the window's hour folders whose timestamp lies outside their folder's hour (or is null): read into
+    no window, counted here."""
+    outside_example: str | None = None
+    """One folder holding such rows, as `date=YYYY-MM-DD/hour=HH`."""
 
     @classmethod
     def empty(cls, config: ProjectConfig, reference: ReferenceProfile) -> WindowSummary:
@@ -64,6 +69,8 @@ class WindowSummary:
             labelled=self.labelled + other.labelled,
             proba_values=self.proba_values + other.proba_values,
             unscored=self.unscored + other.unscored,
+            outside_partition=self.outside_partition + other.outside_partition,
+            outside_example=self.outside_example or other.outside_example,
         )
 
 

@@ -1,11 +1,13 @@
-"""monitoring_run.unscored_count: labelled rows without a usable prediction.
+"""monitoring_run.unscored_count and outside_partition_count: rows that were counted, not silently dropped.
 
 Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-04
 
 A row with a label whose prediction is null or NaN (for regression also ±inf) is left out of performance and
-counted here; before this revision a NaN prediction was scored as a class of its own. NULL in rows written before.
+counted in unscored_count; before this revision a NaN prediction was scored as a class of its own. A row whose
+timestamp lies outside its hour folder (or is null) is read into no window and counted in outside_partition_count.
+NULL in rows written before.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("monitoring_run", sa.Column("unscored_count", sa.BigInteger(), nullable=True))
+    op.add_column("monitoring_run", sa.Column("outside_partition_count", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
     # Plain ALTER TABLE (SQLite >= 3.35 has it): a batch copy of the table would break the views reading it.
+    op.execute("ALTER TABLE monitoring_run DROP COLUMN outside_partition_count")
     op.execute("ALTER TABLE monitoring_run DROP COLUMN unscored_count")
