@@ -8,9 +8,13 @@ switches on for the requests that read log files.
 from __future__ import annotations
 
 import contextlib
+import email
 import logging
 import os
+import signal
+import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -42,7 +46,7 @@ DAY = datetime(2026, 3, 2, tzinfo=UTC)
 WINDOW = ("--start", DAY.isoformat(), "--end", (DAY + timedelta(days=1)).isoformat(), "--no-report")
 
 
-def _project(tmp_path: Path, store_url: str, database_url: str) -> None:
+def _project(tmp_path: Path, store_url: str, database_url: str, *, config: str = CONFIG) -> None:
     """A registered project whose logs lie in two hours of DAY."""
     rng = np.random.default_rng(5)
     pd.DataFrame({name: rng.normal(size=600) for name in ("a", "b", "prediction")}).to_parquet(
@@ -59,7 +63,7 @@ def _project(tmp_path: Path, store_url: str, database_url: str) -> None:
     )
     with LogWriter("faults", ArtifactStore(store_url), model_version="v1", max_rows=10**6) as writer:
         writer.log_frame(logs)
-    (tmp_path / "faults.yaml").write_text(CONFIG)
+    (tmp_path / "faults.yaml").write_text(config)
     reference = str(tmp_path / "reference.parquet")
     _cli(store_url, database_url, "init")
     _cli(store_url, database_url, "project", "register", str(tmp_path / "faults.yaml"), "--reference", reference)
@@ -81,6 +85,12 @@ def _drift(database_url: str) -> dict[str, Any]:
     finally:
         database.dispose()
     return {"status": runs[0]["status"], "error": runs[0]["error"], "scores": {r["feature"]: r["score"] for r in rows}}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -247,3 +257,58 @@ def test_run_given_a_full_disk_should_record_the_cause_and_succeed_once_space_is
     filler.unlink()
     _cli(store_url, url, "run", "faults", *WINDOW)
     assert _drift(url)["status"] == "success"
+
+
+KILLED_AFTER_LOAD = """
+import os, signal, sys
+from datetime import datetime
+from drifting_etl.core.window import Window
+from drifting_etl.load.database import MetricsDatabase
+from drifting_etl.pipeline.run import run_window
+from drifting_etl.store.artifacts import ArtifactStore
+
+store, database = ArtifactStore(sys.argv[1]), MetricsDatabase(sys.argv[2])
+run_window(store, database, "faults", Window(datetime.fromisoformat(sys.argv[3]), datetime.fromisoformat(sys.argv[4])),
+           publish=True)
+os.kill(os.getpid(), signal.SIGKILL)  # killed after loading, before the report and the e-mail
+"""
+
+
+def test_run_killed_after_loading_should_leave_its_publishing_owed_and_the_next_run_should_pay_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 8: a run killed after loading and before its report sent no e-mail, and nothing recorded that the
+    alert was owed."""
+    from aiosmtpd.controller import Controller
+
+    from drifting_etl.notify.sink import Outbox
+
+    store_url, url = str(tmp_path / "store"), f"sqlite:///{tmp_path / 'metrics.db'}"
+    _project(tmp_path, store_url, url, config=CONFIG + "alerts:\n  email: [team@example.com]\n  send: always\n")
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_LOAD, store_url, url, DAY.isoformat(), (DAY + timedelta(days=1)).isoformat()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    database = MetricsDatabase(url)
+    assert database.window_run("faults", DAY, DAY + timedelta(days=1))["publish_status"] == "owed"  # type: ignore[index]
+
+    outbox = Outbox(tmp_path / "outbox")
+    port = _free_port()
+    controller = Controller(outbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("DRIFTING_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("DRIFTING_SMTP_PORT", str(port))
+    try:
+        nxt = DAY + timedelta(days=1)
+        ran = _cli(store_url, url, "run", "faults", "--start", nxt.isoformat(), "--end", (nxt + timedelta(days=1)).isoformat(),
+                   "--no-report")  # fmt: skip
+        assert "whose earlier run stopped before publishing it" in " ".join(ran.output.split())
+        again = _cli(store_url, url, "publish", "faults", "--no-report")
+    finally:
+        controller.stop()
+    subjects = sorted(email.message_from_bytes(path.read_bytes())["Subject"] for path in outbox.received)
+    assert len(subjects) == 2 and any("2026-03-02" in subject for subject in subjects)  # the owed one, once
+    assert "nothing to publish" in again.output
+    assert database.window_run("faults", DAY, DAY + timedelta(days=1))["publish_status"] == "done"  # type: ignore[index]
+    database.dispose()

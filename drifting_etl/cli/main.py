@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 import click
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -387,7 +388,9 @@ def run(
     publisher = Publisher(
         store, database, report=report, smtp=smtp_settings(obj.settings, notify), force_notify=bool(notify)
     )
-    outcome = run_window(store, database, project_name, window, rescan=rescan, workers=obj.settings.workers)
+    outcome = run_window(
+        store, database, project_name, window, rescan=rescan, workers=obj.settings.workers, publish=publisher.publishes
+    )
     if as_json:
         for warning in outcome.warnings:
             errors.print("[yellow]warning:[/] " + escape(warning), soft_wrap=True)
@@ -395,10 +398,46 @@ def run(
         print_summary(outcome)
     published = publisher.publish(outcome)
     print_published(published, quiet=as_json, out=errors if as_json else console)
+    publish_owed(publisher, project_name, out=errors if as_json else console)
     if as_json:
         click.echo(json.dumps(outcome_record(obj, outcome, published)))
     if published.report_error is not None:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("project_name", metavar="PROJECT")
+@REPORT_OPTION
+@click.pass_obj
+@friendly_errors
+def publish(obj: Context, project_name: str, report: bool) -> None:
+    """Publish (report, e-mail) the windows of PROJECT whose publishing is still owed: their run was stopped after
+    loading the metrics (monitoring_run.publish_status = 'owed'). A window already e-mailed is not e-mailed again."""
+    from drifting_etl.store.projects import load_config_of
+
+    load_config_of(obj.store, project_name)  # a clear error for an unknown project
+    database = obj.database()
+    database.check_schema()
+    publisher = Publisher(obj.store, database, report=report, smtp=smtp_settings(obj.settings, None))
+    if not publisher.publishes:
+        raise UsageError(
+            "nothing would be published", project=project_name, hint="drop --no-report, or set DRIFTING_SMTP_HOST"
+        )
+    if not database.owed_windows(project_name):
+        console.print(f"nothing to publish: every loaded window of {escape(project_name)} is published")
+        return
+    publish_owed(publisher, project_name, out=console)
+
+
+def publish_owed(publisher: Publisher, project_name: str, *, out: Console) -> None:
+    """Publish the windows a stopped run left unpublished, saying so for each."""
+    for published in publisher.publish_owed(project_name):
+        out.print(
+            f"published window {published.window} of {escape(project_name)}, whose earlier run stopped before "
+            "publishing it",
+            soft_wrap=True,
+        )
+        print_published(published, quiet=False, out=out)
 
 
 def smtp_settings(environment: Settings, notify: bool | None) -> SmtpSettings | None:
@@ -460,6 +499,7 @@ def backfill(
         workers=obj.settings.workers,
         out=errors if as_json else console,
     )
+    publish_owed(publisher, project_name, out=errors)
     if as_json:
         print_backfill_problems(result.outcomes, result.failures, windows=len(windows))
         click.echo(json.dumps(backfill_record(obj, project_name, windows, result)))

@@ -127,6 +127,14 @@ class MetricsDatabase:
         statement = queries.run_history(project, since=since, status=status, limit=limit)
         return self._read(statement, "read the run history", project=project)
 
+    def owed_windows(self, project: str) -> list[tuple[datetime, datetime]]:
+        """(start, end) of `project`'s loaded windows whose report and e-mail are still owed, oldest first."""
+        statement = queries.owed_windows(project)
+        return [
+            (row["window_start"], row["window_end"])
+            for row in self._read(statement, "read owed windows", project=project)
+        ]
+
     def window_run(self, project: str, window_start: datetime, window_end: datetime) -> dict[str, Any] | None:
         """The run row of exactly one window, or None when that window never ran."""
         statement = queries.window_run(project, window_start, window_end)
@@ -244,6 +252,10 @@ class MetricsDatabase:
                 key = f"window {run.project} {run.window_start.isoformat()} {run.window_end.isoformat()}"
                 connection.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(key.encode()))))
             run_values = row_values(run)
+            if run.publish_status is None:  # a re-run that does not publish leaves an earlier debt on record
+                run_values["publish_status"] = connection.execute(
+                    sa.select(monitoring_run.c.publish_status).where(*window_conditions(monitoring_run, *window))
+                ).scalar()
             if run.report_location is None:
                 run_values["report_location"] = connection.execute(
                     sa.select(monitoring_run.c.report_location).where(*window_conditions(monitoring_run, *window))
@@ -298,7 +310,7 @@ class MetricsDatabase:
 
     def annotate_run(self, project: str, window_start: datetime, window_end: datetime, **fields: str | None) -> None:
         """Set the report location or the notification outcome of a window's run (after its metrics were loaded)."""
-        allowed = {"report_location", "notification_status", "notification_error"}
+        allowed = {"report_location", "notification_status", "notification_error", "publish_status"}
         if not fields or set(fields) - allowed:
             raise ValueError(f"annotate_run sets only {sorted(allowed)}")
         window = window_text(window_start, window_end)

@@ -35,6 +35,7 @@ __all__ = [
     "delete_project_rows",
     "drifted_columns",
     "notifications",
+    "owed_windows",
     "previous_dataset_drift",
     "previous_performance",
     "project_health",
@@ -131,6 +132,16 @@ def window_rows(
         conditions.append(source.c.window_end <= window_end)
     order = [source.c.window_start, source.c.window_end, *(source.c[key] for key in NATURAL_KEYS[table]), source.c.id]
     return sa.select(source).where(*conditions).order_by(*order)
+
+
+def owed_windows(project: str) -> sa.Select[Any]:
+    """(window_start, window_end) of the project's successful or empty windows whose publishing is owed."""
+    run = monitoring_run
+    return (
+        sa.select(run.c.window_start, run.c.window_end)
+        .where(run.c.project == project, run.c.publish_status == "owed", run.c.status.in_(["success", "no_data"]))
+        .order_by(run.c.window_start, run.c.window_end)
+    )
 
 
 def previous_dataset_drift(project: str, before: datetime, windows: int) -> sa.Select[Any]:

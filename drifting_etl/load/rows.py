@@ -21,6 +21,7 @@ from drifting_etl.load.tables import (
     ALL_ROWS,
     FeatureKind,
     NotificationStatus,
+    PublishStatus,
     RunStatus,
     ThresholdDirection,
 )
@@ -43,6 +44,7 @@ _LITERALS: dict[str, tuple[str, ...]] = {
     "ColumnType": get_args(ColumnType),
     "ThresholdDirection": get_args(ThresholdDirection),
     "NotificationStatus": get_args(NotificationStatus),
+    "PublishStatus": get_args(PublishStatus),
     "ThresholdSource": get_args(ThresholdSource),
     "MultipleTesting": get_args(MultipleTesting),
 }
@@ -145,6 +147,8 @@ class RunRow:
     """Rows with a label but no usable prediction (null or NaN), left out of performance; None before a load."""
     outside_partition_count: int | None = None
     """Rows whose timestamp lies outside their hour folder (or is null), read into no window; None before a load."""
+    publish_status: PublishStatus | None = None
+    """'owed' from the load until the window's report and e-mail are done ('done'); None: not to be published."""
 
     def __post_init__(self) -> None:
         check_row(self)

@@ -45,6 +45,9 @@ RunStatus = Literal["success", "failed", "no_data"]
 FeatureKind = Literal["feature", "prediction"]
 ThresholdDirection = Literal["min", "max"]
 NotificationStatus = Literal["sent", "skipped", "failed"]
+PublishStatus = Literal["owed", "done"]
+"""Whether a loaded window's report and e-mail are still owed (`monitoring_run.publish_status`; NULL: not meant to
+be published, e.g. `run --no-report` without SMTP)."""
 """What became of a window's e-mail (`monitoring_run.notification_status`)."""
 MetricTable = Literal["monitoring_run", "feature_drift", "dataset_drift", "data_quality", "performance_metric"]
 METRIC_TABLES: tuple[MetricTable, ...] = get_args(MetricTable)
@@ -156,6 +159,7 @@ monitoring_run = sa.Table(
     sa.Column("alert_policy", sa.Text(), nullable=True),  # migration 0009
     sa.Column("unscored_count", sa.BigInteger(), nullable=True),  # migration 0010
     sa.Column("outside_partition_count", sa.BigInteger(), nullable=True),
+    sa.Column("publish_status", sa.String(16), nullable=True),
     sa.CheckConstraint(_one_of("status", get_args(RunStatus)), name="ck_monitoring_run_status"),
     sa.Index("ix_monitoring_run_project_latest", "project", "window_end", "window_start"),  # migration 0002
 )

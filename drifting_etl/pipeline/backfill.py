@@ -53,7 +53,15 @@ def backfill_windows(
             on_window(window)
         done: RunOutcome | DriftingError
         try:
-            done = outcome = run_window(store, database, project_name, window, rescan=rescan, workers=workers)
+            done = outcome = run_window(
+                store,
+                database,
+                project_name,
+                window,
+                rescan=rescan,
+                workers=workers,
+                publish=publisher is not None and publisher.publishes,
+            )
             result.outcomes.append(outcome)
             if publisher is not None:
                 published = publisher.publish(outcome)

@@ -49,14 +49,22 @@ class Publisher:
         self.store, self.database, self.report, self.smtp = store, database, report, smtp
         self.force_notify = force_notify
 
+    @property
+    def publishes(self) -> bool:
+        """Whether publishing does anything (a report, or e-mail): loads made for it record it as owed until then."""
+        return self.report or self.smtp is not None
+
     def publish(self, outcome: RunOutcome) -> Published:
+        return self.publish_window(outcome.project, outcome.window)
+
+    def publish_window(self, project: str, window: Window, *, force: bool | None = None) -> Published:
         from drifting_etl.notify.smtp import send_smtp
-        from drifting_etl.pipeline.steps import publish_report, send_notification
+        from drifting_etl.pipeline.steps import mark_published, publish_report, send_notification
 
         location, failure = None, None
         if self.report:
             try:
-                location = publish_report(self.store, self.database, outcome.project, outcome.window)
+                location = publish_report(self.store, self.database, project, window)
             except DriftingError as exc:
                 failure = exc
         notification = None
@@ -65,10 +73,19 @@ class Publisher:
             notification = send_notification(
                 self.store,
                 self.database,
-                outcome.project,
-                outcome.window,
+                project,
+                window,
                 report_location=location,
                 send=lambda message: send_smtp(message, smtp),
-                force=self.force_notify,
+                force=self.force_notify if force is None else force,
             )
-        return Published(outcome.window, location, failure, notification)
+        mark_published(self.database, project, window)
+        return Published(window, location, failure, notification)
+
+    def publish_owed(self, project: str) -> list[Published]:
+        """Publish the loaded windows whose publishing is still owed (a run stopped between its load and its
+        report or e-mail). The e-mail goes once per verdict, so a window e-mailed before is not e-mailed again."""
+        if not self.publishes:
+            return []
+        owed = self.database.owed_windows(project)
+        return [self.publish_window(project, Window(start, end), force=False) for start, end in owed]

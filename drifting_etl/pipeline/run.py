@@ -157,12 +157,14 @@ def load_summary(
     warnings: tuple[str, ...] = (),
     refine: Refine | None = None,
     thresholds: Mapping[str, CalibratedThreshold] | None = None,
+    publish: bool = False,
 ) -> RunOutcome:
     """Evaluate a window's summary and replace the window's rows in the metrics database. The outcome's warnings,
     `warnings` and the evaluation's own (`evaluation_warnings`), are stored in `monitoring_run.warnings` too.
     `refine` gives exact profiles of the columns whose verdict the summary leaves open (pipeline/refine.py);
     `thresholds` are those calibrated on the reference (pipeline/calibration.py). With `drift.persistence`, the
-    verdicts of the windows loaded before this one are read from the database."""
+    verdicts of the windows loaded before this one are read from the database. `publish`: the caller will publish
+    the window (report, e-mail): it is recorded as owed until then (`monitoring_run.publish_status`)."""
     config = project.config
     if summary.rows == 0:
         evaluation = None
@@ -175,6 +177,8 @@ def load_summary(
         evaluation = with_persistence(config, evaluation, drift_history(database, project, window))
         warnings = (*warnings, *evaluation_warnings(project, window, evaluation))
         rows = metric_rows(project, window, evaluation, started_at, airflow_run_id, warnings)
+    if publish:
+        rows = (replace(rows[0], publish_status="owed"), *rows[1:])
     database.replace_window(*rows)
     status: Literal["success", "no_data"] = "no_data" if evaluation is None else "success"
     return RunOutcome(
@@ -232,9 +236,10 @@ def run_window(
     airflow_run_id: str | None = None,
     rescan: bool = False,
     workers: int | None = None,
+    publish: bool = False,
 ) -> RunOutcome:
     """Compute and load one window. Raises DriftingError (after recording the failure) when the window fails.
-    `workers`: partitions profiled at once (default: one per CPU core)."""
+    `workers`: partitions profiled at once (default: one per CPU core); `publish`: see `load_summary`."""
     clock = time.perf_counter()
     project = load_project(store, project_name)
     started_at = datetime.now(UTC)
@@ -255,6 +260,7 @@ def run_window(
             warnings=empty_window_warnings(store, project, window, partitions) if summary.rows == 0 else (),
             refine=refiner(store, project, window, workers=workers),
             thresholds=calibrated_thresholds(store, project),
+            publish=publish,
         )
     return replace(outcome, reused=profiled.reused, seconds=time.perf_counter() - clock)
 

@@ -136,6 +136,7 @@ def load_partitions(
             airflow_run_id=airflow_run_id,
             refine=refiner(store, project, window),
             thresholds=calibrated_thresholds(store, project),
+            publish=True,  # the DAG's report and notify tasks follow; notify records it done
         )
     return outcome_json(outcome)
 
@@ -200,6 +201,11 @@ def retrain_decision(
         dag_run_id=conf["dag_run_id"],
     )
     return conf if claimed else None
+
+
+def mark_published(database: MetricsDatabase, project_name: str, window: Window) -> None:
+    """The window's report and e-mail are done: nothing is owed any more (`monitoring_run.publish_status`)."""
+    database.annotate_run(project_name, window.start, window.end, publish_status="done")
 
 
 def publish_report(
