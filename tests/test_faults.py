@@ -303,7 +303,7 @@ def test_run_killed_after_loading_should_leave_its_publishing_owed_and_the_next_
         nxt = DAY + timedelta(days=1)
         ran = _cli(store_url, url, "run", "faults", "--start", nxt.isoformat(), "--end", (nxt + timedelta(days=1)).isoformat(),
                    "--no-report")  # fmt: skip
-        assert "whose earlier run stopped before publishing it" in " ".join(ran.output.split())
+        assert "whose publishing was still owed" in " ".join(ran.output.split())
         again = _cli(store_url, url, "publish", "faults", "--no-report")
     finally:
         controller.stop()
@@ -312,3 +312,18 @@ def test_run_killed_after_loading_should_leave_its_publishing_owed_and_the_next_
     assert "nothing to publish" in again.output
     assert database.window_run("faults", DAY, DAY + timedelta(days=1))["publish_status"] == "done"  # type: ignore[index]
     database.dispose()
+
+
+def test_run_given_the_database_fails_while_recording_a_failure_should_show_both_errors(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    """Defect 9: a database outage while recording a failed window hid the window's own error."""
+    store_url, url = str(tmp_path / "store"), f"sqlite:///{small_disk / 'metrics.db'}"
+    _project(tmp_path, store_url, url)
+    hour = ArtifactStore(store_url).log_partition_dir("faults", DAY.date(), 9)
+    (Path(hour) / f"{uuid.uuid4().hex}.parquet").write_bytes(b"PAR1 this is not parquet PAR1")
+    _fill(small_disk)
+    failed = _cli(store_url, url, "run", "faults", *WINDOW, ok=False)
+    flat = " ".join(failed.output.split())
+    assert "recording its failure failed too" in flat and "full" in flat  # the database's own reason
+    assert "the window's error: unreadable Parquet data" in flat  # and the window's

@@ -127,7 +127,8 @@ def notify(project: str, report_location: str | None) -> str:
             force=bool(_context().get("params", {}).get("force_notify", False)),
         )
     )
-    steps.mark_published(database, project, window)
+    if result.status != "failed":  # a failed send stays owed: clearing this task (or the next CLI run) sends it
+        steps.mark_published(database, project, window)
     if result.status == "failed":
         message = (
             f"the notification of project {project} for window {window} was not sent (recorded as 'failed' on its "

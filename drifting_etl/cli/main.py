@@ -8,6 +8,7 @@ Errors print one clear message and exit 1; nothing here computes anything itself
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from drifting_etl.core.process import tune_batch_process
 
@@ -398,7 +399,7 @@ def run(
         print_summary(outcome)
     published = publisher.publish(outcome)
     print_published(published, quiet=as_json, out=errors if as_json else console)
-    publish_owed(publisher, project_name, out=errors if as_json else console)
+    publish_owed(publisher, project_name, attempted=[window], out=errors if as_json else console)
     if as_json:
         click.echo(json.dumps(outcome_record(obj, outcome, published)))
     if published.report_error is not None:
@@ -429,12 +430,12 @@ def publish(obj: Context, project_name: str, report: bool) -> None:
     publish_owed(publisher, project_name, out=console)
 
 
-def publish_owed(publisher: Publisher, project_name: str, *, out: Console) -> None:
-    """Publish the windows a stopped run left unpublished, saying so for each."""
-    for published in publisher.publish_owed(project_name):
+def publish_owed(publisher: Publisher, project_name: str, *, attempted: Sequence[Window] = (), out: Console) -> None:
+    """Publish the windows a stopped run left unpublished (but those `attempted` by this command), saying so."""
+    for published in publisher.publish_owed(project_name, attempted=attempted):
         out.print(
-            f"published window {published.window} of {escape(project_name)}, whose earlier run stopped before "
-            "publishing it",
+            f"published window {published.window} of {escape(project_name)}, whose publishing was still owed (its "
+            "run stopped before it, or its e-mail failed)",
             soft_wrap=True,
         )
         print_published(published, quiet=False, out=out)
@@ -499,7 +500,7 @@ def backfill(
         workers=obj.settings.workers,
         out=errors if as_json else console,
     )
-    publish_owed(publisher, project_name, out=errors)
+    publish_owed(publisher, project_name, attempted=[item.window for item in result.published], out=errors)
     if as_json:
         print_backfill_problems(result.outcomes, result.failures, windows=len(windows))
         click.echo(json.dumps(backfill_record(obj, project_name, windows, result)))

@@ -7,6 +7,7 @@ a send that fails is recorded on the window's run row.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -79,13 +80,15 @@ class Publisher:
                 send=lambda message: send_smtp(message, smtp),
                 force=self.force_notify if force is None else force,
             )
-        mark_published(self.database, project, window)
+        if notification is None or notification.status != "failed":  # a failed send stays owed, to be sent again
+            mark_published(self.database, project, window)
         return Published(window, location, failure, notification)
 
-    def publish_owed(self, project: str) -> list[Published]:
+    def publish_owed(self, project: str, *, attempted: Collection[Window] = ()) -> list[Published]:
         """Publish the loaded windows whose publishing is still owed (a run stopped between its load and its
-        report or e-mail). The e-mail goes once per verdict, so a window e-mailed before is not e-mailed again."""
+        report or e-mail, or its e-mail failed), except those `attempted` just now. The e-mail goes once per
+        verdict, so a window e-mailed before is not e-mailed again."""
         if not self.publishes:
             return []
-        owed = self.database.owed_windows(project)
-        return [self.publish_window(project, Window(start, end), force=False) for start, end in owed]
+        owed = [Window(start, end) for start, end in self.database.owed_windows(project)]
+        return [self.publish_window(project, window, force=False) for window in owed if window not in attempted]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from drifting_etl.core.errors import ComputeError, DriftingError, is_transient
+from drifting_etl.core.errors import ComputeError, DatabaseError, DriftingError, is_transient
 from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import Partition, window_partitions
 from drifting_etl.load.database import MetricsDatabase
@@ -207,15 +207,25 @@ def failures_recorded(
         yield
     except Exception as exc:
         error = str(exc) if isinstance(exc, DriftingError) else f"{type(exc).__name__}: {exc}"
-        database.record_failure(
-            project=project,
-            window_start=window.start,
-            window_end=window.end,
-            started_at=started_at,
-            finished_at=datetime.now(UTC),
-            error=error,
-            airflow_run_id=airflow_run_id,
-        )
+        try:
+            database.record_failure(
+                project=project,
+                window_start=window.start,
+                window_end=window.end,
+                started_at=started_at,
+                finished_at=datetime.now(UTC),
+                error=error,
+                airflow_run_id=airflow_run_id,
+            )
+        except DatabaseError as recording:  # say both: the window's own error is the one to fix
+            raise type(recording)(
+                f"the window failed, and recording its failure failed too ({recording.message})\n"
+                f"  the window's error: {error}",
+                project=project,
+                window=str(window),
+                database=recording.context.get("database"),
+                hint=recording.hint,
+            ) from exc
         if isinstance(exc, DriftingError) or is_transient(exc):
             raise
         raise ComputeError(
@@ -244,10 +254,10 @@ def run_window(
     project = load_project(store, project_name)
     started_at = datetime.now(UTC)
     with failures_recorded(database, project_name, window, started_at, airflow_run_id):
-        record_project(store, database, project)
         summary, profiled = summarize_window(
             store, project, window, on_partition=on_partition, rescan=rescan, workers=workers
         )
+        record_project(store, database, project)  # the database is first written once the window is computed
         partitions = len(profiled.paths)
         outcome = load_summary(
             database,
