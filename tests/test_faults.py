@@ -327,3 +327,21 @@ def test_run_given_the_database_fails_while_recording_a_failure_should_show_both
     flat = " ".join(failed.output.split())
     assert "recording its failure failed too" in flat and "full" in flat  # the database's own reason
     assert "the window's error: unreadable Parquet data" in flat  # and the window's
+
+
+@pytest.mark.slow
+def test_run_given_the_store_unreachable_should_record_the_failed_window(
+    tmp_path: Path, proxied_s3: tuple[FaultProxy, str]
+) -> None:
+    """Defect 9: an outage while the store's index and the project were read was not recorded in monitoring_run."""
+    proxy, store_url = proxied_s3
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    _project(tmp_path, store_url, url)
+    proxy.fault("refuse")
+    failed = _cli(store_url, url, "run", "faults", *WINDOW, ok=False)
+    assert "could not" in failed.output and "artifact store" in failed.output
+    recorded = _drift(url)
+    assert recorded["status"] == "failed" and "artifact store" in recorded["error"]
+    proxy.heal()
+    _cli(store_url, url, "run", "faults", *WINDOW)
+    assert _drift(url)["status"] == "success"

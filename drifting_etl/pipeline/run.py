@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from drifting_etl.core.errors import ComputeError, DatabaseError, DriftingError, is_transient
+from drifting_etl.core.errors import ComputeError, DatabaseError, DriftingError, StorageError, is_transient
 from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import Partition, window_partitions
 from drifting_etl.load.database import MetricsDatabase
@@ -251,8 +251,12 @@ def run_window(
     """Compute and load one window. Raises DriftingError (after recording the failure) when the window fails.
     `workers`: partitions profiled at once (default: one per CPU core); `publish`: see `load_summary`."""
     clock = time.perf_counter()
-    project = load_project(store, project_name)
     started_at = datetime.now(UTC)
+    try:
+        project = load_project(store, project_name)
+    except StorageError:  # the store is out: a failed window like any other (an unknown project records nothing)
+        with failures_recorded(database, project_name, window, started_at, airflow_run_id):
+            raise
     with failures_recorded(database, project_name, window, started_at, airflow_run_id):
         summary, profiled = summarize_window(
             store, project, window, on_partition=on_partition, rescan=rescan, workers=workers
