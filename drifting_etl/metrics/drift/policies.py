@@ -56,11 +56,10 @@ def with_multiple_testing(drifts: Sequence[ColumnDrift], procedure: MultipleTest
     lows = adjusted_p_values([drift.score_low for drift in tests], procedure)
     highs = adjusted_p_values([drift.score_high for drift in tests], procedure)
     methods: list[DriftMethod] = [method_named(drift.method) for drift in tests]
-    open_ = [
+    undecided = any(
         not method.decides(low, high, drift.threshold)
         for method, drift, low, high in zip(methods, tests, lows, highs, strict=True)
-    ]
-    undecided = any(open_)
+    )
     result = list(drifts)
     for index, drift, method, score in zip(family, tests, methods, scores, strict=True):
         result[index] = replace(
@@ -86,9 +85,9 @@ def calibrated_threshold(scores: Sequence[float], method: DriftMethod, rule: Cal
     if len(values) < 2:
         raise ValueError(f"calibration needs at least 2 finite chunk scores, got {len(values)}")
     if method.gives_p_value:
-        logs = -np.log10(np.maximum(values, P_VALUE_FLOOR))
         if rule == "quantile":
             return float(np.quantile(values, 1 - quantile))
+        logs = -np.log10(np.maximum(values, P_VALUE_FLOOR))
         return float(10 ** -(logs.mean() + 3 * logs.std(ddof=1)))
     if rule == "quantile":
         return float(np.quantile(values, quantile))
