@@ -30,6 +30,11 @@ def persistence_note(drifted: bool, drifted_windows: int | None, persistent: boo
     return f"{windows}: persistent" if persistent else f"{windows}: not persistent yet, so no alert"
 
 
+def alerting(drifted: bool, persistent: bool | None) -> bool:
+    """Drift that alerts: drifted, and persistently so under `drift.persistence` (None: no such policy)."""
+    return drifted and persistent is not False
+
+
 @dataclass(frozen=True)
 class DatasetLine:
     drifted: bool
@@ -42,8 +47,7 @@ class DatasetLine:
 
     @property
     def alerting(self) -> bool:
-        """Drifted, and persistently so under `drift.persistence`."""
-        return self.drifted and self.persistent is not False
+        return alerting(self.drifted, self.persistent)
 
     @property
     def note(self) -> str | None:
@@ -67,8 +71,7 @@ class DriftLine:
 
     @property
     def alerting(self) -> bool:
-        """Drifted, and persistently so under `drift.persistence`."""
-        return self.drifted and self.persistent is not False
+        return alerting(self.drifted, self.persistent)
 
     @property
     def notes(self) -> list[str]:

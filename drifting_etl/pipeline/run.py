@@ -168,7 +168,7 @@ def load_summary(
     config = project.config
     if summary.rows == 0:
         evaluation = None
-        rows = empty_window_rows(project, window, started_at, airflow_run_id, warnings)
+        rows = empty_window_rows(project, window, started_at, airflow_run_id, warnings, publish=publish)
     else:
         evaluation = evaluate(config, project.reference, summary, project.positive_label, thresholds=thresholds)
         if evaluation.undecided and refine is not None:
@@ -176,9 +176,7 @@ def load_summary(
             evaluation = refined_evaluation(config, project.reference, evaluation, exact, thresholds=thresholds)
         evaluation = with_persistence(config, evaluation, drift_history(database, project, window))
         warnings = (*warnings, *evaluation_warnings(project, window, evaluation))
-        rows = metric_rows(project, window, evaluation, started_at, airflow_run_id, warnings)
-    if publish:
-        rows = (replace(rows[0], publish_status="owed"), *rows[1:])
+        rows = metric_rows(project, window, evaluation, started_at, airflow_run_id, warnings, publish=publish)
     database.replace_window(*rows)
     status: Literal["success", "no_data"] = "no_data" if evaluation is None else "success"
     return RunOutcome(
@@ -289,7 +287,13 @@ def refiner(store: ArtifactStore, project: Project, window: Window, *, workers: 
 
 
 def empty_window_rows(
-    project: Project, window: Window, started_at: datetime, airflow_run_id: str | None, warnings: tuple[str, ...] = ()
+    project: Project,
+    window: Window,
+    started_at: datetime,
+    airflow_run_id: str | None,
+    warnings: tuple[str, ...] = (),
+    *,
+    publish: bool = False,
 ) -> tuple:
     run = RunRow(
         project=project.config.name,
@@ -303,6 +307,7 @@ def empty_window_rows(
         reference_version=project.reference.version,
         airflow_run_id=airflow_run_id,
         warnings="\n".join(warnings) or None,
+        publish_status="owed" if publish else None,
     )
     return run, [], None, [], []
 
@@ -314,6 +319,8 @@ def metric_rows(
     started_at: datetime,
     airflow_run_id: str | None,
     warnings: tuple[str, ...] = (),
+    *,
+    publish: bool = False,
 ) -> tuple[RunRow, list[FeatureDriftRow], DatasetDriftRow, list[DataQualityRow], list[PerformanceRow]]:
     name = project.config.name
     key: dict[str, Any] = {"project": name, "window_start": window.start, "window_end": window.end}
@@ -402,5 +409,6 @@ def metric_rows(
         alert_policy=describe_policies(project.config.drift),
         unscored_count=evaluation.unscored,
         outside_partition_count=evaluation.outside_partition,
+        publish_status="owed" if publish else None,
     )
     return run, feature_rows, dataset_row, quality_rows, performance_rows
