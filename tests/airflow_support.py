@@ -9,10 +9,118 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from click.testing import CliRunner
+
+from drifting_etl.capture import LogWriter
+from drifting_etl.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
 DAGS = REPO / "dags"
+
+START = datetime(2026, 4, 1, tzinfo=UTC)
+CONFIG = """\
+name: {name}
+task: classification
+schedule: "@daily"
+start_date: 2026-04-01
+features:
+  numerical: [a, b]
+  categorical: [c]
+alerts:
+  email: [fleet-team@example.com]
+  send: on_drift
+retrain:
+  on: [dataset_drift]
+  cooldown: 24h
+"""
+
+
+def _rows(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(1.5 if drifted else 0.0, 1, n),
+            "b": rng.gamma(2.0, 3.0 if drifted else 2.0, n),
+            "c": rng.choice(["x", "y", "z"], n),
+        }
+    )
+    proba = 1 / (1 + np.exp(-frame["a"]))
+    frame["prediction_proba"] = proba
+    frame["prediction"] = (proba > 0.5).astype(int)
+    frame["label"] = (rng.random(n) < proba).astype(float)
+    frame.loc[frame.index % 3 == 0, "label"] = None  # a third of the traffic is not labelled yet
+    return frame
+
+
+class Inbox:
+    """An aiosmtpd handler keeping the messages it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        parsed = BytesParser(policy=policy.default).parsebytes(envelope.original_content or envelope.content)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+
+def register_project(
+    tmp_path: Path,
+    storage: str,
+    name: str,
+    *,
+    days: int = 3,
+    drift_from_day: int = 1,
+    config: str = CONFIG,
+    database_url: str | None = None,
+) -> None:
+    """`name` registered in `storage` with `days` days of hourly logs from START (40 rows an hour), drifted from
+    `drift_from_day` on; `database_url` is the metrics database (default: SQLite in a local store)."""
+    rng = np.random.default_rng(7)
+    reference = _rows(rng, 2000, False)
+    reference.to_parquet(tmp_path / f"{name}.parquet")
+    (tmp_path / f"{name}.yaml").write_text(config.format(name=name))
+    with LogWriter(name, storage, max_rows=10**6) as writer:
+        for hour in range(days * 24):
+            frame = _rows(rng, 40, hour >= drift_from_day * 24)
+            frame.insert(0, "timestamp", [START + timedelta(hours=hour, seconds=60 * i) for i in range(40)])
+            writer.log_frame(frame)
+    options = ["--storage", storage, *(["--database-url", database_url] if database_url else [])]
+    runner = CliRunner()
+    initialised = runner.invoke(main, [*options, "init"])
+    assert initialised.exit_code == 0, initialised.output
+    reference_path = str(tmp_path / f"{name}.parquet")
+    result = runner.invoke(
+        main, [*options, "project", "register", str(tmp_path / f"{name}.yaml"), "--reference", reference_path]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def stable_rows(rows: list[dict]) -> list[dict]:
+    """Rows without what differs between two correct runs (ids, times, Airflow run ids, publishing), in one order."""
+    ignored = (
+        "id",
+        "computed_at",
+        "started_at",
+        "finished_at",
+        "airflow_run_id",
+        "report_location",
+        "notification_status",
+        "publish_status",  # the DAG publishes each window; the CLI run it is compared with does not
+    )
+    return sorted(
+        ({k: v for k, v in row.items() if k not in ignored} for row in rows),
+        key=lambda row: json.dumps(row, default=str, sort_keys=True),
+    )
+
 
 SCRIPT = textwrap.dedent(
     """

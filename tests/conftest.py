@@ -4,6 +4,7 @@
 - `s3_endpoint`: a moto S3 server in server mode on loopback; `AWS_ENDPOINT_URL` points at it, so s3fs reaches it
   the same way it reaches MinIO in production.
 - `s3_store_url`: a fresh bucket on that server, as an `s3://` store URL.
+- `mail_sink`: an SMTP server on loopback (aiosmtpd) and the messages it received.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -87,3 +89,16 @@ def airflow(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     instance = Airflow(tmp_path_factory.mktemp("airflow-home"))
     instance.migrate()
     return instance
+
+
+@pytest.fixture
+def mail_sink() -> Iterator[tuple[Any, int]]:
+    """A real SMTP server on loopback (aiosmtpd) and its inbox."""
+    from aiosmtpd.controller import Controller
+    from airflow_support import Inbox
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()

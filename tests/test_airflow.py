@@ -7,133 +7,22 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
-from airflow_support import DAGS, Airflow
-from click.testing import CliRunner
+from airflow_support import DAGS, START, Airflow, Inbox, register_project, stable_rows
 
-from drifting_etl.capture import LogWriter
-from drifting_etl.cli.main import main
 from drifting_etl.core.window import Window
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.load.tables import METRIC_TABLES
 from drifting_etl.pipeline.run import run_window
 from drifting_etl.store.artifacts import ArtifactStore
-
-START = datetime(2026, 4, 1, tzinfo=UTC)
-CONFIG = """\
-name: {name}
-task: classification
-schedule: "@daily"
-start_date: 2026-04-01
-features:
-  numerical: [a, b]
-  categorical: [c]
-alerts:
-  email: [fleet-team@example.com]
-  send: on_drift
-retrain:
-  on: [dataset_drift]
-  cooldown: 24h
-"""
-
-
-def _rows(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "a": rng.normal(1.5 if drifted else 0.0, 1, n),
-            "b": rng.gamma(2.0, 3.0 if drifted else 2.0, n),
-            "c": rng.choice(["x", "y", "z"], n),
-        }
-    )
-    proba = 1 / (1 + np.exp(-frame["a"]))
-    frame["prediction_proba"] = proba
-    frame["prediction"] = (proba > 0.5).astype(int)
-    frame["label"] = (rng.random(n) < proba).astype(float)
-    frame.loc[frame.index % 3 == 0, "label"] = None  # a third of the traffic is not labelled yet
-    return frame
-
-
-class Inbox:
-    """An aiosmtpd handler keeping the messages it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
-        parsed = BytesParser(policy=policy.default).parsebytes(envelope.original_content or envelope.content)
-        self.messages.append(parsed)  # type: ignore[arg-type]
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def mail_sink() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
-
-
-def register_project(tmp_path: Path, storage: str, name: str, *, days: int = 3, drift_from_day: int = 1) -> None:
-    rng = np.random.default_rng(7)
-    reference = _rows(rng, 2000, False)
-    reference.to_parquet(tmp_path / f"{name}.parquet")
-    (tmp_path / f"{name}.yaml").write_text(CONFIG.format(name=name))
-    with LogWriter(name, storage, max_rows=10**6) as writer:
-        for hour in range(days * 24):
-            frame = _rows(rng, 40, hour >= drift_from_day * 24)
-            frame.insert(0, "timestamp", [START + timedelta(hours=hour, seconds=60 * i) for i in range(40)])
-            writer.log_frame(frame)
-    runner = CliRunner()
-    assert runner.invoke(main, ["--storage", storage, "init"]).exit_code == 0
-    result = runner.invoke(
-        main,
-        [
-            "--storage",
-            storage,
-            "project",
-            "register",
-            str(tmp_path / f"{name}.yaml"),
-            "--reference",
-            str(tmp_path / f"{name}.parquet"),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-
-
-def _stable(rows: list[dict]) -> list[dict]:
-    ignored = (
-        "id",
-        "computed_at",
-        "started_at",
-        "finished_at",
-        "airflow_run_id",
-        "report_location",
-        "notification_status",
-        "publish_status",  # the DAG publishes each window; the CLI run it is compared with does not
-    )
-    return sorted(
-        ({k: v for k, v in row.items() if k not in ignored} for row in rows),
-        key=lambda row: json.dumps(row, default=str, sort_keys=True),
-    )
 
 
 @pytest.mark.slow
@@ -197,7 +86,7 @@ def test_monitoring_dag_given_three_windows_should_load_them_idempotently_and_tr
     for window in windows:
         run_window(ArtifactStore(storage), reference_db, "fleet", window)
     for table in METRIC_TABLES:
-        assert _stable(database.rows(table, "fleet")) == _stable(reference_db.rows(table, "fleet")), table
+        assert stable_rows(database.rows(table, "fleet")) == stable_rows(reference_db.rows(table, "fleet")), table
     assert [r["drifted"] for r in database.rows("dataset_drift", "fleet")] == [False, True, True]
 
     # two drifted windows within the cooldown: exactly one retraining, for the first one
@@ -231,11 +120,11 @@ def test_monitoring_dag_given_three_windows_should_load_them_idempotently_and_tr
     assert events == 3
 
     # re-running a window leaves the same rows and no second trigger
-    before = {table: _stable(database.rows(table, "fleet")) for table in METRIC_TABLES}
+    before = {table: stable_rows(database.rows(table, "fleet")) for table in METRIC_TABLES}
     again = airflow.run([("drift_monitor__fleet", days[1], None)], **env)
     assert again["runs"][0]["state"] == "success"
     for table in METRIC_TABLES:
-        after = _stable(database.rows(table, "fleet"))
+        after = stable_rows(database.rows(table, "fleet"))
         assert after == before[table], [(x, y) for x, y in zip(after, before[table], strict=False) if x != y][:2]
     assert len(database.retrain_triggers("fleet")) == 1
     # ... and no second e-mail for the same verdict, unless the run is triggered with force_notify
@@ -472,6 +361,27 @@ def test_notify_task_given_no_smtp_default_connection_should_record_failed_and_f
     database.dispose()
 
 
+@pytest.mark.slow
+def test_monitoring_dag_given_a_window_without_logs_should_record_no_data_and_succeed(
+    airflow: Airflow, tmp_path: Path, postgres_url: str
+) -> None:
+    """A window whose plan has no partitions maps profile_partitions over nothing, which Airflow marks skipped: the
+    load ran only on success of all upstream tasks, so nothing was recorded and notify_team failed the run."""
+    storage = str(tmp_path / "store")
+    register_project(tmp_path, storage, "empty", days=1)
+    MetricsDatabase(postgres_url).migrate()
+    env = {"DRIFTING_STORAGE_URL": storage, "DRIFTING_DATABASE_URL": postgres_url}
+    result = airflow.run([("drift_monitor__empty", (START + timedelta(days=3)).isoformat(), None)], **env)
+
+    [run] = result["runs"]
+    assert run["state"] == "success", result["output"]
+    database = MetricsDatabase(postgres_url)
+    [monitoring_run] = database.runs("empty")
+    assert (monitoring_run["window_start"], monitoring_run["status"]) == (START + timedelta(days=2), "no_data")
+    assert monitoring_run["notification_status"] == "skipped"
+    database.dispose()
+
+
 def test_smtp_sink_module_given_messages_should_save_them_after_the_outbox_files_and_listen_on_loopback_only(
     tmp_path: Path,
 ) -> None:
@@ -482,7 +392,9 @@ def test_smtp_sink_module_given_messages_should_save_them_after_the_outbox_files
     outbox = tmp_path / "outbox"
     outbox.mkdir()
     (outbox / "001.eml").write_bytes(b"Subject: from the demo\r\n\r\nkept\r\n")
-    port = _free_port()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
     sink = subprocess.Popen(
         [sys.executable, "-m", "drifting_etl.notify.sink", "--outbox", str(outbox), "--port", str(port)],
         stdout=subprocess.PIPE,

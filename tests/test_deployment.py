@@ -26,14 +26,12 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 import yaml
+from compose_env import COMPOSE_FILE, ENV_EXAMPLE, REPO, VARIABLE_REF, parse_env_file, resolve, service_env
 
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.load.rows import DataQualityRow, DatasetDriftRow, FeatureDriftRow, PerformanceRow, RunRow
 
-REPO = Path(__file__).resolve().parents[1]
-COMPOSE_FILE = REPO / "docker-compose.yaml"
 DEPLOY = REPO / "deploy"
-ENV_EXAMPLE = DEPLOY / ".env.example"
 DASHBOARD_FILE = DEPLOY / "grafana" / "dashboards" / "drifting-etl.json"
 DATASOURCE_FILE = DEPLOY / "grafana" / "provisioning" / "datasources" / "metrics.yaml"
 DASHBOARD_PROVIDER_FILE = DEPLOY / "grafana" / "provisioning" / "dashboards" / "drifting-etl.yaml"
@@ -49,42 +47,11 @@ AIRFLOW_SERVICES = {
 }
 DATASOURCE_UID = "drifting-metrics"
 PROJECT = "demo-project"
-VARIABLE_REF = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 # settings that hold a secret or a URL that may carry credentials
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|ACCESS_KEY|_CONN|BROKER_URL|RESULT_BACKEND|DATABASE_URL")
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
-def parse_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines as docker compose reads them (comments, blank lines, single/double quotes)."""
-    values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        assert sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key), f"{path.name}:{number}: not KEY=VALUE: {line!r}"
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        assert key not in values, f"{path.name}:{number}: {key} set twice"
-        values[key] = value
-    return values
-
-
-def resolve(value: str, env: dict[str, str]) -> str:
-    """Compose interpolation of ${VAR}, ${VAR:-default}, ${VAR:?error} with the values of .env.example."""
-
-    def replace(match: re.Match[str]) -> str:
-        name, operator, argument = match.groups()
-        if env.get(name):
-            return env[name]
-        if operator and operator.endswith("-"):
-            return argument
-        raise AssertionError(f"${{{name}}} has no value in {ENV_EXAMPLE.name}")
-
-    return VARIABLE_REF.sub(replace, value).replace("$$", "$")
-
-
 def grafana_sql(sql: str) -> str:
     """A panel's rawSql as Grafana's PostgreSQL datasource would send it (fixed time range, one project)."""
     sql = re.sub(r"\$__timeFilter\((\w+)\)", r"\1 BETWEEN '2000-01-01' AND '2100-01-01'", sql)
@@ -93,13 +60,6 @@ def grafana_sql(sql: str) -> str:
     sql = sql.replace("${project}", "'demo-project'").replace("$project", "'demo-project'")
     assert "$" not in sql, f"a Grafana macro or variable is left that the test does not substitute:\n{sql}"
     return sql
-
-
-def service_env(service: dict[str, Any]) -> dict[str, str]:
-    environment = service.get("environment") or {}
-    if isinstance(environment, list):
-        environment = dict(item.split("=", 1) if "=" in item else (item, "") for item in environment)
-    return {str(key): "" if value is None else str(value) for key, value in environment.items()}
 
 
 def bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:

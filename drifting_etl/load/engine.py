@@ -22,6 +22,7 @@ from drifting_etl.load.url import display_url
 __all__ = ["INIT_HINT", "create_engine", "database_error", "translate_errors", "window_text"]
 
 INIT_HINT = "run `drifting-etl init` to create or upgrade the metrics tables"
+UNREACHABLE_HINT = "the database server is down, restarting, or ended the session: a retry may succeed once it is back"
 
 
 def create_engine(url: URL) -> Engine:
@@ -53,6 +54,15 @@ def window_text(start: datetime | None, end: datetime | None) -> str | None:
     return f"{start.isoformat()}/{end.isoformat()}"
 
 
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` says the connection to a database server could not be made, or was lost (a server stopped or
+    restarted, a terminated session), rather than that a statement failed."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    # SQLAlchemy marks a lost connection (the dialect's is_disconnect); a failed connect has no statement
+    return exc.connection_invalidated or (isinstance(exc, sa.exc.OperationalError) and exc.statement is None)
+
+
 def database_error(
     action: str, exc: BaseException, *, url: URL, project: str | None = None, window: str | None = None
 ) -> DatabaseError:
@@ -69,6 +79,8 @@ def database_error(
         hint = INIT_HINT
     elif integrity:
         hint = "a row breaks a constraint: each feature or metric may appear once per window and slice"
+    elif url.get_backend_name() != "sqlite" and _connection_lost(exc):
+        hint = UNREACHABLE_HINT
     # a missing table or a broken constraint stays so however often the same work is retried
     kind = SchemaError if missing_table or integrity else DatabaseUnavailable
     return kind(f"could not {action}: {reason}", hint=hint, project=project, window=window, database=display_url(url))

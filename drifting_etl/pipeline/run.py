@@ -222,7 +222,7 @@ def failures_recorded(
                 project=project,
                 window=str(window),
                 database=recording.context.get("database"),
-                hint=recording.hint,
+                hint=None if recording.hint and recording.hint in error else recording.hint,  # said once
             ) from exc
         if isinstance(exc, DriftingError) or is_transient(exc):
             raise
