@@ -11,10 +11,12 @@ import contextlib
 import email
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -345,3 +347,154 @@ def test_run_given_the_store_unreachable_should_record_the_failed_window(
     proxy.heal()
     _cli(store_url, url, "run", "faults", *WINDOW)
     assert _drift(url)["status"] == "success"
+
+
+# ------------------------------------------------------------------------------- kill -9 during profiling and loading
+
+KILLABLE_RUN = """
+import os, signal, sys
+
+from drifting_etl.cli.main import main
+
+# what the run imports on its way (the CLI imports lazily): imported here, the delays fall in the run itself
+import fsspec.implementations.local, pandas, pyarrow.parquet, scipy.stats, sqlalchemy, sqlite3  # noqa
+
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+point = os.environ.get("DRIFTING_TEST_KILL_AT")
+if point == "summary":  # the second hour's summary is in its temporary file, not yet renamed into place
+    rename, summaries = os.replace, []
+
+    def replace(source, destination):
+        if str(destination).endswith(".profile"):
+            summaries.append(destination)
+            if len(summaries) == 2:
+                die()
+        rename(source, destination)
+
+    os.replace = replace
+elif point and point.startswith("load:"):  # inside the load's transaction, once it ran the statement named
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "after_cursor_execute")
+    def after(connection, cursor, statement, parameters, context, executemany):
+        if " ".join(statement.split()).upper().startswith(point.removeprefix("load:")):
+            die()
+
+print("ready", flush=True)  # imported: what follows is the run itself
+main(sys.argv[1:])
+"""
+VOLATILE = {"id", "computed_at", "started_at", "finished_at"}
+"""Columns that differ between any two runs of a window."""
+
+
+def _window_rows(database_url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of DAY's window in the five window tables, without the columns that differ between runs."""
+    from drifting_etl.load.tables import METRIC_TABLES
+
+    database = MetricsDatabase(database_url)
+    try:
+        return {
+            table: [{k: v for k, v in row.items() if k not in VOLATILE} for row in database.rows(table, "faults", DAY, DAY + timedelta(days=1))]
+            for table in METRIC_TABLES
+        }  # fmt: skip
+    finally:
+        database.dispose()
+
+
+def _busy_day(tmp_path: Path, store_url: str, database_url: str) -> None:
+    """`_project`, with 8 more hours of logs (2 files of 12,000 rows each): profiling them takes a while."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _project(tmp_path, store_url, database_url)
+    rng = np.random.default_rng(21)
+    store = ArtifactStore(store_url)
+    for hour in range(8):
+        folder = Path(store.log_partition_dir("faults", DAY.date(), hour))
+        folder.mkdir(parents=True, exist_ok=True)
+        for part in range(2):
+            offsets = np.sort(rng.integers(0, 3_600_000_000, 12_000)).astype("timedelta64[us]")
+            moments = np.datetime64(DAY.replace(tzinfo=None) + timedelta(hours=hour), "us") + offsets
+            columns = {name: rng.normal(0.1 * hour, 1, 12_000) for name in ("a", "b", "prediction")}
+            timestamps = pa.array(moments).cast(pa.timestamp("us", tz="UTC"))
+            pq.write_table(pa.table({"timestamp": timestamps, **columns}), folder / f"part-{part}.parquet")
+
+
+def _run_killed(store_url: str, database_url: str, *, after: float | None = None, at: str = "") -> tuple[int, float]:
+    """`drifting-etl run` of DAY's window in a process of its own, sent SIGKILL `after` seconds into the run (once its
+    imports are done), or at the point `at` names (see KILLABLE_RUN). Returns its exit code and how long it ran."""
+    arguments = ["--storage", store_url, "--database-url", database_url, "run", "faults", *WINDOW]
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE_RUN, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "DRIFTING_TEST_KILL_AT": at, **({"DRIFTING_WORKERS": "1"} if at == "summary" else {})},
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n", process.communicate()[1]
+        started = time.perf_counter()
+        try:
+            process.wait(timeout=120 if after is None else after)
+        except subprocess.TimeoutExpired:
+            if after is None:
+                raise
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        return process.returncode, time.perf_counter() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_run_killed_during_profiling_or_loading_should_leave_the_window_whole_and_the_next_run_as_a_clean_one(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """kill -9 at random points of a run (seeded delays spread over a clean run's duration, after the imports), at
+    the rename of an hour's summary into the cache, and inside the load's transaction. After each kill the window
+    holds the rows it held before or those of one whole run, never a part; what the killed run left in the store
+    (its cache, a hidden temporary file) is no trap: the next run loads exactly the clean run's rows."""
+    store_url, clean_url = str(tmp_path / "store"), f"sqlite:///{tmp_path / 'clean.db'}"
+    _busy_day(tmp_path, store_url, clean_url)
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'killed.db'}"
+    _cli(store_url, url, "init")
+    code, duration = _run_killed(store_url, clean_url)
+    clean = _window_rows(clean_url)
+    assert code == 0 and clean["monitoring_run"][0]["status"] == "success" and clean["feature_drift"]
+    assert clean["monitoring_run"][0]["row_count"] == 800 + 8 * 24_000
+    cache = Path(ArtifactStore(store_url).profiles_dir("faults"))
+    assert len(list(cache.rglob("*.profile"))) == 10  # one summary per hour
+
+    rng = np.random.default_rng(15)
+    delays = np.sort(rng.uniform(0.05, 1.0, 3 if backend == "sqlite" else 1)) * duration
+    kills: list[dict[str, Any]] = [{"after": float(delay)} for delay in delays]
+    if backend == "sqlite":
+        kills.append({"at": "summary"})
+        kills.append({"at": "load:DELETE FROM MONITORING_RUN"})  # every row of the window deleted, none inserted
+    kills.append({"at": "load:INSERT INTO FEATURE_DRIFT"})  # the new run row and some metrics inserted
+    outcomes = []
+    for kill in kills:
+        shutil.rmtree(cache)  # each killed run profiles every hour again
+        before = _window_rows(url)
+        code, _ = _run_killed(store_url, url, **kill)
+        left = _window_rows(url)
+        assert left in (before, clean), kill  # never part of a window
+        temporary = list(Path(store_url).rglob("*.tmp"))
+        assert all(path.name.startswith(".") for path in temporary), temporary  # hidden: listings skip them
+        summaries = len(list(cache.rglob("*.profile")))
+        outcomes.append((kill, code, summaries, len(temporary), left == clean))
+        if "at" in kill:
+            assert code == -signal.SIGKILL, outcomes
+        if kill.get("at") == "summary":  # one summary renamed, the second left in its temporary file (one worker)
+            assert (summaries, len(temporary), left) == (1, 1, before), outcomes
+        if kill.get("at", "").startswith("load:"):  # rolled back: the earlier run's rows are all there
+            assert (summaries, left, before) == (10, clean, clean), outcomes
+
+        _cli(store_url, url, "run", "faults", *WINDOW)  # the next run, over what the killed one left
+        assert _window_rows(url) == clean, outcomes
+        assert len(list(cache.rglob("*.profile"))) == 10

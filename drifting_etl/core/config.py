@@ -205,6 +205,13 @@ class Labels(_Strict):
         return parse_duration(value)
 
 
+class Extract(_Strict):
+    max_bad_file_share: float | None = Field(default=None, ge=0, lt=1)
+    """Quarantine: a log file that cannot be read as the project's logs (corrupt, truncated, wrongly typed, lacking
+    a column) is left out and named in the run record and the e-mail, as long as at most this share of the window's
+    files is left out; above it the window fails. null (the default) = off: one bad file fails its window."""
+
+
 class Alerts(_Strict):
     email: tuple[str, ...] = ()
     send: SendPolicy = "on_drift"
@@ -255,6 +262,7 @@ class ProjectConfig(_Strict):
     drift: Drift = Field(default_factory=lambda: Drift())
     performance: Performance = Field(default_factory=lambda: Performance())
     labels: Labels = Field(default_factory=lambda: Labels())
+    extract: Extract = Field(default_factory=lambda: Extract())
     alerts: Alerts = Field(default_factory=lambda: Alerts())
     retrain: Retrain = Field(default_factory=lambda: Retrain())
 

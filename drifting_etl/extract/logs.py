@@ -25,7 +25,8 @@ from drifting_etl.core.config import ProjectConfig
 from drifting_etl.core.errors import DataError, StorageError, root_cause
 from drifting_etl.core.window import Window
 from drifting_etl.extract.labels import LabelTable
-from drifting_etl.profiles.columns import fixed_width_values, valid_mask
+from drifting_etl.extract.request_ids import RequestIds
+from drifting_etl.profiles.columns import fixed_width_values, is_text, valid_mask
 from drifting_etl.store.artifacts import ArtifactStore, StoredFile
 
 BATCH_ROWS = 65_536
@@ -76,13 +77,22 @@ def read_partition(
     window: Window,
     partition: Partition,
     labels: LabelTable | None,
+    request_ids: RequestIds | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """The partition's rows inside the window: project columns, plus `__label__` (joined or inline label)."""
+    """The partition's rows inside the window: project columns, plus `__label__` (joined or inline label). Rows
+    repeating a request id are left out (extract.request_ids; `request_ids`: the ids of the partition's rows read
+    before, when it is read in parts)."""
+    seen = request_ids if request_ids is not None else RequestIds()
     for stored in partition.files:
         with _open_log(store, config, window, stored, labels) as (parquet, columns, reads):
+            with_ids = config.columns.request_id in parquet.schema_arrow.names
+            if with_ids and config.columns.request_id not in columns:
+                columns = [*columns, config.columns.request_id]
             try:
                 for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-                    keep, label = _window_rows(batch, config, window, labels, reads.where)
+                    keep, label, _ = _window_rows(
+                        batch, config, window, labels, reads.where, seen if with_ids else None
+                    )
                     yield (batch if keep is None else batch.filter(keep)).append_column(LABEL, label)
             except DataError:
                 raise
@@ -96,25 +106,32 @@ def read_partition_row_groups(
     window: Window,
     partition: Partition,
     labels: LabelTable | None,
+    request_ids: RequestIds | None = None,
 ) -> Iterator[RowGroupRows]:
     """The partition's rows inside the window, a row group at a time, each read one column at a time: memory holds
     one column chunk whatever the size of the files (a row group of a million rows decodes to hundreds of MB).
 
     Rows whose timestamp lies outside the partition's hour (or is null) belong to no window: each row group counts
-    them (`RowGroupRows.outside_partition`) in the window holding the start of the hour, so they are counted once."""
+    them (`RowGroupRows.outside_partition`) in the window holding the start of the hour, so they are counted once.
+    Rows repeating a request id are left out and counted (`RowGroupRows.duplicates`; see `read_partition`)."""
     hour = Window(partition.hour, partition.hour + timedelta(hours=1))
+    seen = request_ids if request_ids is not None else RequestIds()
     counts_outside = window.start <= partition.hour < window.end
     for stored in partition.files:  # categories are counted by dictionary code, without hashing strings
         with _open_log(store, config, window, stored, labels, config.features.categorical) as (parquet, columns, reads):
-            keys = [config.columns.timestamp]
-            keys += [name for name in (config.columns.request_id, config.columns.label) if name in columns]
+            with_ids = config.columns.request_id in parquet.schema_arrow.names
+            keys = [config.columns.timestamp, *([config.columns.request_id] if with_ids else [])]
+            keys += [name for name in (config.columns.label,) if name in columns]
             for index in range(parquet.metadata.num_row_groups):
                 try:
                     table = parquet.read_row_group(index, columns=keys, use_threads=False)
                 except Exception as exc:
                     raise reads.error(exc) from exc
-                keep, label = _window_rows(table, config, window, labels, reads.where)
+                keep, label, duplicates = _window_rows(
+                    table, config, window, labels, reads.where, seen if with_ids else None
+                )
                 rows = RowGroupRows(parquet, index, columns, keep, label, reads, file_bytes=stored.size)
+                rows.duplicates = duplicates
                 if counts_outside:
                     inside = _inside(table.column(config.columns.timestamp), hour)
                     rows.outside_partition = 0 if inside is None else len(inside) - inside.true_count
@@ -145,6 +162,8 @@ class RowGroupRows:
         self.file_bytes = file_bytes
         self.outside_partition = 0
         """Rows of the row group whose timestamp lies outside the partition's hour, or is null (read into no window)."""
+        self.duplicates = 0
+        """Rows of the row group inside the window whose request id an earlier row of the partition has (left out)."""
         self._last: tuple[str, pa.ChunkedArray] | None = None
         """The column read last: the prediction is profiled, then scored."""
 
@@ -225,6 +244,8 @@ def _open_log(
         try:
             parquet = pq.ParquetFile(reads, read_dictionary=dictionary_columns)
         except Exception as exc:
+            if dictionary_columns and reads.failure is None:  # pyarrow cannot read a nested column as a dictionary
+                _check_types(config, _schema(reads), where)
             raise reads.error(exc) from exc
         present = set(parquet.schema_arrow.names)
         required = log_columns(config, with_request_id=labels is not None)
@@ -238,10 +259,57 @@ def _open_log(
                 "column names",
                 **where,
             )
+        _check_types(config, parquet.schema_arrow, where)
         optional = [
             name for name in (config.columns.prediction_proba, config.columns.label) if name and name in present
         ]
         yield parquet, [*required, *optional], reads
+
+
+def _check_types(config: ProjectConfig, schema: pa.Schema, where: dict[str, str]) -> None:
+    """Raise a DataError naming the monitored columns (and an inline label) whose logged type cannot hold their
+    values. Types may drift from file to file, and these are read: numbers as int in one file and float in another
+    (all are used as float64), numbers as text (parsed and counted: profiles.parse_numbers), categories as int in one
+    file and text in another (compared as text: profiles.category_key), a column of nulls (missing). These are not:
+    a number logged as a date, a timestamp or bytes, and any column logged as a list, a map or a struct."""
+    kinds = config.monitored_columns()
+    keys = _config_keys(config)
+    if config.columns.label:
+        kinds[config.columns.label] = "numerical" if config.task == "regression" else "categorical"
+        keys[config.columns.label] = "columns.label"
+    wrong: list[str] = []
+    numbers = True
+    for name, kind in kinds.items():
+        index = schema.get_field_index(name)
+        if index < 0:
+            continue
+        logged = schema.field(index).type
+        value = logged.value_type if pa.types.is_dictionary(logged) else logged
+        if pa.types.is_nested(value) or (kind == "numerical" and not _holds_numbers(value)):
+            wrong.append(f"{name!r} ({keys[name]}) has type {logged}")
+            numbers = numbers and kind == "numerical"
+    if wrong:
+        expected = "a number (or a number as text)" if numbers else "one value (a number or a category)"
+        raise DataError(
+            f"log file column(s) {', '.join(wrong)}: expected {expected} per row",
+            hint="log the column(s) with the type the project declares, or move the file out of its hour folder, "
+            "then re-run",
+            **where,
+        )
+
+
+def _schema(reads: StorageReads) -> pa.Schema:
+    """The file's Arrow schema, read without dictionaries (an empty one when even that fails)."""
+    try:
+        return pq.ParquetFile(reads).schema_arrow
+    except Exception:
+        return pa.schema([])
+
+
+def _holds_numbers(data_type: pa.DataType) -> bool:
+    """Whether a log column of this type holds numbers: numbers, booleans, decimals, nulls, or text (parsed)."""
+    checks = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_decimal, pa.types.is_null)
+    return is_text(data_type) or any(check(data_type) for check in checks)
 
 
 def _inside(timestamps: pa.Array | pa.ChunkedArray, window: Window) -> pa.BooleanArray | None:
@@ -284,24 +352,35 @@ def _window_rows(
     window: Window,
     labels: LabelTable | None,
     where: dict[str, str],
-) -> tuple[pa.Array | None, pa.Array]:
-    """Which rows lie inside the window (None: all of them), and the ground truth of those rows."""
+    request_ids: RequestIds | None = None,
+) -> tuple[pa.Array | None, pa.Array, int]:
+    """Which rows are used (None: all of them): those inside the window, less those repeating a request id (with
+    `request_ids`); the ground truth of those rows; and how many rows inside the window repeated an id."""
     timestamps = rows.column(config.columns.timestamp)
     if not pa.types.is_timestamp(timestamps.type):
         raise DataError(
             f"column {config.columns.timestamp!r} has type {timestamps.type}, expected a timestamp", **where
         )
     keep = _inside(timestamps, window)
+    duplicates = 0
+    if request_ids is not None:
+        ids = rows.column(config.columns.request_id)
+        first = request_ids.first(ids if keep is None else ids.filter(keep))
+        if first is not None:
+            duplicates = int(len(first) - first.sum())
+            used = np.ones(len(ids), bool) if keep is None else keep.to_numpy(zero_copy_only=False)
+            used[np.flatnonzero(used)[~first]] = False
+            keep = pa.array(used)
     inline = rows.column(config.columns.label) if config.columns.label in rows.column_names else None
     if inline is not None and keep is not None:
         inline = inline.filter(keep)
     label = inline
     if labels is not None and labels.size:
-        request_ids = rows.column(config.columns.request_id)
-        joined = labels.lookup(request_ids if keep is None else request_ids.filter(keep))
+        request_ids_column = rows.column(config.columns.request_id)
+        joined = labels.lookup(request_ids_column if keep is None else request_ids_column.filter(keep))
         label = joined if inline is None else pc.coalesce(joined, pc.cast(inline, joined.type, safe=False))
     if label is None:
         label = pa.nulls(len(timestamps) if keep is None else keep.true_count)
     if isinstance(label, pa.ChunkedArray):
         label = label.combine_chunks()
-    return keep, label
+    return keep, label, duplicates

@@ -149,6 +149,11 @@ class RunRow:
     """Rows whose timestamp lies outside their hour folder (or is null), read into no window; None before a load."""
     publish_status: PublishStatus | None = None
     """'owed' from the load until the window's report and e-mail are done ('done'); None: not to be published."""
+    quarantined_files: str | None = None
+    """Log files left out of the window (`extract.max_bad_file_share`), one `path: reason` per line; None: none."""
+    quarantined_file_count: int | None = None
+    duplicate_count: int | None = None
+    """Rows whose request id an earlier row of their hour partition has, left out of every figure; None before a load."""
 
     def __post_init__(self) -> None:
         check_row(self)

@@ -160,6 +160,9 @@ monitoring_run = sa.Table(
     sa.Column("unscored_count", sa.BigInteger(), nullable=True),  # migration 0010
     sa.Column("outside_partition_count", sa.BigInteger(), nullable=True),
     sa.Column("publish_status", sa.String(16), nullable=True),
+    sa.Column("quarantined_files", sa.Text(), nullable=True),  # migration 0011
+    sa.Column("quarantined_file_count", sa.BigInteger(), nullable=True),
+    sa.Column("duplicate_count", sa.BigInteger(), nullable=True),
     sa.CheckConstraint(_one_of("status", get_args(RunStatus)), name="ck_monitoring_run_status"),
     sa.Index("ix_monitoring_run_project_latest", "project", "window_end", "window_start"),  # migration 0002
 )

@@ -96,9 +96,6 @@ class WindowEvaluation:
     """Rows with a logged `prediction_proba` value (classifiers): 0 when it is declared but never logged."""
     unscored: int = 0
     """Rows with a label but no usable prediction (null or NaN): left out of performance."""
-    outside_partition: int = 0
-    """Rows in the window's hour folders whose timestamp lies outside their folder's hour (see WindowSummary)."""
-    outside_example: str | None = None
     persistence: PersistentDrift | None = None
     """With `drift.persistence`: the drifted windows behind each verdict (see `alert_*`)."""
 
@@ -177,8 +174,6 @@ def evaluate(
         undetermined=undetermined,
         proba_values=summary.proba_values,
         unscored=summary.unscored,
-        outside_partition=summary.outside_partition,
-        outside_example=summary.outside_example,
     )
 
 

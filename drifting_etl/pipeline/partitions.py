@@ -31,6 +31,7 @@ from drifting_etl.core.settings import Settings
 from drifting_etl.core.window import Window
 from drifting_etl.extract.labels import LabelIndex, LabelTable, LabelTables
 from drifting_etl.extract.logs import Partition, read_partition_row_groups, window_partitions
+from drifting_etl.extract.request_ids import RequestIds
 from drifting_etl.profiles import columns as profiles
 from drifting_etl.profiles.codec import (
     FORMAT,
@@ -210,19 +211,37 @@ def summarize_partition(
     config, reference = project.config, project.reference
     summary = WindowSummary.empty(config, reference)
     whole_hour = planned.cut.end - planned.cut.start == timedelta(hours=1)
-    outside = 0
-    for rows in read_partition_row_groups(store, config, planned.cut, planned.partition, labels):
-        outside += rows.outside_partition
-        if rows.num_rows:
-            keep = keep_values
-            if keep is None:
-                window_rows = rows.file_rows * planned.window_bytes / max(rows.file_bytes, 1)
-                keep = not whole_hour or window_rows <= 2 * profiles.EXACT_VALUES_LIMIT
-            summary = summary.merge(summarize(rows, config, reference, project.positive_label, keep_values=keep))
-    if outside:
-        hour = planned.partition.hour
-        summary = replace(summary, outside_partition=outside, outside_example=f"date={hour:%Y-%m-%d}/hour={hour:%H}")
-    return summary
+    outside, duplicates, quarantined = 0, 0, []
+    hour, request_ids = planned.partition.hour, RequestIds()
+    for stored in planned.partition.files:  # a file at a time, so that a bad one can be left out whole
+        before, counts_before, ids_before = summary, (outside, duplicates), request_ids.checkpoint()
+        try:
+            one_file = Partition(hour, (stored,))
+            for rows in read_partition_row_groups(store, config, planned.cut, one_file, labels, request_ids):
+                outside += rows.outside_partition
+                duplicates += rows.duplicates
+                if rows.num_rows:
+                    keep = keep_values
+                    if keep is None:
+                        window_rows = rows.file_rows * planned.window_bytes / max(rows.file_bytes, 1)
+                        keep = not whole_hour or window_rows <= 2 * profiles.EXACT_VALUES_LIMIT
+                    summary = summary.merge(
+                        summarize(rows, config, reference, project.positive_label, keep_values=keep)
+                    )
+        except DataError as exc:
+            if config.extract.max_bad_file_share is None:
+                raise
+            (outside, duplicates), summary = counts_before, before  # nothing of the bad file is kept
+            request_ids.forget_since(ids_before)
+            quarantined.append(f"{store.display(stored.path)}: {exc.message}")
+    return replace(
+        summary,
+        log_files=len(planned.partition.files),
+        quarantined=tuple(quarantined),
+        duplicates=duplicates,
+        outside_partition=outside,
+        outside_example=f"date={hour:%Y-%m-%d}/hour={hour:%H}" if outside else summary.outside_example,
+    )
 
 
 def profile_partitions(

@@ -36,9 +36,11 @@ def exact_profiles(
     window: Window,
     columns: Sequence[str],
     *,
+    quarantined: Sequence[str] = (),
     workers: int | None = None,
 ) -> dict[str, ColumnProfile]:
-    """Profiles of `columns` over the window's rows that keep every value (numerical) or every category."""
+    """Profiles of `columns` over the window's rows that keep every value (numerical) or every category. The log
+    files the window's summary left out (`quarantined`, as `path: reason`) are left out here too."""
     config, reference = project.config, project.reference
     numerical = [name for name in columns if isinstance(reference.columns[name], NumericalReference)]
     categorical = [name for name in columns if name not in numerical]
@@ -53,8 +55,13 @@ def exact_profiles(
                     found.categories[name].append(category_counts(rows.column(name)))
         return found
 
+    skipped = {entry.partition(": ")[0] for entry in quarantined}
+    partitions = [
+        Partition(part.hour, tuple(f for f in part.files if store.display(f.path) not in skipped))
+        for part in window_partitions(store, config.name, window)
+    ]
     gathered = _Read({name: [] for name in numerical}, {name: [] for name in categorical})
-    for found in ordered_map(read, window_partitions(store, config.name, window), workers or os.cpu_count() or 1):
+    for found in ordered_map(read, partitions, workers or os.cpu_count() or 1):
         for name in numerical:
             gathered.numbers[name].extend(found.numbers[name])
         for name in categorical:

@@ -14,7 +14,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from drifting_etl.core.errors import ComputeError, DatabaseError, DriftingError, StorageError, is_transient
+from drifting_etl.core.errors import (
+    ComputeError,
+    DatabaseError,
+    DataError,
+    DriftingError,
+    StorageError,
+    is_transient,
+)
 from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import Partition, window_partitions
 from drifting_etl.load.database import MetricsDatabase
@@ -40,7 +47,8 @@ from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import Project, load_project
 
 Progress = Callable[[Partition], None]
-Refine = Callable[[list[str]], Mapping[str, ColumnProfile]]
+Refine = Callable[[list[str], tuple[str, ...]], Mapping[str, ColumnProfile]]
+"""Exact profiles of some columns (`pipeline.refine.exact_profiles`), leaving out the quarantined log files."""
 """Exact profiles of some columns of the window (see pipeline/refine.py)."""
 
 
@@ -107,13 +115,6 @@ def evaluation_warnings(project: Project, window: Window, evaluation: WindowEval
             f"{config.columns.prediction!r}); they are left out of performance (monitoring_run.unscored_count): "
             "check how the model service logs failed predictions"
         )
-    if evaluation.outside_partition:
-        warnings.append(
-            f"{where}: {evaluation.outside_partition} rows lie outside the hour of their partition folder (e.g. "
-            f"{evaluation.outside_example}), or have no timestamp; they are read into no window "
-            "(monitoring_run.outside_partition_count): write each row into the folder of its timestamp's UTC hour, "
-            "as the capture SDK does"
-        )
     for quality in evaluation.quality:
         if not quality.type_mismatch_count:
             continue
@@ -166,22 +167,74 @@ def load_summary(
     verdicts of the windows loaded before this one are read from the database. `publish`: the caller will publish
     the window (report, e-mail): it is recorded as owed until then (`monitoring_run.publish_status`)."""
     config = project.config
+    warnings = (*warnings, *file_warnings(project, window, summary))
+    counted = counted_rows(summary)
     if summary.rows == 0:
         evaluation = None
-        rows = empty_window_rows(project, window, started_at, airflow_run_id, warnings, publish=publish)
+        rows = empty_window_rows(project, window, started_at, airflow_run_id, warnings, publish=publish, **counted)
     else:
         evaluation = evaluate(config, project.reference, summary, project.positive_label, thresholds=thresholds)
         if evaluation.undecided and refine is not None:
-            exact = refine(evaluation.undecided)
+            exact = refine(evaluation.undecided, summary.quarantined)
             evaluation = refined_evaluation(config, project.reference, evaluation, exact, thresholds=thresholds)
         evaluation = with_persistence(config, evaluation, drift_history(database, project, window))
         warnings = (*warnings, *evaluation_warnings(project, window, evaluation))
-        rows = metric_rows(project, window, evaluation, started_at, airflow_run_id, warnings, publish=publish)
+        rows = metric_rows(
+            project, window, evaluation, started_at, airflow_run_id, warnings, publish=publish, **counted
+        )
     database.replace_window(*rows)
     status: Literal["success", "no_data"] = "no_data" if evaluation is None else "success"
     return RunOutcome(
         project.config.name, window, status, evaluation, partitions, project.reference.version, warnings=warnings
     )
+
+
+def file_warnings(project: Project, window: Window, summary: WindowSummary) -> tuple[str, ...]:
+    """What the run must say about its log files and the rows read into no figure, with or without rows left: the
+    quarantined files (raising a DataError when more of the window's files are bad than `extract.max_bad_file_share`
+    allows), rows outside their hour folder, duplicate request ids."""
+    config, found = project.config, []
+    where = f"{config.name} window {window}"
+    if summary.quarantined:
+        bad, share = len(summary.quarantined), config.extract.max_bad_file_share or 0.0
+        listed = "; ".join(summary.quarantined)
+        if bad > share * max(summary.log_files, 1):
+            raise DataError(
+                f"{bad} of the window's {summary.log_files} log files cannot be read, more than "
+                f"extract.max_bad_file_share ({share:g}) allows: {listed}",
+                hint="move or delete the bad files (or raise extract.max_bad_file_share), then re-run",
+                project=config.name,
+                window=str(window),
+            )
+        found.append(
+            f"{where}: {bad} of {summary.log_files} log files cannot be read and were left out (quarantined, "
+            f"extract.max_bad_file_share {share:g}; monitoring_run.quarantined_files): {listed}"
+        )
+    if summary.outside_partition:
+        found.append(
+            f"{where}: {summary.outside_partition} rows lie outside the hour of their partition folder (e.g. "
+            f"{summary.outside_example}), or have no timestamp; they are read into no window "
+            "(monitoring_run.outside_partition_count): write each row into the folder of its timestamp's UTC hour, "
+            "as the capture SDK does"
+        )
+    if summary.duplicates:
+        found.append(
+            f"{where}: {summary.duplicates} rows repeat the request id of an earlier row of their hour partition; "
+            f"only the first row of each id is used (monitoring_run.duplicate_count): check for retried or replayed "
+            "writes in the model service"
+        )
+    return tuple(found)
+
+
+def counted_rows(summary: WindowSummary) -> dict[str, Any]:
+    """The run row's counts of what was left out (files, rows outside their folder's hour, duplicate rows), from the
+    window's summary."""
+    return {
+        "outside_partition_count": summary.outside_partition,
+        "quarantined_files": "\n".join(summary.quarantined) or None,
+        "quarantined_file_count": len(summary.quarantined),
+        "duplicate_count": summary.duplicates,
+    }
 
 
 def drift_history(database: MetricsDatabase, project: Project, window: Window) -> DriftHistory:
@@ -280,8 +333,8 @@ def run_window(
 def refiner(store: ArtifactStore, project: Project, window: Window, *, workers: int | None = None) -> Refine:
     """Refinement of this window: its columns' exact profiles, read again from its log partitions."""
 
-    def refine(columns: list[str]) -> Mapping[str, ColumnProfile]:
-        return exact_profiles(store, project, window, columns, workers=workers)
+    def refine(columns: list[str], quarantined: tuple[str, ...]) -> Mapping[str, ColumnProfile]:
+        return exact_profiles(store, project, window, columns, quarantined=quarantined, workers=workers)
 
     return refine
 
@@ -294,6 +347,7 @@ def empty_window_rows(
     warnings: tuple[str, ...] = (),
     *,
     publish: bool = False,
+    **counted: Any,
 ) -> tuple:
     run = RunRow(
         project=project.config.name,
@@ -308,6 +362,7 @@ def empty_window_rows(
         airflow_run_id=airflow_run_id,
         warnings="\n".join(warnings) or None,
         publish_status="owed" if publish else None,
+        **counted,
     )
     return run, [], None, [], []
 
@@ -321,6 +376,7 @@ def metric_rows(
     warnings: tuple[str, ...] = (),
     *,
     publish: bool = False,
+    **counted: Any,
 ) -> tuple[RunRow, list[FeatureDriftRow], DatasetDriftRow, list[DataQualityRow], list[PerformanceRow]]:
     name = project.config.name
     key: dict[str, Any] = {"project": name, "window_start": window.start, "window_end": window.end}
@@ -408,7 +464,7 @@ def metric_rows(
         warnings="\n".join(warnings) or None,
         alert_policy=describe_policies(project.config.drift),
         unscored_count=evaluation.unscored,
-        outside_partition_count=evaluation.outside_partition,
         publish_status="owed" if publish else None,
+        **counted,
     )
     return run, feature_rows, dataset_row, quality_rows, performance_rows

@@ -29,7 +29,7 @@ from drifting_etl.profiles.columns import (
 from drifting_etl.profiles.performance import ClassificationSummary, RegressionSummary
 from drifting_etl.profiles.summary import WindowSummary
 
-FORMAT = 12
+FORMAT = 13
 MAGIC = f"DRIFTZ{FORMAT}\n".encode()
 PREFIX_BYTES = len(MAGIC) + 16
 """The magic, then the compressed and the uncompressed size of the profile part (zstd by pyarrow: about 30x faster
@@ -113,7 +113,8 @@ def encode_summary(summary: WindowSummary, *, key: str) -> bytes:
         "profile_rows": summary.profile.rows,
         "rows": summary.rows, "labelled": summary.labelled, "proba_values": summary.proba_values,
         "unscored": summary.unscored, "outside_partition": summary.outside_partition,
-        "outside_example": summary.outside_example, "columns": columns,
+        "outside_example": summary.outside_example, "log_files": summary.log_files,
+        "quarantined": list(summary.quarantined), "duplicates": summary.duplicates, "columns": columns,
         "performance": performance_json,
     }  # fmt: skip
     raw = b"".join(_block(arrays, header))
@@ -228,7 +229,8 @@ def decode_summary(data: bytes, reference: ReferenceProfile, *, key: str) -> tup
     )
     summary = WindowSummary(
         profile, performance, header["rows"], header["labelled"], header["proba_values"], header["unscored"],
-        header["outside_partition"], header["outside_example"],
+        header["outside_partition"], header["outside_example"], header["log_files"], tuple(header["quarantined"]),
+        header["duplicates"],
     )  # fmt: skip
     return summary, stored
 

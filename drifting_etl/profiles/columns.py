@@ -85,10 +85,10 @@ def parse_numbers(column: pa.Array | pa.ChunkedArray) -> ParsedNumbers:
     """A numerical column as numbers, counting the values logged as text: those that parse ("1.5") are used as the
     numbers they spell, those that do not ("n/a") become NaN, and both are counted, never silently coerced."""
     value_type = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
-    if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
+    if not is_text(value_type):
         return ParsedNumbers(numeric_array(column))
-    if pa.types.is_dictionary(column.type):
-        column = pc.cast(column, value_type)
+    if pa.types.is_dictionary(column.type) or pa.types.is_string_view(value_type):
+        column = pc.cast(column, pa.string())
     text = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     mismatched = len(text) - text.null_count
     trimmed = pc.utf8_trim_whitespace(text)
@@ -104,6 +104,11 @@ def parse_numbers(column: pa.Array | pa.ChunkedArray) -> ParsedNumbers:
     if example is None and mismatched:
         example = next(value for value in text.to_pylist() if value is not None)
     return ParsedNumbers(values, mismatched, unreadable, example)
+
+
+def is_text(data_type: pa.DataType) -> bool:
+    """Whether an Arrow type holds text (numbers logged as text are parsed by `parse_numbers`)."""
+    return pa.types.is_string(data_type) or pa.types.is_large_string(data_type) or pa.types.is_string_view(data_type)
 
 
 _NAN_TEXTS = frozenset({"nan", "+nan", "-nan"})
@@ -442,7 +447,8 @@ def _tail_statistics(below: np.ndarray, above: np.ndarray, edges: np.ndarray) ->
     sums = np.zeros((2, TAIL_BINS))
     for side, (values, distance) in enumerate(((below, edges[0] - below), (above, above - edges[-1]))):
         if distance.size:
-            bins = np.minimum((distance / width).astype(np.int64), TAIL_BINS - 1)
+            # capped before the cast: a value beyond 2**63 widths (1e300, a uint64 near its top) would wrap negative
+            bins = np.minimum(distance / width, TAIL_BINS - 1).astype(np.int64)
             counts[side] = np.bincount(bins, minlength=TAIL_BINS)
             sums[side] = np.bincount(bins, weights=values, minlength=TAIL_BINS)
     return counts, sums

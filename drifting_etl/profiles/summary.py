@@ -21,6 +21,7 @@ from drifting_etl.profiles.columns import (
     WindowProfile,
     category_key,
     numeric_array,
+    parse_numbers,
 )
 from drifting_etl.profiles.performance import ClassificationSummary, PerformanceSummary, RegressionSummary
 
@@ -53,6 +54,13 @@ class WindowSummary:
     no window, counted here."""
     outside_example: str | None = None
     """One folder holding such rows, as `date=YYYY-MM-DD/hour=HH`."""
+    log_files: int = 0
+    """Log files of the window's partitions, read or quarantined."""
+    quarantined: tuple[str, ...] = ()
+    """Log files left out because they cannot be read as the project's logs (`extract.max_bad_file_share`), each as
+    `path: reason`."""
+    duplicates: int = 0
+    """Rows whose request id an earlier row of their hour partition already has: counted, left out of every figure."""
 
     @classmethod
     def empty(cls, config: ProjectConfig, reference: ReferenceProfile) -> WindowSummary:
@@ -71,6 +79,9 @@ class WindowSummary:
             unscored=self.unscored + other.unscored,
             outside_partition=self.outside_partition + other.outside_partition,
             outside_example=self.outside_example or other.outside_example,
+            log_files=self.log_files + other.log_files,
+            quarantined=self.quarantined + other.quarantined,
+            duplicates=self.duplicates + other.duplicates,
         )
 
 
@@ -131,7 +142,8 @@ def summarize(
         performance = ClassificationSummary.of(truth, prediction, proba, positive, classes)
         count = len(truth)
     else:
-        truth_values, predicted = numeric_array(truth), numeric_array(prediction)
+        # numbers logged as text are read as profiles read them: "n/a" is no value (the profile counts it)
+        truth_values, predicted = parse_numbers(truth).values, parse_numbers(prediction).values
         usable = np.isfinite(truth_values) & np.isfinite(predicted)
         count = int(usable.sum())
         unscored += int((np.isfinite(truth_values) & ~np.isfinite(predicted)).sum())

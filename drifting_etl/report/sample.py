@@ -27,6 +27,7 @@ from drifting_etl.core.errors import DataError, DriftingError
 from drifting_etl.core.window import Window
 from drifting_etl.extract.labels import LabelIndex, LabelTable
 from drifting_etl.extract.logs import Partition, read_partition, window_partitions
+from drifting_etl.extract.request_ids import RequestIds
 from drifting_etl.profiles.summary import probabilities
 from drifting_etl.store.artifacts import ArtifactStore, StoredFile
 from drifting_etl.store.projects import Project
@@ -232,19 +233,27 @@ def sample_partition(
     config = project.config
     sampler = into if into is not None else BottomK.empty(size)
     cut = partition.cut(window)  # the partition's rows are those the stored metrics count: logged in its hour
+    request_ids = RequestIds()  # the partition's rows are read a file at a time: one record of their ids
     with _as_data_error(config.name, window, "the window's rows"):
         for stored in partition.files:
             with_ids = labels is not None or _has_column(store, stored, config.columns.request_id)
             file_labels = labels if labels is not None else (_NO_LABELS if with_ids else None)
             source = _store_relative(store, stored.path)
-            offset = 0
-            for batch in read_partition(store, config, cut, Partition(partition.hour, (stored,)), file_labels):
-                if not batch.num_rows:
-                    continue
-                ids = batch.column(config.columns.request_id) if with_ids else None
-                keys, ties = row_keys(batch.num_rows, source=source, offset=offset, ids=ids, seed=seed)
-                sampler = sampler.add(_sample_columns(batch, project), keys, ties)
-                offset += batch.num_rows
+            offset, before, ids_before = 0, sampler, request_ids.checkpoint()
+            try:
+                one_file = Partition(partition.hour, (stored,))
+                for batch in read_partition(store, config, cut, one_file, file_labels, request_ids):
+                    if not batch.num_rows:
+                        continue
+                    ids = batch.column(config.columns.request_id) if with_ids else None
+                    keys, ties = row_keys(batch.num_rows, source=source, offset=offset, ids=ids, seed=seed)
+                    sampler = sampler.add(_sample_columns(batch, project), keys, ties)
+                    offset += batch.num_rows
+            except DataError:
+                if config.extract.max_bad_file_share is None:
+                    raise
+                sampler = before  # quarantined, as the window's metrics left it out (monitoring_run.quarantined_files)
+                request_ids.forget_since(ids_before)
     return sampler
 
 
