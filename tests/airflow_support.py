@@ -175,17 +175,25 @@ class Airflow:
     def run(self, runs: list[tuple[str, str, dict | None]], **env: str) -> dict:
         """Parse the dags folder and `dag.test()` each (dag_id, logical_date ISO, conf). Note that dag.test's
         logical date is the END of the data interval it runs (as for a manual run)."""
+        return self.result(self.start(runs, **env))
+
+    def start(self, runs: list[tuple[str, str, dict | None]], **env: str) -> subprocess.Popen[str]:
+        """`run`, started in the background: `result` waits for it."""
         request = json.dumps({"dags": str(DAGS), "runs": runs})
-        done = subprocess.run(
+        return subprocess.Popen(
             [sys.executable, "-c", SCRIPT, request],
             env=self.environment(**env),
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=600,
         )
-        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-        if done.returncode != 0 or not lines:
-            raise AssertionError(f"dag.test failed ({done.returncode}):\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}")
+
+    @staticmethod
+    def result(process: subprocess.Popen[str]) -> dict:
+        stdout, stderr = process.communicate(timeout=600)
+        lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+        if process.returncode != 0 or not lines:
+            raise AssertionError(f"dag.test failed ({process.returncode}):\n{stdout[-6000:]}\n{stderr[-6000:]}")
         result = json.loads(lines[-1].removeprefix("RESULT "))
-        result["output"] = done.stdout[-8000:] + done.stderr[-8000:]  # task logs, for assertion messages
+        result["output"] = stdout[-8000:] + stderr[-8000:]  # task logs, for assertion messages
         return result

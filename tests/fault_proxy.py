@@ -4,7 +4,8 @@ on for the requests whose request line contains `matching` (e.g. "GET /bucket/st
 - `pass`: relay both ways;
 - `reset`: relay the request, then `after_bytes` of its response, then reset both connections (TCP RST);
 - `http_503`: answer the request with `503 Service Unavailable` instead of relaying it;
-- `refuse`: stop listening, so every connection is refused (`heal()` listens again on the same port).
+- `refuse`: stop listening, so every connection is refused (`heal()` listens again on the same port);
+- `slow`: relay the request `delay` seconds late (a store that is slow to answer, not down).
 
 `requests` limits a fault to the next N matching requests (then the proxy relays again), which is how a test shows a
 short outage being ridden out. Requests on one connection are sequential (HTTP/1.1 without pipelining, as aiohttp
@@ -17,9 +18,10 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from typing import Literal
 
-Mode = Literal["pass", "reset", "http_503", "refuse"]
+Mode = Literal["pass", "reset", "http_503", "refuse", "slow"]
 METHODS = (b"GET ", b"PUT ", b"POST ", b"HEAD ", b"DELETE ")
 SERVICE_UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
@@ -48,6 +50,7 @@ class FaultProxy:
         self.mode: Mode = "pass"
         self.matching = ""
         self.after_bytes = 0
+        self.delay = 0.0
         self.remaining: int | None = None
         self.faulted: list[str] = []
         """The request lines that were faulted."""
@@ -60,9 +63,12 @@ class FaultProxy:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def fault(self, mode: Mode, *, matching: str = "", requests: int | None = None, after_bytes: int = 0) -> None:
+    def fault(
+        self, mode: Mode, *, matching: str = "", requests: int | None = None, after_bytes: int = 0, delay: float = 0.0
+    ) -> None:
         with self._lock:
             self.mode, self.matching, self.remaining, self.after_bytes = mode, matching, requests, after_bytes
+            self.delay = delay
         if mode == "refuse" and self._listener is not None:
             self._listener.close()
             self._listener = None
@@ -123,6 +129,8 @@ class FaultProxy:
                     if mode == "http_503":
                         connection.client.sendall(SERVICE_UNAVAILABLE)
                         break
+                    if mode == "slow":
+                        time.sleep(self.delay)
                     connection.reset_after = self.after_bytes if mode == "reset" else None
                 connection.upstream.sendall(data)
         except OSError:

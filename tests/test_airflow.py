@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
@@ -380,6 +381,67 @@ def test_monitoring_dag_given_a_window_without_logs_should_record_no_data_and_su
     assert (monitoring_run["window_start"], monitoring_run["status"]) == (START + timedelta(days=2), "no_data")
     assert monitoring_run["notification_status"] == "skipped"
     database.dispose()
+
+
+@pytest.mark.slow
+def test_a_cli_run_and_an_airflow_run_of_one_window_at_once_should_load_one_after_the_other_as_one_clean_run(
+    airflow: Airflow, tmp_path: Path, postgres_url: str
+) -> None:
+    """Concurrent runs of one window, the CLI against Airflow (issue 15): the test holds the window's advisory lock
+    until both loads wait for it, then lets them go; the window ends with one clean run's rows, status success."""
+    import zlib
+
+    storage = str(tmp_path / "store")
+    register_project(tmp_path, storage, "both", days=1)
+    MetricsDatabase(postgres_url).migrate()
+    window = Window(START, START + timedelta(days=1))
+    key = zlib.crc32(f"window both {window.start.isoformat()} {window.end.isoformat()}".encode())  # replace_window
+    env = {"DRIFTING_STORAGE_URL": storage, "DRIFTING_DATABASE_URL": postgres_url}
+    database_name = postgres_url.rsplit("/", 1)[1]
+    holder = sa.create_engine(postgres_url)
+    with holder.connect() as lock, holder.connect() as watch:
+        lock.execute(sa.select(sa.func.pg_advisory_lock(key)))
+        dag_run = airflow.start([("drift_monitor__both", window.end.isoformat(), None)], **env)
+        cli = subprocess.Popen(
+            [str(Path(sys.executable).parent / "drifting-etl"), "--storage", storage, "--database-url", postgres_url,
+             "run", "both", "--start", window.start.isoformat(), "--end", window.end.isoformat(), "--no-report",
+             "--no-notify"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        waiting: list[str] = []
+        for _ in range(240):  # both loads reach the lock: Airflow's first dag.test takes a while
+            watch.execute(sa.select(sa.func.pg_stat_clear_snapshot()))
+            waiting = list(
+                watch.execute(
+                    sa.text(
+                        "SELECT query FROM pg_stat_activity WHERE datname = :db AND wait_event_type = 'Lock' "
+                        "AND query LIKE '%pg_advisory_xact_lock%'"
+                    ),
+                    {"db": database_name},
+                ).scalars()
+            )
+            if len(waiting) == 2 or dag_run.poll() is not None or cli.poll() is not None:
+                break
+            time.sleep(0.5)
+        lock.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+        lock.commit()
+    holder.dispose()
+    assert len(waiting) == 2, waiting  # the two loads were inside replace_window at once
+    cli_output, _ = cli.communicate(timeout=300)
+    assert cli.returncode == 0, cli_output
+    result = Airflow.result(dag_run)
+    assert [run["state"] for run in result["runs"]] == ["success"], result["output"]
+
+    database = MetricsDatabase(postgres_url)
+    reference = MetricsDatabase(f"sqlite:///{tmp_path / 'reference.db'}")
+    reference.migrate()
+    run_window(ArtifactStore(storage), reference, "both", window)
+    for table in METRIC_TABLES:
+        assert stable_rows(database.rows(table, "both")) == stable_rows(reference.rows(table, "both")), table
+    [run] = database.runs("both")
+    assert run["status"] == "success"
+    database.dispose()
+    reference.dispose()
 
 
 def test_smtp_sink_module_given_messages_should_save_them_after_the_outbox_files_and_listen_on_loopback_only(

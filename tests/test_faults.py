@@ -152,19 +152,44 @@ def test_run_given_a_short_storage_outage_should_ride_it_out(
     assert len(proxy.faulted) == 3 and _drift(url)["status"] == "success"
 
 
+def test_run_given_a_slow_store_should_wait_for_it_and_give_a_clean_runs_rows(
+    tmp_path: Path, proxied_s3: tuple[FaultProxy, str]
+) -> None:
+    """Every read of a log file answered 0.3 s late (a store under load, far from a timeout): no error, no retry,
+    the same rows."""
+    proxy, store_url = proxied_s3
+    bucket = store_url.removeprefix("s3://").split("/", 1)[0]
+    clean, slow = (f"sqlite:///{tmp_path / name}.db" for name in ("clean", "slow"))
+    _project(tmp_path, store_url, clean)
+    _cli(store_url, slow, "init")
+    _cli(store_url, clean, "run", "faults", *WINDOW, "--rescan")
+    proxy.fault("slow", matching=f"GET /{bucket}/store/logs/", delay=0.3)
+    _cli(store_url, slow, "run", "faults", *WINDOW, "--rescan")
+    assert proxy.faulted and _drift(slow) == _drift(clean)
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncated", "zero bytes"])
 def test_run_given_a_corrupt_log_file_should_fail_once_as_bad_data_naming_the_file(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: str
 ) -> None:
     """Bytes that arrive but do not parse are bad data: terminal (no retry), and the file is named."""
     store_url = str(tmp_path / "store")
     url = f"sqlite:///{tmp_path / 'metrics.db'}"
     _project(tmp_path, store_url, url)
     store = ArtifactStore(store_url)
-    hour = store.log_partition_dir("faults", DAY.date(), 9)
-    (Path(hour) / f"{uuid.uuid4().hex}.parquet").write_bytes(b"PAR1 this is not parquet PAR1")
+    hour = Path(store.log_partition_dir("faults", DAY.date(), 9))
+    [whole] = hour.glob("*.parquet")
+    content = {
+        "corrupt": b"PAR1 this is not parquet PAR1",
+        "truncated": whole.read_bytes()[: whole.stat().st_size // 2],  # a copy cut off halfway
+        "zero bytes": b"",
+    }[damage]
+    bad = hour / f"{uuid.uuid4().hex}.parquet"
+    bad.write_bytes(content)
     with caplog.at_level(logging.WARNING, logger="drifting_etl.core.retry"):
         failed = _cli(store_url, url, "run", "faults", *WINDOW, ok=False)
     assert "unreadable Parquet data" in failed.output and "move or delete the file" in failed.output
+    assert bad.name in " ".join(failed.output.split())
     assert not [record for record in caplog.records if "retrying" in record.getMessage()]  # not retried
     assert _drift(url)["status"] == "failed"
 
