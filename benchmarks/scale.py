@@ -13,6 +13,8 @@ run/scan is the median of each run over the scan just before it; peak RSS is the
 - scan: a plain pyarrow scan of the same columns, counting rows (the floor);
 - run: `drifting-etl run` of the daily window with no cached partition profiles (report and e-mail off);
 - cached: the same command again, with the profiles the first run left in the store;
+- default: `drifting-etl run` as users run it, with its report (drawn from the window's profile), no profile cached;
+  the report's own time is what the run prints for it;
 - hourly->daily: the daily window after 24 hourly windows were run (untimed) to fill the profile cache;
 - Evidently: Evidently 0.7's DataDriftPreset on the 1 M window (the smallest size with --small), reads included.
 
@@ -404,6 +406,12 @@ class Measured:
         found = re.search(r"computed in ([0-9.]+) s", self.stdout)
         return float(found.group(1)) if found else None
 
+    @property
+    def report_seconds(self) -> float | None:
+        """Rendering and storing the window's report, as `drifting-etl run` reports it (`report: <path> (0.12 s)`)."""
+        found = re.search(r"report: .*\(([0-9.]+) s\)", self.stdout)
+        return float(found.group(1)) if found else None
+
 
 def child_env() -> dict[str, str]:
     """The environment of every child: our DRIFTING_* settings must not redirect the store, database or e-mail."""
@@ -442,8 +450,13 @@ def window_arguments() -> list[str]:
 
 
 def run_command(data: SizeData) -> list[str]:
-    # the HTML report samples the raw window and runs Evidently: a separate, optional step, not monitoring
+    """The engine alone: metrics, no report (and no e-mail: there is no SMTP server)."""
     return [*cli(), "--storage", str(data.store), "run", PROJECT, *window_arguments(), "--no-report", "--no-notify"]
+
+
+def default_command(data: SizeData) -> list[str]:
+    """What a user runs: metrics, then the default report (drawn from the window's profile)."""
+    return [*cli(), "--storage", str(data.store), "run", PROJECT, *window_arguments(), "--no-notify"]
 
 
 def set_up_store(data: SizeData, reference: Path) -> None:
@@ -472,6 +485,11 @@ class SizeResult:
     evidently_summary: dict[str, int] | None = None
     run_over_scan: float | None = None
     """The median of each run's time over its own scan's."""
+    default: Measured | None = None
+    """`run` with its report (the default), no profile cached."""
+    default_over_run: float | None = None
+    """The median of each default run's time over the `--no-report` run's just before it."""
+    report_bytes: int = 0
     errors: dict[str, MethodErrors] = field(default_factory=dict)
 
 
@@ -487,7 +505,7 @@ def measure_size(data: SizeData, reference: Path, *, evidently: bool, repeat: in
     files = json.dumps(data.files())
     scan = [sys.executable, "-c", SCAN_CHILD, files, json.dumps(SCAN_COLUMNS)]
     measure(f"warm-up scan {data.label}", scan)  # the page cache is hot for every measured process
-    scans, runs, cached = [], [], []
+    scans, runs, cached, defaults = [], [], [], []
     for attempt in range(1, repeat + 1):  # scan and run alternate: both see the same machine
         which = f" {attempt}/{repeat}" if repeat > 1 else ""
         scans.append(measure(f"scan {data.label}{which}", scan))
@@ -496,7 +514,14 @@ def measure_size(data: SizeData, reference: Path, *, evidently: bool, repeat: in
         if not any((data.store / "profiles").rglob("*.*")):
             raise BenchmarkFailed(f"the run left no cached profiles under {data.store / 'profiles'}")
         cached.append(measure(f"run (cached) {data.label}{which}", run_command(data)))
+        clear_profiles(data)
+        defaults.append(measure(f"run with its report (the default) {data.label}{which}", default_command(data)))
     result.scan, result.run, result.cached = median_of(scans), median_of(runs), median_of(cached)
+    result.default = median_of(defaults)
+    ratios = sorted(default.seconds / run.seconds for default, run in zip(defaults, runs, strict=True))
+    result.default_over_run = ratios[len(ratios) // 2]
+    reports = list((data.store / "reports").rglob("*.html"))
+    result.report_bytes = max((path.stat().st_size for path in reports), default=0)
     pairs = sorted(run.seconds / scan.seconds for run, scan in zip(runs, scans, strict=True))
     result.run_over_scan = pairs[len(pairs) // 2]  # each run against the scan just before it: the same machine
     result.rows = int(result.scan.stdout.split()[-1])
@@ -722,8 +747,8 @@ def engine_ratio(numerator: Measured | None, denominator: Measured | None) -> st
 def timing_table(results: list[SizeResult]) -> list[str]:
     header = ["size", "rows", "parquet MB", "scan s", "run s", "run/scan (median pair)", "cached s", "raw/cached",
               "hourly->daily s", "raw/hourly-cached", "engine: raw s", "engine: hourly->daily s", "engine ratio",
-              "Evidently s", "Evidently/run", "scan RSS MB", "run RSS MB", "cached RSS MB", "daily RSS MB",
-              "Evidently RSS MB"]  # fmt: skip
+              "Evidently s", "Evidently/run", "default run s", "default/run", "report s", "report KB", "scan RSS MB",
+              "run RSS MB", "cached RSS MB", "daily RSS MB", "Evidently RSS MB"]  # fmt: skip
     rows = [
         [
             r.data.label,
@@ -741,6 +766,10 @@ def timing_table(results: list[SizeResult]) -> list[str]:
             engine_ratio(r.run, r.daily),
             seconds(r.evidently),
             ratio(r.evidently, r.run),
+            seconds(r.default),
+            "-" if r.default_over_run is None else f"{r.default_over_run:.2f}x",
+            "-" if r.default is None or r.default.report_seconds is None else f"{r.default.report_seconds:.2f}",
+            f"{r.report_bytes / 1024:.0f}",
             rss(r.scan),
             rss(r.run),
             rss(r.cached),
@@ -799,6 +828,15 @@ def full_checks(results: list[SizeResult]) -> list[Check]:
         checks.append(Check("run <= 2x plain scan on 5M", value <= 2, f"{value:.2f}x"))
     else:
         checks.append(Check("run <= 2x plain scan on 5M", None, "5M not measured"))
+    if five and five.default_over_run and five.default:
+        value = five.default_over_run
+        checks.append(
+            Check("the default run (with its report) <= 1.2x run --no-report on 5M", value <= 1.2, f"{value:.2f}x")
+        )
+        built = five.default.report_seconds
+        checks.append(Check("report built <= 0.5 s on 5M", built is not None and built <= 0.5, f"{built} s"))
+    else:
+        checks.append(Check("the default run (with its report) <= 1.2x run --no-report on 5M", None, "5M not measured"))
     if one and one.evidently and one.run:
         value = one.evidently.seconds / one.run.seconds
         checks.append(Check(">= 30x faster than Evidently on 1M", value >= 30, f"{value:.1f}x"))
@@ -835,7 +873,7 @@ def full_checks(results: list[SizeResult]) -> list[Check]:
                     f"{approximate} of {4 * len(NUMERICAL)} results approximate",
                 )
             )
-    return checks
+    return [*checks, *report_size_checks(results)]
 
 
 def small_checks(results: list[SizeResult]) -> list[Check]:
@@ -859,7 +897,16 @@ def small_checks(results: list[SizeResult]) -> list[Check]:
         checks.append(
             Check(f"run peak RSS < 1 GiB ({r.data.label})", r.run.rss_bytes < GIB, f"{r.run.rss_bytes / MIB:.0f} MB")
         )
-    return checks
+    return [*checks, *report_size_checks(results)]
+
+
+def report_size_checks(results: list[SizeResult]) -> list[Check]:
+    """The default report of a window of 25 features (20 numerical, 5 categorical) stays under 500 KB."""
+    return [
+        Check(f"report <= 500 KB for 25 features ({r.data.label})", 0 < r.report_bytes <= 500 * 1024,
+              f"{r.report_bytes / 1024:.0f} KB")
+        for r in results
+    ]  # fmt: skip
 
 
 def error_checks(results: list[SizeResult]) -> list[Check]:

@@ -7,6 +7,9 @@ Each run covers its data interval [data_interval_start, data_interval_end), cut 
     load_metrics (emits drifting://<project>/metrics) ─▶ decide_retraining ─▶ trigger_retraining ─┐
     load_metrics ─▶ render_report ──────────────────────────────────────────────────────────────┴▶ notify_team
 
+notify_team e-mails the team and alerts the project's channels (drift, breach); profile_partitions and load_metrics
+alert the channels listening for `failed` when they fail for good (their on_failure_callback, a ChannelNotifier).
+
 This file only wires: parsing reads the small index (store.json) once; the work happens in drifting_etl, imported
 inside the tasks. Set DRIFTING_STORAGE_URL / DRIFTING_DATABASE_URL in the scheduler's and workers' environment.
 """
@@ -21,6 +24,7 @@ from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, task
 
 from drifting_etl.airflow.dag_docs import dag_docs, monitoring_dag_id
 from drifting_etl.airflow.dag_factory import add_project_dags
+from drifting_etl.airflow.notifier import failure_notifier
 from drifting_etl.core.window import cron_expression
 from drifting_etl.store.artifacts import IndexEntry
 
@@ -93,10 +97,17 @@ def monitoring_dag(entry: IndexEntry) -> DAG:
         description=docs.description,
         doc_md=docs.doc_md,
     ) as dag:
+        # a window whose profiling or load fails is recorded as failed: its channels listening for `failed` hear of it
+        failed = failure_notifier(entry.name)
         # the plan is stored once; each mapped task gets its path and one group index
-        summaries = profile_partitions.partial(project=entry.name).expand(group=plan_partitions(entry.name))
+        summaries = (
+            profile_partitions.override(on_failure_callback=failed)
+            .partial(project=entry.name)
+            .expand(group=plan_partitions(entry.name))
+        )
         outcome = load_metrics.override(
-            outlets=[Asset(name=f"drifting_{entry.name}_metrics", uri=f"drifting://{entry.name}/metrics")]
+            outlets=[Asset(name=f"drifting_{entry.name}_metrics", uri=f"drifting://{entry.name}/metrics")],
+            on_failure_callback=failed,
         )(entry.name, summaries)
         decision = decide_retraining(outcome)
         trigger_retraining = TriggerDagRunOperator(

@@ -71,7 +71,7 @@ def test_monitoring_dag_given_three_windows_should_load_them_idempotently_and_tr
         assert run["report_location"] == ArtifactStore(storage).report_path(
             "fleet", run["window_start"], run["window_end"]
         )
-        assert Path(run["report_location"]).stat().st_size > 100_000
+        assert "Built from the window's merged profile" in Path(run["report_location"]).read_text()  # the default
     assert [r["notification_status"] for r in runs] == ["skipped", "sent", "sent"]
     assert [r["publish_status"] for r in runs] == ["done", "done", "done"]  # nothing owed once notify ran
     assert len(inbox.messages) == 2

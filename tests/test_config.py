@@ -90,11 +90,47 @@ def test_load_config_given_shipped_example_should_keep_every_key_meaning() -> No
     assert config.labels.max_delay == timedelta(days=30)
     assert config.alerts.email == ("risk-ml@example.com",)
     assert config.alerts.send == "on_drift"
+    assert config.alerts.channels == ()  # the example's channels are commented out: see the next test
     assert config.retrain.dag_id == config.retrain_dag_id == "retrain__credit-default"
     assert config.retrain.on == ("dataset_drift", "performance")
     assert config.retrain.cooldown == timedelta(hours=24)
     assert config.column_type("income") == "numerical"
     assert config.column_type("region") == "categorical"
+
+
+def example_with_channels() -> str:
+    """The example with its commented-out `alerts.channels` block uncommented in place of `channels: []`."""
+    lines = example_text().splitlines(keepends=True)
+    [active] = [index for index, line in enumerate(lines) if line.startswith("  channels: []")]
+    block = active + 1
+    end = block
+    while lines[end].startswith("  # "):
+        end += 1
+    assert lines[block] == "  # channels:\n" and end - block > 5, "the example's channels block moved"
+    uncommented = ["  " + line.removeprefix("  # ") for line in lines[block:end]]
+    return "".join(lines[:active] + uncommented + lines[end:])
+
+
+def test_load_config_given_the_examples_commented_channels_should_read_their_documented_meaning() -> None:
+    config = parse_config(example_with_channels(), source=SOURCE)
+
+    slack, pager = config.alerts.channels
+    assert (slack.name, slack.type, slack.url_env, slack.secret_env, slack.connection) == (
+        "team-slack",
+        "slack",
+        "DRIFTING_SLACK_URL",
+        None,
+        None,  # `connection` is shown as a comment inside the commented block
+    )
+    assert slack.on == ("drift", "breach", "failed")
+    assert (pager.name, pager.type, pager.url_env, pager.secret_env) == (
+        "pager",
+        "webhook",
+        "PAGER_URL",
+        "PAGER_SECRET",
+    )
+    assert pager.on == ("failed", "breach")
+    assert parse_config(dump_config(config), source="dumped.yaml") == config
 
 
 def test_parse_config_given_unquoted_on_key_should_read_it_as_a_string_key() -> None:

@@ -106,4 +106,4 @@ def test_readme_commands_given_the_demo_should_run_verbatim_on_its_data(tmp_path
     assert "DRIFT" in outputs[0]  # the last "then try" command runs a window whose inputs drifted
     assert "registered credit-default" in outputs[1] and "7 windows" in outputs[1]
     assert (tmp_path / "credit.yaml").read_text() == (repository / "examples" / "project.yaml").read_text()
-    assert (tmp_path / "report.html").stat().st_size > 100_000
+    assert "Built from the window's merged profile" in (tmp_path / "report.html").read_text()

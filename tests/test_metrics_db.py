@@ -247,7 +247,9 @@ def test_migrate_given_fresh_database_should_create_tables_and_columns(db: Metri
         tables = set(inspector.get_table_names())
         columns = {table: {column["name"] for column in inspector.get_columns(table)} for table in tables}
         indexes = {table: {index["name"] for index in inspector.get_indexes(table)} for table in tables}
-    assert tables == {*METRIC_TABLES, "retrain_trigger", "notification", "monitored_project", VERSION_TABLE}
+    assert tables == {
+        *METRIC_TABLES, "retrain_trigger", "notification", "alert_delivery", "monitored_project", VERSION_TABLE
+    }  # fmt: skip
     for table, row_type in ROW_TYPES.items():
         expected = {"id", *(field.name for field in dataclasses.fields(row_type))}
         if table != "monitoring_run":
@@ -265,6 +267,11 @@ def test_migrate_given_fresh_database_should_create_tables_and_columns(db: Metri
         "airflow_run_id",
     }  # fmt: skip
     assert "ix_notification_project_window_start" in indexes["notification"]
+    assert columns["alert_delivery"] == {
+        "id", "project", "window_start", "window_end", "channel", "event", "status", "attempts", "http_status",
+        "error", "reason", "forced", "airflow_run_id", "recorded_at",
+    }  # fmt: skip
+    assert "ix_alert_delivery_project_window_start" in indexes["alert_delivery"]
 
 
 def test_migrate_should_use_own_version_table_and_leave_airflows_alone(fresh: MetricsDatabase) -> None:
@@ -310,7 +317,7 @@ def test_migrations_given_head_should_hold_the_check_constraints_the_closed_sets
         if isinstance(constraint, sa.CheckConstraint)
     }
     database.dispose()
-    assert len(defined) == 6
+    assert len(defined) == 8
     assert migrated == defined
 
 

@@ -50,7 +50,9 @@ EXTRA_OF_MODULE = {
     "drifting_etl.notify.sink": "demo",  # the local SMTP sink of `make airflow` (aiosmtpd)
     "drifting_etl.cli": "etl",
     "drifting_etl.cli.demo": "demo",
-    "drifting_etl.report": "report",
+    "drifting_etl.report": "etl",  # the default report: jinja2 and the profile
+    "drifting_etl.report.evidently_report": "report",
+    "drifting_etl.report.sample": "report",
     "drifting_etl.retrain": "retrain",
     "drifting_etl.airflow": "airflow",
     "dags": "airflow",
@@ -278,7 +280,7 @@ imported = [module.name for module in pkgutil.walk_packages(drifting_etl.core.__
 for name in [*imported, "drifting_etl.store.artifacts"]:
     importlib.import_module(name)
 guards = {}
-for package in ("drifting_etl.airflow", "drifting_etl.report", "drifting_etl.retrain"):
+for package in ("drifting_etl.airflow", "drifting_etl.retrain"):
     try:
         importlib.import_module(package)
         guards[package] = None
@@ -319,7 +321,7 @@ def test_bare_wheel_given_fresh_venv_should_write_logs_and_labels_without_any_en
     assert {row["timestamp"] for row in rows} == {str(datetime(2026, 1, 4, 13, 30, tzinfo=UTC))}
     assert result["labels"]["paths"] == ["labels/project=bare-wheel/date=2026-01-05"]
     assert [(row["request_id"], row["label"]) for row in result["labels"]["rows"]] == [(first, 1)]
-    for package, extra in (("airflow", "airflow"), ("report", "report"), ("retrain", "retrain")):
+    for package, extra in (("airflow", "airflow"), ("retrain", "retrain")):
         guard = result["guards"][f"drifting_etl.{package}"]
         assert guard is not None, f"drifting_etl.{package} imported without its extra"
         assert guard["is_drifting_error"]
@@ -388,7 +390,7 @@ def etl_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_etl_extra_given_fresh_venv_should_run_a_window_and_name_the_report_extra_it_lacks(
+def test_etl_extra_given_fresh_venv_should_run_a_window_with_its_report_and_name_the_extra_evidently_needs(
     etl_python: Path, tmp_path: Path
 ) -> None:
     script = tmp_path / "make_project.py"
@@ -400,12 +402,16 @@ def test_etl_extra_given_fresh_venv_should_run_a_window_and_name_the_report_extr
         [*command, "project", "register", tmp_path / "shop.yaml", "--reference", tmp_path / "reference.parquet"],
         cwd=tmp_path,
     )
-    result = _run([*command, "run", "shop", "--start", "2026-03-01", "--end", "2026-03-02"], cwd=tmp_path, check=False)
-
+    window = ["--start", "2026-03-01", "--end", "2026-03-02"]
+    result = _run([*command, "run", "shop", *window], cwd=tmp_path, check=False)
     output = result.stdout + result.stderr
-    assert result.returncode == 1, output  # the report failed; the metrics are loaded all the same
-    assert "Traceback" not in output
-    assert "pip install 'drifting-etl[report]'" in output  # the report is all that is missing
+    assert result.returncode == 0, output  # the default report needs nothing beyond [etl]
+    assert list((tmp_path / "store" / "reports").rglob("*.html")), output
+    evidently = _run([*command, "report", "shop", *window, "--engine", "evidently", "-o", tmp_path / "e.html"],
+                     cwd=tmp_path, check=False)  # fmt: skip
+    output = evidently.stdout + evidently.stderr
+    assert evidently.returncode == 1 and "Traceback" not in output, output
+    assert "pip install 'drifting-etl[report]'" in output  # Evidently's report is all that is missing
     with sqlite3.connect(tmp_path / "store" / "metrics.db") as connection:
         drift = dict(connection.execute("SELECT feature, drifted FROM feature_drift WHERE project = 'shop'"))
         status = connection.execute("SELECT status, row_count FROM monitoring_run WHERE project = 'shop'").fetchall()

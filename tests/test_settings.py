@@ -30,7 +30,7 @@ def test_settings_given_environment_should_read_every_variable_and_count_empty_a
     assert settings.database_url is not None
     assert settings.database_url.get_secret_value() == "postgresql://monitor:s3cret@db/metrics"
     assert (settings.workers, settings.partition_group_bytes) == (3, 1000)
-    assert settings.report_attach_max_bytes == 5 * 2**20
+    assert settings.report_attach_max_bytes == 2**20  # 1 MiB: the default report is ~30 KB
     assert settings.smtp.host == "mail" and settings.smtp.resolved_port == 25
     assert Settings.from_env({}).storage_url == ".drifting"
 

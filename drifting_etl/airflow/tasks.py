@@ -98,18 +98,21 @@ def decide(outcome: dict[str, Any]) -> dict[str, Any] | None:
 
 def report(project: str) -> str:
     store, database, _ = _environment()
-    return _terminal_errors_fail(lambda: steps.publish_report(store, database, project, current_window()))
+    return _terminal_errors_fail(lambda: steps.publish_report(store, database, project, current_window()).display)
 
 
 def notify(project: str, report_location: str | None) -> str:
-    """E-mail through Airflow's `smtp_default` connection and record the outcome on the window's run.
+    """E-mail through Airflow's `smtp_default` connection and record the outcome on the window's run; then alert the
+    project's channels (`alerts.channels`) through the `ChannelNotifier`.
 
-    A failed send (no connection, the server down, a recipient refused) is recorded as 'failed' with its reason,
-    logged as an error, and then fails this task without retries: the run turns red instead of looking like a
-    success, while the metrics, loaded by the upstream task, stay. Clearing the task sends the e-mail again.
+    A failed send or alert (no connection, the server down, a recipient or request refused) is recorded as 'failed'
+    with its reason, logged as an error, and then fails this task without retries (each alert was already retried
+    inside): the run turns red instead of looking like a success, while the metrics, loaded by the upstream task,
+    stay. Clearing the task sends what failed again; what was sent is not sent twice.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
+    from drifting_etl.airflow.notifier import ChannelNotifier
     from drifting_etl.airflow.smtp import send_with_airflow
 
     store, database, _ = _environment()
@@ -127,26 +130,30 @@ def notify(project: str, report_location: str | None) -> str:
             force=bool(_context().get("params", {}).get("force_notify", False)),
         )
     )
-    if result.status != "failed":  # a failed send stays owed: clearing this task (or the next CLI run) sends it
+    notifier = ChannelNotifier(project, report_location=report_location)
+    _terminal_errors_fail(lambda: notifier(_context()))
+    failed_alerts = [delivery for delivery in notifier.deliveries if delivery.status == "failed"]
+    if result.status != "failed" and not failed_alerts:  # a failed send stays owed: clearing this task sends it
         steps.mark_published(database, project, window)
+    problems = [
+        f"the {delivery.event} alert to channel {delivery.channel!r} failed (recorded in alert_delivery): {delivery.error}"
+        for delivery in failed_alerts
+    ]
     if result.status == "failed":
-        message = (
-            f"the notification of project {project} for window {window} was not sent (recorded as 'failed' on its "
-            f"monitoring run; the window's metrics are stored): {result.error}"
+        problems.insert(
+            0, f"the notification was not sent (recorded as 'failed' on its monitoring run): {result.error}"
         )
+    if problems:
+        message = f"project {project}, window {window} (its metrics are stored): " + "; ".join(problems)
         logging.getLogger(__name__).error("%s", message)
         raise AirflowFailException(message)
     return result.status
 
 
 def _run_url() -> str | None:
-    from airflow.configuration import conf
+    from drifting_etl.airflow.notifier import run_url
 
-    run = _context().get("dag_run")
-    base = conf.get("api", "base_url", fallback="") or ""
-    if run is None or not base:
-        return None
-    return f"{base.rstrip('/')}/dags/{run.dag_id}/runs/{run.run_id}"
+    return run_url(_context())
 
 
 def retrain(project: str) -> dict[str, Any]:

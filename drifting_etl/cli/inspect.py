@@ -11,6 +11,7 @@ UTC. The shapes are documented in the README ("Command line").
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast, get_args
@@ -165,7 +166,8 @@ def outcome_record(obj: Context, outcome: RunOutcome, published: Published | Non
     """A window just run, as `run --json` prints it (and `backfill --json` each loaded window), read back from the
     rows stored for it: a `runs --json` line (`run_record`) with the project, the labelled rows, the drift share, the
     drifted features by name, the prediction's drift, the whole-window performance rows, the run's warnings, the
-    stored report and what became of the e-mail (None without an SMTP server)."""
+    stored report, what became of the e-mail (None without an SMTP server) and of each alert to the project's channels
+    (`alerts`: channel, event, status, attempts, http_status, error, reason)."""
     shown = window_record(obj, outcome.project, outcome.window)
     run, dataset = shown["run"], shown["dataset_drift"]
     summary = {
@@ -209,6 +211,7 @@ def outcome_record(obj: Context, outcome: RunOutcome, published: Published | Non
             "reason": notification.reason,
             "error": notification.error,
         },
+        "alerts": [dataclasses.asdict(alert) for alert in (published.alerts if published is not None else ())],
     }
 
 

@@ -8,7 +8,8 @@ Errors print one clear message and exit 1; nothing here computes anything itself
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from drifting_etl.core.process import tune_batch_process
 
@@ -40,12 +41,13 @@ from drifting_etl.cli.output import (
 )
 from drifting_etl.cli.status import record_registration
 from drifting_etl.cli.status import status as status_command
+from drifting_etl.core.config import ReportEngine
 from drifting_etl.core.errors import ConfigError, DriftingError, UsageError
 from drifting_etl.core.settings import Settings, SmtpSettings
 from drifting_etl.core.window import Window, parse_instant, schedule_windows
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.load.url import database_url
-from drifting_etl.pipeline.publish import Publisher
+from drifting_etl.pipeline.publish import Published, Publisher
 from drifting_etl.pipeline.run import run_window
 from drifting_etl.store.artifacts import ArtifactStore
 
@@ -116,6 +118,7 @@ def main(ctx: click.Context, storage: str | None, database_url: str | None) -> N
     """Batch ML monitoring: data drift, data quality and model performance from Parquet logs."""
     # each window's e-mail outcome is printed from its result (output.print_published): its log line would say it twice
     logging.getLogger("drifting_etl.notify.window").setLevel(logging.ERROR)
+    logging.getLogger("drifting_etl.notify.channel_alerts").setLevel(logging.ERROR)  # ... and each alert's
     ctx.obj = Context(storage, database_url)
 
 
@@ -352,8 +355,9 @@ RESCAN_OPTION = click.option(
 NOTIFY_OPTION = click.option(
     "--notify/--no-notify",
     default=None,
-    help="E-mail the project's team under its alerts policy; --notify also sends a window whose verdict was already "
-    "e-mailed. [default: when DRIFTING_SMTP_HOST is set, once per window and verdict]",
+    help="E-mail the project's team under its alerts policy and alert its channels (alerts.channels); --notify also "
+    "sends a window whose verdict was already e-mailed, and alerts already sent. [default: e-mail when "
+    "DRIFTING_SMTP_HOST is set, once per window and verdict; channels once per window and event]",
 )
 
 
@@ -387,11 +391,28 @@ def run(
     database.check_schema()
     store = obj.store
     publisher = Publisher(
-        store, database, report=report, smtp=smtp_settings(obj.settings, notify), force_notify=bool(notify)
+        store,
+        database,
+        report=report,
+        smtp=smtp_settings(obj.settings, notify, channels=lambda: has_channels(store, project_name)),
+        force_notify=bool(notify),
+        alerts=notify is not False,
     )
-    outcome = run_window(
-        store, database, project_name, window, rescan=rescan, workers=obj.settings.workers, publish=publisher.publishes
-    )
+    started_at = datetime.now(UTC)
+    try:
+        outcome = run_window(
+            store,
+            database,
+            project_name,
+            window,
+            rescan=rescan,
+            workers=obj.settings.workers,
+            publish=publisher.publishes,
+        )
+    except DriftingError:  # recorded as failed: the channels listening for `failed` hear of it, then the error shows
+        alerted = publisher.alert_failure(project_name, window, since=started_at)
+        print_published(Published(window, alerts=alerted), out=errors)
+        raise
     if as_json:
         for warning in outcome.warnings:
             errors.print("[yellow]warning:[/] " + escape(warning), soft_wrap=True)
@@ -416,13 +437,17 @@ def publish(obj: Context, project_name: str, report: bool) -> None:
     loading the metrics (monitoring_run.publish_status = 'owed'). A window already e-mailed is not e-mailed again."""
     from drifting_etl.store.projects import load_config_of
 
-    load_config_of(obj.store, project_name)  # a clear error for an unknown project
+    config = load_config_of(obj.store, project_name)  # a clear error for an unknown project
     database = obj.database()
     database.check_schema()
-    publisher = Publisher(obj.store, database, report=report, smtp=smtp_settings(obj.settings, None))
+    publisher = Publisher(
+        obj.store, database, report=report, smtp=smtp_settings(obj.settings, None), alerts=bool(config.alerts.channels)
+    )
     if not publisher.publishes:
         raise UsageError(
-            "nothing would be published", project=project_name, hint="drop --no-report, or set DRIFTING_SMTP_HOST"
+            "nothing would be published",
+            project=project_name,
+            hint="drop --no-report, set DRIFTING_SMTP_HOST, or add alert channels (alerts.channels)",
         )
     if not database.owed_windows(project_name):
         console.print(f"nothing to publish: every loaded window of {escape(project_name)} is published")
@@ -441,14 +466,25 @@ def publish_owed(publisher: Publisher, project_name: str, *, attempted: Sequence
         print_published(published, quiet=False, out=out)
 
 
-def smtp_settings(environment: Settings, notify: bool | None) -> SmtpSettings | None:
-    """Where e-mail goes: the DRIFTING_SMTP_* server when set (and not --no-notify); --notify without one is an error."""
+def smtp_settings(
+    environment: Settings, notify: bool | None, *, channels: Callable[[], bool] = lambda: False
+) -> SmtpSettings | None:
+    """Where e-mail goes: the DRIFTING_SMTP_* server when set (and not --no-notify). --notify without one is an error,
+    unless the project has alert channels (`channels()`), whose alerts it then forces."""
     settings = environment.smtp if notify is not False else None
-    if notify and (settings is None or not settings.host):
+    if notify and (settings is None or not settings.host) and not channels():
         raise ConfigError(
-            "--notify needs an SMTP server", hint="set DRIFTING_SMTP_HOST (and _PORT, _USER, _PASSWORD, _FROM)"
+            "--notify needs an SMTP server, or alert channels in the project (alerts.channels)",
+            hint="set DRIFTING_SMTP_HOST (and _PORT, _USER, _PASSWORD, _FROM)",
         )
     return settings if settings is not None and settings.host else None
+
+
+def has_channels(store: ArtifactStore, project_name: str) -> bool:
+    """Whether the project alerts channels besides the e-mail (`alerts.channels`)."""
+    from drifting_etl.store.projects import load_config_of
+
+    return bool(load_config_of(store, project_name).alerts.channels)
 
 
 @main.command()
@@ -487,7 +523,12 @@ def backfill(
     database = obj.database()
     database.check_schema()
     publisher = Publisher(
-        store, database, report=report, smtp=smtp_settings(obj.settings, notify), force_notify=bool(notify)
+        store,
+        database,
+        report=report,
+        smtp=smtp_settings(obj.settings, notify, channels=lambda: bool(config.alerts.channels)),
+        force_notify=bool(notify),
+        alerts=notify is not False,
     )
     result = backfill_with_progress(
         store,
@@ -521,28 +562,43 @@ def backfill(
     help="Write the HTML to this file only (the stored report, which e-mails link to, is left alone).",
 )
 @click.option(
-    "--sample-size", default=None, type=click.IntRange(min=100), help="Rows sampled from the window. [default: 50000]"
+    "--engine",
+    type=click.Choice(["profile", "evidently"]),
+    default=None,
+    help="profile: drawn from the window's profile and the metrics database (all rows); evidently: Evidently's "
+    "interactive report on a sample of the rows. [default: the project's report.engine, else profile]",
+)
+@click.option(
+    "--sample-size",
+    default=None,
+    type=click.IntRange(min=100),
+    help="Rows sampled from the window (--engine evidently). [default: 50000]",
 )
 @click.pass_obj
 @friendly_errors
-def report(obj: Context, project_name: str, start: str, end: str, output: str | None, sample_size: int | None) -> None:
+def report(
+    obj: Context,
+    project_name: str,
+    start: str,
+    end: str,
+    output: str | None,
+    engine: ReportEngine | None,
+    sample_size: int | None,
+) -> None:
     """Render the HTML drift report of one window of PROJECT: stored in the artifact store (and recorded on the
     window's run), or, with -o, written to a file only."""
-    from drifting_etl.report.build import build_report, render_window_report
-    from drifting_etl.report.sample import DEFAULT_SAMPLE_SIZE
+    from drifting_etl.pipeline.steps import publish_report, window_report
 
     store = obj.store
     window = Window(parse_instant(start, field="--start"), parse_instant(end, field="--end"))
-    size = sample_size or DEFAULT_SAMPLE_SIZE
     if output:
-        report = render_window_report(store, project_name, window, sample_size=size)
+        page = window_report(store, obj.database(), project_name, window, engine=engine, sample_size=sample_size)
         with open(output, "wb") as handle:
-            handle.write(report.html.encode("utf-8"))
-        sampled, total, where = report.sampled_rows, report.total_rows, f"written to {output}"
+            handle.write(page.html.encode("utf-8"))
+        sampled, total, where = page.sampled_rows, page.total_rows, f"written to {output}"
     else:
-        result = build_report(store, project_name, window, sample_size=size)
         # a window that was never loaded has no run row: nothing is annotated then
-        obj.database().annotate_run(project_name, window.start, window.end, report_location=result.display)
+        result = publish_report(store, obj.database(), project_name, window, engine=engine, sample_size=sample_size)
         sampled, total, where = result.sampled_rows, result.total_rows, f"stored at {result.display}"
     of = "all" if sampled == total else f"a sample of {sampled} of"
     # soft_wrap: a path is never broken across lines (it must stay copyable)

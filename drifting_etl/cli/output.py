@@ -45,12 +45,15 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def print_published(published: Published, *, quiet: bool = False, out: Console = console) -> None:
-    """The report's location and the e-mail's fate; `quiet` (backfills) prints only failures and sent e-mails, each
-    naming its window. Failures go to stderr, the rest to `out` (stderr too when stdout holds JSON)."""
+    """The report's location, the e-mail's and each channel alert's fate; `quiet` (backfills) prints only failures and
+    what was sent, each naming its window. Failures go to stderr, the rest to `out` (stderr too when stdout holds
+    JSON)."""
     if published.report_location is not None and not quiet:
-        out.print(f"  report: {escape(published.report_location)}")
+        took = f" ({published.report_seconds:.2f} s)" if published.report_seconds is not None else ""
+        out.print(f"  report: {escape(published.report_location)}{took}", soft_wrap=True)
     if published.report_error is not None:
         errors.print("[bold red]report failed:[/] " + escape(str(published.report_error)), soft_wrap=True)
+    print_alerts(published, quiet=quiet, out=out)
     result = published.notification
     if result is None:
         return
@@ -62,6 +65,23 @@ def print_published(published: Published, *, quiet: bool = False, out: Console =
     elif not quiet or result.status == "sent":
         detail = ", ".join(result.recipients) if result.status == "sent" else (result.reason or "")
         out.print(f"  e-mail for {escape(str(published.window))}: {result.status} {escape(detail)}", soft_wrap=True)
+
+
+def print_alerts(published: Published, *, quiet: bool = False, out: Console = console) -> None:
+    """A line per alert to a channel: failures on stderr (with why, and when it is tried again), the rest on `out`."""
+    window = escape(str(published.window))
+    for alert in published.alerts:
+        name = f"{escape(alert.event)} alert to {escape(alert.channel)} for {window}"
+        if alert.status == "failed":
+            again = "the next run, backfill or publish of the project" if alert.event != "failed" else "a re-run"
+            errors.print(
+                f"[bold red]{name} failed[/] (tried again by {again}): " + escape(alert.error or ""), soft_wrap=True
+            )
+        elif alert.status == "sent":
+            tries = f" ({alert.attempts} attempts)" if alert.attempts > 1 else ""
+            out.print(f"  {name}: sent{tries}", soft_wrap=True)
+        elif not quiet:
+            out.print(f"  {name}: skipped {escape(alert.reason or '')}", soft_wrap=True)
 
 
 def backfill_with_progress(

@@ -42,6 +42,15 @@ MultipleTesting = Literal["none", "bh", "holm"]
 """Control across a window's p-value tests: none (Evidently's per-test verdicts), Benjamini-Hochberg (false
 discovery rate) or Holm (family-wise error rate)."""
 CalibrationRule = Literal["quantile", "mean_3sd"]
+AlertEvent = Literal["drift", "breach", "failed"]
+"""What an alert channel can be told about a window: `drift` (the dataset or a feature drifted, persistently under
+`drift.persistence`: what `alerts.send: on_drift` e-mails), `breach` (a performance threshold was breached) or
+`failed` (the window's run failed)."""
+ChannelType = Literal["slack", "webhook"]
+"""`slack`: a Slack incoming webhook; `webhook`: the signed, versioned JSON payload (README: Alert channels)."""
+
+_ENVIRONMENT_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONNECTION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -205,6 +214,17 @@ class Labels(_Strict):
         return parse_duration(value)
 
 
+ReportEngine = Literal["profile", "evidently"]
+
+
+class Report(_Strict):
+    engine: ReportEngine = "profile"
+    """profile: the page drawn from the window's profile and the metrics database (all rows, no log read);
+    evidently: Evidently's interactive report on a uniform sample of the window's rows (a deep dive, slower)."""
+    trend_windows: int = Field(default=10, ge=2, le=100)
+    """Windows in the report's trend charts: this one and those before it."""
+
+
 class Extract(_Strict):
     max_bad_file_share: float | None = Field(default=None, ge=0, lt=1)
     """Quarantine: a log file that cannot be read as the project's logs (corrupt, truncated, wrongly typed, lacking
@@ -212,9 +232,95 @@ class Extract(_Strict):
     files is left out; above it the window fails. null (the default) = off: one bad file fails its window."""
 
 
+class AlertChannel(_Strict):
+    """Where a project's alerts go besides the e-mail: a Slack incoming webhook or a signed JSON webhook.
+
+    Only the *names* of secrets are configured here: the URL (which for Slack is itself the credential) and the
+    signing secret come from environment variables or an Airflow connection, never from this file."""
+
+    name: str
+    """Names the channel in logs and in `alert_delivery.channel`; unique within the project."""
+    type: ChannelType
+    url_env: str | None = None
+    """The environment variable holding the URL to POST to."""
+    secret_env: str | None = None
+    """webhook: the environment variable holding the HMAC-SHA256 signing secret."""
+    connection: str | None = None
+    """An Airflow connection (host = the URL, password = the signing secret), used under Airflow; url_env and
+    secret_env, when also given, are used elsewhere (the CLI)."""
+    on: tuple[AlertEvent, ...]
+    """The events sent to this channel: drift, breach, failed."""
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not PROJECT_NAME_PATTERN.fullmatch(value):
+            raise ValueError("must be a slug: lowercase letters, digits, '-' and '_', starting with a letter or digit")
+        return value
+
+    @field_validator("url_env", "secret_env")
+    @classmethod
+    def _variable_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENVIRONMENT_VARIABLE.fullmatch(value):
+            # the value is not echoed: it may be the URL or secret itself, pasted where its variable's name belongs
+            raise ValueError(
+                "must be the name of an environment variable (letters, digits and '_') that holds the value, never "
+                "the value itself"
+            )
+        return value
+
+    @field_validator("connection")
+    @classmethod
+    def _connection_id(cls, value: str | None) -> str | None:
+        if value is not None and not _CONNECTION_ID.fullmatch(value):
+            raise ValueError(f"{value!r} is not an Airflow connection id (letters, digits, '_', '-' and '.')")
+        return value
+
+    @field_validator("on")
+    @classmethod
+    def _distinct_events(cls, value: tuple[AlertEvent, ...]) -> tuple[AlertEvent, ...]:
+        if not value:
+            raise ValueError(f"list at least one event: {', '.join(typing.get_args(AlertEvent))}")
+        repeated = sorted({event for event in value if value.count(event) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} listed more than once")
+        return value
+
+    def problems(self) -> list[tuple[str, str]]:
+        """What makes the channel unusable, as (key, message): where its URL and secret come from."""
+        found: list[tuple[str, str]] = []
+        if self.url_env is None and self.connection is None:
+            found.append(
+                (
+                    "url_env",
+                    f"channel {self.name!r} has no URL: set url_env to the environment variable holding it, or "
+                    "connection to an Airflow connection whose host is the URL",
+                )
+            )
+        if self.type == "webhook" and self.secret_env is None and self.connection is None:
+            found.append(
+                (
+                    "secret_env",
+                    f"webhook channel {self.name!r} signs its payload: set secret_env to the environment variable "
+                    "holding the signing secret, or connection to an Airflow connection whose password is the secret",
+                )
+            )
+        if self.type == "slack" and self.secret_env is not None:
+            found.append(
+                (
+                    "secret_env",
+                    f"Slack incoming webhooks are not signed: remove secret_env from channel {self.name!r} (its URL "
+                    "is the secret: keep it in the variable url_env names)",
+                )
+            )
+        return found
+
+
 class Alerts(_Strict):
     email: tuple[str, ...] = ()
     send: SendPolicy = "on_drift"
+    channels: tuple[AlertChannel, ...] = ()
+    """Slack and webhook channels besides the e-mail, each told about the events it lists (README: Alert channels)."""
 
     @field_validator("email")
     @classmethod
@@ -223,6 +329,23 @@ class Alerts(_Strict):
             if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
                 raise ValueError(f"{address!r} is not an e-mail address")
         return value
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Channel problems as (dotted field under `alerts`, message): duplicate names, unusable channels."""
+        found: list[tuple[str, str]] = []
+        first: dict[str, int] = {}
+        for index, channel in enumerate(self.channels):
+            if channel.name in first:
+                found.append(
+                    (
+                        f"channels.{index}.name",
+                        f"{channel.name!r} is already the name of alerts.channels.{first[channel.name]}: channel "
+                        "names must be unique",
+                    )
+                )
+            first.setdefault(channel.name, index)
+            found.extend((f"channels.{index}.{key}", message) for key, message in channel.problems())
+        return found
 
 
 class Retrain(_Strict):
@@ -263,6 +386,7 @@ class ProjectConfig(_Strict):
     performance: Performance = Field(default_factory=lambda: Performance())
     labels: Labels = Field(default_factory=lambda: Labels())
     extract: Extract = Field(default_factory=lambda: Extract())
+    report: Report = Field(default_factory=lambda: Report())
     alerts: Alerts = Field(default_factory=lambda: Alerts())
     retrain: Retrain = Field(default_factory=lambda: Retrain())
 
@@ -312,6 +436,7 @@ class ProjectConfig(_Strict):
             found.append(
                 ("retrain.estimator", f"{estimator!r} is not one of {', '.join(ESTIMATORS[self.task])} for {self.task}")
             )
+        found.extend((f"alerts.{field}", message) for field, message in self.alerts.problems())
         reserved = {self.columns.request_id, self.columns.timestamp, self.columns.prediction, self.columns.label}
         clash = sorted(features & reserved)
         if clash:

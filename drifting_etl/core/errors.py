@@ -12,7 +12,9 @@
     │   ├── DatabaseUnavailable        ... could not be reached or the statement failed            Transient
     │   └── SchemaError                ... is not migrated, or a row breaks its constraints        Terminal
     ├── NotifyError                    a notification failed
-    │   ├── SendError                  ... the mail server could not be reached or refused it      Transient
+    │   ├── SendError                  ... the mail server or an alert receiver could not be       Transient
+    │   │                                  reached, timed out, or answered 5xx / 429
+    │   ├── DeliveryRejected           ... an alert receiver refused it (HTTP 3xx / 4xx)            Terminal
     │   └── ComposeError               ... could not be composed (no run row, no recipients)       Terminal
     └── MissingExtraError              an optional part's extra is not installed (an ImportError)   Terminal
 
@@ -101,7 +103,13 @@ class NotifyError(DriftingError):
 
 
 class SendError(NotifyError, Transient):
-    """The mail server could not be reached, or refused the message or a recipient; it may come back."""
+    """The mail server could not be reached, or refused the message or a recipient; or an alert channel's receiver
+    could not be reached, did not answer in time, or answered HTTP 5xx or 429. It may come back."""
+
+
+class DeliveryRejected(NotifyError, Terminal):
+    """An alert channel's receiver refused the alert (HTTP 4xx other than 429, or a redirect): sending the same
+    request again cannot succeed until the channel's URL, secret or receiver changes."""
 
 
 class ComposeError(NotifyError, Terminal):

@@ -20,7 +20,7 @@ from drifting_etl.core.errors import ConfigError
 ENV_PREFIX = "DRIFTING_"
 DEFAULT_STORAGE = ".drifting"
 DEFAULT_SENDER = "drifting-etl@localhost"
-DEFAULT_ATTACH_LIMIT_BYTES = 5 * 2**20
+DEFAULT_ATTACH_LIMIT_BYTES = 2**20
 DEFAULT_PARTITION_GROUP_BYTES = 64 * 2**20
 
 
@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     smtp_ssl: bool = False
     smtp_from: str = DEFAULT_SENDER
     smtp_timeout: float = Field(default=30.0, gt=0)
+    alert_timeout: float = Field(default=10.0, gt=0, le=300)
+    """DRIFTING_ALERT_TIMEOUT: seconds an alert channel's receiver has to answer each POST."""
+    alert_attempts: int = Field(default=3, ge=1, le=10)
+    """DRIFTING_ALERT_ATTEMPTS: tries of an alert whose receiver cannot be reached, times out or answers 5xx or 429,
+    waiting 1 s, 2 s, 4 s, … between them (other 4xx answers are not retried)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -35,10 +35,12 @@ def compact_utc(moment: datetime) -> str:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """Naive datetimes are taken as UTC; aware ones are converted."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    """Naive datetimes are taken as UTC; aware ones are converted. Always a plain `datetime`: Airflow hands over
+    pendulum's subclass, whose arithmetic (a difference is an `Interval`) can drop the time zone."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return datetime(
+        aware.year, aware.month, aware.day, aware.hour, aware.minute, aware.second, aware.microsecond, tzinfo=UTC
+    )
 
 
 def parse_instant(text: str, *, field: str = "time") -> datetime:

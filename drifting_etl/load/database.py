@@ -1,8 +1,9 @@
 """The metrics database: where each monitoring window's results are stored for dashboards and trends.
 
 `MetricsDatabase` is the one object callers use. It owns the connection to one URL, the window writes
-(`replace_window`, `record_failure`, `annotate_run`, `claim_retrain_trigger`) and runs what its neighbours define:
-the migrations (`load.migrate`) and the read queries (`load.queries`). The tables are in `load.tables`, the rows
+(`replace_window`, `record_failure`, `annotate_run`, `claim_retrain_trigger`, `record_notification`,
+`record_alert_delivery`) and runs what its neighbours define: the migrations (`load.migrate`) and the read queries
+(`load.queries`). The tables are in `load.tables`, the rows
 and their checks in `load.rows`, the URL handling in `load.url`. It computes nothing and reads no artifact-store
 data.
 
@@ -33,6 +34,7 @@ from drifting_etl.load.engine import create_engine, translate_errors, window_tex
 from drifting_etl.load.migrate import check_revision, upgrade
 from drifting_etl.load.queries import window_conditions
 from drifting_etl.load.rows import (
+    AlertDeliveryRow,
     DataQualityRow,
     DatasetDriftRow,
     FeatureDriftRow,
@@ -44,6 +46,7 @@ from drifting_etl.load.rows import (
 from drifting_etl.load.tables import (
     MetricTable,
     RunStatus,
+    alert_delivery,
     metadata,
     monitored_project,
     monitoring_run,
@@ -391,6 +394,22 @@ class MetricsDatabase:
         window = window_text(window_start, window_end)
         with self._errors("record the e-mail", project=project, window=window), self.engine.begin() as connection:
             connection.execute(sa.insert(notification), [values])
+
+    # ------------------------------------------------------------------------------------------- alert channels
+    def alert_deliveries(self, project: str, window_start: datetime, window_end: datetime) -> list[dict[str, Any]]:
+        """The alerts recorded for one window's channels (`record_alert_delivery`), newest first."""
+        statement = queries.alert_deliveries(project, window_start, window_end)
+        window = window_text(window_start, window_end)
+        return self._read(statement, "read the window's alert deliveries", project=project, window=window)
+
+    def record_alert_delivery(self, row: AlertDeliveryRow) -> None:
+        """Record what became of one alert to one channel (kept when the window is re-run)."""
+        window = window_text(row.window_start, row.window_end)
+        with (
+            self._errors("record the alert delivery", project=row.project, window=window),
+            self.engine.begin() as connection,
+        ):
+            connection.execute(sa.insert(alert_delivery), [row_values(row)])
 
     def purge_project(self, project: str) -> dict[str, int]:
         """Delete every row of `project` from every table with a `project` column, in one transaction (all of them or

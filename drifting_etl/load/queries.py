@@ -20,6 +20,7 @@ from drifting_etl.load.tables import (
     NATURAL_KEYS,
     RunStatus,
     UTCDateTime,
+    alert_delivery,
     dataset_drift,
     feature_drift,
     metadata,
@@ -31,6 +32,7 @@ from drifting_etl.load.tables import (
 
 __all__ = [
     "HEALTH_KEYS",
+    "alert_deliveries",
     "attention",
     "delete_project_rows",
     "drifted_columns",
@@ -245,6 +247,15 @@ def notifications(project: str, window_start: datetime, window_end: datetime) ->
         sa.select(notification)
         .where(*window_conditions(notification, project, window_start, window_end))
         .order_by(notification.c.sent_at.desc(), notification.c.id.desc())
+    )
+
+
+def alert_deliveries(project: str, window_start: datetime, window_end: datetime) -> sa.Select[Any]:
+    """The alerts recorded for one window's channels, newest first."""
+    return (
+        sa.select(alert_delivery)
+        .where(*window_conditions(alert_delivery, project, window_start, window_end))
+        .order_by(alert_delivery.c.recorded_at.desc(), alert_delivery.c.id.desc())
     )
 
 

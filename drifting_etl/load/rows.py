@@ -15,10 +15,11 @@ from datetime import datetime
 from typing import Any, get_args
 
 from drifting_etl.core.columns import ColumnType
-from drifting_etl.core.config import MultipleTesting
+from drifting_etl.core.config import AlertEvent, MultipleTesting
 from drifting_etl.core.drift_methods import ThresholdSource
 from drifting_etl.load.tables import (
     ALL_ROWS,
+    DeliveryStatus,
     FeatureKind,
     NotificationStatus,
     PublishStatus,
@@ -27,6 +28,7 @@ from drifting_etl.load.tables import (
 )
 
 __all__ = [
+    "AlertDeliveryRow",
     "DataQualityRow",
     "DatasetDriftRow",
     "FeatureDriftRow",
@@ -47,6 +49,8 @@ _LITERALS: dict[str, tuple[str, ...]] = {
     "PublishStatus": get_args(PublishStatus),
     "ThresholdSource": get_args(ThresholdSource),
     "MultipleTesting": get_args(MultipleTesting),
+    "AlertEvent": get_args(AlertEvent),
+    "DeliveryStatus": get_args(DeliveryStatus),
 }
 
 
@@ -265,6 +269,32 @@ class PerformanceRow:
     estimated: bool = False
     slice_key: str = ALL_ROWS
     slice_value: str = ALL_ROWS
+
+    def __post_init__(self) -> None:
+        check_row(self)
+
+
+@dataclass(frozen=True)
+class AlertDeliveryRow:
+    """One alert about one window to one channel: sent, failed (after `attempts` POSTs) or skipped (sent before)."""
+
+    project: str
+    window_start: datetime
+    window_end: datetime
+    channel: str
+    event: AlertEvent
+    status: DeliveryStatus
+    attempts: int
+    recorded_at: datetime
+    http_status: int | None = None
+    """The status of the receiver's last answer; None without one (a timeout, a refused connection, no attempt)."""
+    error: str | None = None
+    """Why it failed (never a URL or secret); None unless failed."""
+    reason: str | None = None
+    """Why it was skipped; None unless skipped."""
+    forced: bool = False
+    """Sent again although sent before (`--notify`, the DAG run parameter force_notify)."""
+    airflow_run_id: str | None = None
 
     def __post_init__(self) -> None:
         check_row(self)

@@ -18,18 +18,21 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import SchemaItem
 
 from drifting_etl.core.columns import ColumnType
+from drifting_etl.core.config import AlertEvent
 from drifting_etl.store.artifacts import ProjectStatus
 
 __all__ = [
     "ALL_ROWS",
     "METRIC_TABLES",
     "NATURAL_KEYS",
+    "DeliveryStatus",
     "FeatureKind",
     "MetricTable",
     "NotificationStatus",
     "RunStatus",
     "ThresholdDirection",
     "UTCDateTime",
+    "alert_delivery",
     "data_quality",
     "dataset_drift",
     "feature_drift",
@@ -45,10 +48,12 @@ RunStatus = Literal["success", "failed", "no_data"]
 FeatureKind = Literal["feature", "prediction"]
 ThresholdDirection = Literal["min", "max"]
 NotificationStatus = Literal["sent", "skipped", "failed"]
-PublishStatus = Literal["owed", "done"]
-"""Whether a loaded window's report and e-mail are still owed (`monitoring_run.publish_status`; NULL: not meant to
-be published, e.g. `run --no-report` without SMTP)."""
 """What became of a window's e-mail (`monitoring_run.notification_status`)."""
+PublishStatus = Literal["owed", "done"]
+"""Whether a loaded window's report, e-mail and alerts are still owed (`monitoring_run.publish_status`; NULL: not
+meant to be published, e.g. `run --no-report --no-notify`)."""
+DeliveryStatus = Literal["sent", "failed", "skipped"]
+"""What became of one alert to one channel (`alert_delivery.status`): `skipped` when it was sent before."""
 MetricTable = Literal["monitoring_run", "feature_drift", "dataset_drift", "data_quality", "performance_metric"]
 METRIC_TABLES: tuple[MetricTable, ...] = get_args(MetricTable)
 """The five tables a window's run replaces, in the order `MetricsDatabase.rows` readers list them."""
@@ -278,6 +283,30 @@ notification = sa.Table(
     sa.Column("airflow_run_id", sa.String(250), nullable=True),
     sa.Index("ix_notification_project_window_start", "project", "window_start"),
 )
+
+# Alerts to the project's channels (Slack, webhooks), one row per (channel, event) each time a window is published,
+# recorded by `MetricsDatabase.record_alert_delivery` (migration 0012). Not a metric table: re-running a window keeps
+# them, so an event already sent to a channel is not sent again.
+alert_delivery = sa.Table(
+    "alert_delivery",
+    metadata,
+    *_id_and_window("alert_delivery"),
+    sa.Column("channel", sa.String(63), nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("http_status", sa.Integer(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("reason", sa.Text(), nullable=True),
+    sa.Column("forced", sa.Boolean(), nullable=False),
+    sa.Column("airflow_run_id", sa.String(250), nullable=True),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint(_one_of("event", get_args(AlertEvent)), name="ck_alert_delivery_event"),
+    sa.CheckConstraint(_one_of("status", get_args(DeliveryStatus)), name="ck_alert_delivery_status"),
+    sa.Index("ix_alert_delivery_project_window_start", "project", "window_start"),
+)
+"""`attempts`: POSTs made (0 when the channel's URL or secret could not be read); `http_status`: the last answer's
+status (NULL without one: a timeout, a refused connection); `error`: why it failed; `reason`: why it was skipped."""
 
 # The registered projects, as the store's index had them when last registered, paused, resumed or run (migration 0005):
 # what v_projects_needing_attention reads for projects that never ran, the staleness horizon and paused projects.

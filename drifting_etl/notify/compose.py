@@ -57,7 +57,7 @@ TEXT_TEMPLATE = "email.txt.j2"
 
 
 def attach_limit(explicit: int | None = None) -> int:
-    """The largest report attached, in bytes: `explicit`, else $DRIFTING_REPORT_ATTACH_MAX_BYTES, else 5 MiB."""
+    """The largest report attached, in bytes: `explicit`, else $DRIFTING_REPORT_ATTACH_MAX_BYTES, else 1 MiB."""
     return explicit if explicit is not None else Settings.from_env().report_attach_max_bytes
 
 
@@ -191,7 +191,7 @@ def compose_email(
     """The notification for `window`, from its rows in the metrics database.
 
     multipart/alternative (text/plain and text/html), in a multipart/mixed with the report attached as text/html
-    when it is at most `attach_limit_bytes` (None: $DRIFTING_REPORT_ATTACH_MAX_BYTES, else 5 MiB).
+    when it is at most `attach_limit_bytes` (None: $DRIFTING_REPORT_ATTACH_MAX_BYTES, else 1 MiB).
     `report_location`: a store path or URL of the report; None = the one recorded on the run, else the store's
     report path if a report exists there. Recipients are the project's `alerts.email`. Without `sender` the
     message has no From header and the sender fills it in.

@@ -90,3 +90,14 @@ def _signer(fs: Any) -> Any:
         return fs
     options["config_kwargs"] = {**config, "signature_version": "s3v4"}
     return type(fs)(**options)
+
+
+def report_url(store: ArtifactStore, location: str | None, *, expiry: timedelta = DEFAULT_LINK_EXPIRY) -> str | None:
+    """A URL to the report at `location` (a store path or URL), for an alert: an http(s) location as it is, a
+    presigned URL on S3/GCS, a file:// URL on a local disk; None without a location or a link that can be made."""
+    if location is None:
+        return None
+    if urlsplit(location).scheme.lower() in ("http", "https"):
+        return location
+    fs, path = locate_report(store, location)
+    return report_link(fs, path, expiry=expiry).href

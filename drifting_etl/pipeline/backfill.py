@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from drifting_etl.core.errors import ComputeError, DataError, DriftingError
 from drifting_etl.core.window import Window
@@ -29,6 +30,8 @@ class Backfilled:
     """The windows that failed (or whose report could not be rendered), with why."""
     published: list[Published] = field(default_factory=list)
     """What publishing each loaded window did (empty without a publisher)."""
+    failure_alerts: list[Published] = field(default_factory=list)
+    """The alerts to the channels listing `failed` about each failed window (`Published.alerts`; only those with any)."""
 
 
 def backfill_windows(
@@ -46,12 +49,14 @@ def backfill_windows(
     on_published: Callable[[Published], None] | None = None,
 ) -> Backfilled:
     """Run (and publish) `windows` in order; `on_window` is called before each, `on_done` after each with its
-    outcome or the error it failed with (progress), `on_published` with what publishing each loaded window did."""
+    outcome or the error it failed with (progress), `on_published` with what publishing each loaded window did, or,
+    for a failed window, alerting the channels that listen for `failed` did."""
     result = Backfilled()
     for window in windows:
         if on_window is not None:
             on_window(window)
         done: RunOutcome | DriftingError
+        started_at = datetime.now(UTC)
         try:
             done = outcome = run_window(
                 store,
@@ -73,6 +78,11 @@ def backfill_windows(
         except DriftingError as exc:
             done = exc
             result.failures.append((window, exc))
+            alerted = publisher.alert_failure(project_name, window, since=started_at) if publisher is not None else ()
+            if alerted:
+                result.failure_alerts.append(Published(window, alerts=alerted))
+                if on_published is not None:
+                    on_published(result.failure_alerts[-1])
         if on_done is not None:
             on_done(window, done)
         if isinstance(done, DriftingError) and (stop_on_error or not isinstance(done, WINDOW_SCOPED)):

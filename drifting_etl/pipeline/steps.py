@@ -13,24 +13,38 @@ through XCom: `profile_partitions` returns their paths.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from drifting_etl.core.errors import DataError, NotFoundError
-from drifting_etl.core.settings import DEFAULT_PARTITION_GROUP_BYTES
+from drifting_etl.core.errors import DataError, DriftingError, NotFoundError
+from drifting_etl.core.settings import DEFAULT_PARTITION_GROUP_BYTES, Settings
 from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import window_partitions
 from drifting_etl.load.database import MetricsDatabase
 from drifting_etl.pipeline import partitions
 from drifting_etl.pipeline.calibration import calibrated_thresholds
-from drifting_etl.pipeline.run import RunOutcome, failures_recorded, load_summary, record_project, refiner
+from drifting_etl.pipeline.run import (
+    RunOutcome,
+    failures_recorded,
+    load_summary,
+    record_project,
+    refiner,
+    summarize_window,
+)
 from drifting_etl.store.artifacts import ArtifactStore
 from drifting_etl.store.projects import load_config_of, load_project
 
+logger = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
+    from drifting_etl.core.config import AlertEvent, ReportEngine
+    from drifting_etl.notify.channel_alerts import ChannelDelivery
+    from drifting_etl.notify.channel_targets import ConnectionLookup
     from drifting_etl.notify.window import NotificationResult
+    from drifting_etl.report.build import ReportResult, WindowReport
 
 
 def plan_partitions(
@@ -208,21 +222,43 @@ def mark_published(database: MetricsDatabase, project_name: str, window: Window)
     database.annotate_run(project_name, window.start, window.end, publish_status="done")
 
 
+def window_report(
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    project_name: str,
+    window: Window,
+    *,
+    engine: ReportEngine | None = None,
+    sample_size: int | None = None,
+) -> WindowReport:
+    """The window's report page, with `engine` (default: the project's `report.engine`). The profile engine merges
+    the window's cached partition profiles (profiling only hours without one) and reads the metrics database; the
+    Evidently engine samples `sample_size` of the window's rows. Writes nothing but the profile cache."""
+    from drifting_etl.report.build import profile_window_report, render_window_report
+
+    project = load_project(store, project_name)
+    if (engine or project.config.report.engine) == "evidently":
+        return render_window_report(store, project_name, window, sample_size=sample_size)
+    summary, _ = summarize_window(store, project, window)
+    return profile_window_report(store, database, project, window, summary)
+
+
 def publish_report(
     store: ArtifactStore,
     database: MetricsDatabase,
     project_name: str,
     window: Window,
     *,
+    engine: ReportEngine | None = None,
     sample_size: int | None = None,
-) -> str:
-    """Render the window's HTML drift report into the store and record where it is; returns its location."""
-    from drifting_etl.report.build import build_report
-    from drifting_etl.report.sample import DEFAULT_SAMPLE_SIZE
+) -> ReportResult:
+    """Render the window's HTML drift report into the store and record where it is (`ReportResult.display`)."""
+    from drifting_etl.report.build import store_report
 
-    result = build_report(store, project_name, window, sample_size=sample_size or DEFAULT_SAMPLE_SIZE)
+    report = window_report(store, database, project_name, window, engine=engine, sample_size=sample_size)
+    result = store_report(store, project_name, window, report)
     database.annotate_run(project_name, window.start, window.end, report_location=result.display)
-    return result.display
+    return result
 
 
 def send_notification(
@@ -252,3 +288,74 @@ def send_notification(
         send=send,
         force=force,
     )
+
+
+def send_alerts(
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    project_name: str,
+    window: Window,
+    *,
+    events: Collection[AlertEvent] | None = None,
+    report_location: str | None = None,
+    airflow_run_url: str | None = None,
+    airflow_run_id: str | None = None,
+    force: bool = False,
+    lookup_connection: ConnectionLookup | None = None,
+) -> tuple[ChannelDelivery, ...]:
+    """Alert the project's channels (`alerts.channels`) about the events the window fires, once per channel, window
+    and event unless `force`; timeouts and attempts from the settings. Never raises for a failed delivery (it is
+    recorded in `alert_delivery`)."""
+    from drifting_etl.notify.channel_alerts import alert_channels
+
+    settings = Settings.from_env()
+    return alert_channels(
+        store,
+        database,
+        project_name,
+        window,
+        events=events,
+        report_location=report_location,
+        airflow_run_url=airflow_run_url,
+        airflow_run_id=airflow_run_id,
+        force=force,
+        lookup_connection=lookup_connection,
+        timeout=settings.alert_timeout,
+        attempts=settings.alert_attempts,
+    )
+
+
+def send_failure_alerts(
+    store: ArtifactStore,
+    database: MetricsDatabase,
+    project_name: str,
+    window: Window,
+    *,
+    failed_since: datetime | None = None,
+    force: bool = False,
+    airflow_run_id: str | None = None,
+    lookup_connection: ConnectionLookup | None = None,
+) -> tuple[ChannelDelivery, ...]:
+    """Alert the channels listing `failed` about a window whose run is recorded as failed (and finished at or after
+    `failed_since`, when given: an older failure is not this attempt's). Called while the window's own error is being
+    handled, so it never raises: what it cannot do is logged."""
+    try:
+        run = database.window_run(project_name, window.start, window.end)
+        if run is None or run["status"] != "failed":
+            return ()
+        if failed_since is not None and run["finished_at"] < failed_since:
+            return ()
+        failed: tuple[AlertEvent, ...] = ("failed",)
+        return send_alerts(
+            store,
+            database,
+            project_name,
+            window,
+            events=failed,
+            force=force,
+            airflow_run_id=airflow_run_id,
+            lookup_connection=lookup_connection,
+        )
+    except DriftingError as exc:
+        logger.error("could not alert the channels of %s that window %s failed: %s", project_name, window, exc)
+        return ()

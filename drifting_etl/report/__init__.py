@@ -1,7 +1,3 @@
-"""The HTML drift report of a window. Needs the [report] extra (Evidently, pandas), checked on import."""
-
-from drifting_etl.core.extras import require_extra
-
-require_extra(
-    "report", feature="the HTML drift report", alternative="or pass --no-report to `run`, `backfill` and `demo`"
-)
+"""The HTML drift report of a window. The default page (`profile_report`, `profile_view`) needs only the [etl]
+extra; Evidently's interactive report (`evidently_report`, `sample`) needs the [report] extra (Evidently, pandas),
+checked by `build.render_window_report` before it imports them."""
