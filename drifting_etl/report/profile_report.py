@@ -5,17 +5,15 @@ style; every text (a project, feature or category name) is escaped.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from drifting_etl.core.resources import TEMPLATE_DIRS
 from drifting_etl.load.tables import METRIC_TABLES
 from drifting_etl.report.profile_view import Bar, Curve, ReportView, TrendPoint
+from drifting_etl.report.templates import render_template
 
 if TYPE_CHECKING:
-    import jinja2
     from markupsafe import Markup
 
 REPORT_TEMPLATE = "report.html.j2"
@@ -23,27 +21,19 @@ CHART_WIDTH, CHART_HEIGHT = 260, 72
 COLORS = {"reference": "#8c959f", "window": "#0969da", "flag": "#9a6700"}
 
 
-@functools.cache
-def _environment() -> jinja2.Environment:
-    import jinja2
-
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(directory) for directory in TEMPLATE_DIRS]),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.globals.update(
-        bars=bars_svg, sparkline=sparkline_svg, curve_svg=curve_svg, number=number_text, percent=percent_text
-    )
-    return environment
-
-
 def render_profile_report(view: ReportView) -> str:
     """The report page of `view`."""
-    template = _environment().get_template(REPORT_TEMPLATE)
-    return template.render(v=view, window_text=str(view.window), tables=METRIC_TABLES)
+    return render_template(
+        REPORT_TEMPLATE,
+        v=view,
+        window_text=str(view.window),
+        tables=METRIC_TABLES,
+        bars=bars_svg,
+        sparkline=sparkline_svg,
+        curve_svg=curve_svg,
+        number=number_text,
+        percent=percent_text,
+    )
 
 
 def number_text(value: float | None) -> str:
