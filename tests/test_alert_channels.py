@@ -560,7 +560,7 @@ alerts:
     ("channels", "field", "says"),
     [
         ("- {name: a, type: teams, url_env: X, on: [drift]}", "alerts.channels.0.type", "'teams' is not one of slack, webhook"),
-        ("- {name: a, type: slack, url_env: X, on: [drift, drifted]}", "alerts.channels.0.on.1", "is not one of drift, breach, failed"),
+        ("- {name: a, type: slack, url_env: X, on: [drift, drifted]}", "alerts.channels.0.on.1", "is not one of drift, breach, quality, failed"),
         ("- {name: a, type: slack, url_env: X, on: []}", "alerts.channels.0.on", "list at least one event"),
         ("- {name: a, type: slack, url_env: X, on: [drift, drift]}", "alerts.channels.0.on", "drift listed more than once"),
         ("- {name: a, type: slack, url_env: X}", "alerts.channels.0.on", "missing required key"),

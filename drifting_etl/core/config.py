@@ -42,10 +42,10 @@ MultipleTesting = Literal["none", "bh", "holm"]
 """Control across a window's p-value tests: none (Evidently's per-test verdicts), Benjamini-Hochberg (false
 discovery rate) or Holm (family-wise error rate)."""
 CalibrationRule = Literal["quantile", "mean_3sd"]
-AlertEvent = Literal["drift", "breach", "failed"]
+AlertEvent = Literal["drift", "breach", "quality", "failed"]
 """What an alert channel can be told about a window: `drift` (the dataset or a feature drifted, persistently under
-`drift.persistence`: what `alerts.send: on_drift` e-mails), `breach` (a performance threshold was breached) or
-`failed` (the window's run failed)."""
+`drift.persistence`: what `alerts.send: on_drift` e-mails), `breach` (a performance threshold was breached),
+`quality` (a feature's data quality beyond `alerts.data_quality`) or `failed` (the window's run failed)."""
 ChannelType = Literal["slack", "webhook"]
 """`slack`: a Slack incoming webhook; `webhook`: the signed, versioned JSON payload (README: Alert channels)."""
 
@@ -249,7 +249,7 @@ class AlertChannel(_Strict):
     """An Airflow connection (host = the URL, password = the signing secret), used under Airflow; url_env and
     secret_env, when also given, are used elsewhere (the CLI)."""
     on: tuple[AlertEvent, ...]
-    """The events sent to this channel: drift, breach, failed."""
+    """The events sent to this channel: drift, breach, quality, failed."""
 
     @field_validator("name")
     @classmethod
@@ -316,9 +316,22 @@ class AlertChannel(_Strict):
         return found
 
 
+class QualityAlerts(_Strict):
+    """When a feature's data quality alerts (under `alerts.send: on_drift`, as drift does). The defaults stay quiet
+    on windows like the reference: they fire on a broken feed, not on noise."""
+
+    missing_share_increase: float = Field(default=0.1, ge=0, le=1)
+    """The window's missing share is more than this above the reference's (0.1: ten percentage points)."""
+    out_of_range_share: float = Field(default=0.2, ge=0, le=1)
+    """More than this share of a numerical feature's values lie outside the reference's range."""
+    new_category_share: float = Field(default=0.2, ge=0, le=1)
+    """More than this share of a categorical feature's values are categories the reference never had."""
+
+
 class Alerts(_Strict):
     email: tuple[str, ...] = ()
     send: SendPolicy = "on_drift"
+    data_quality: QualityAlerts = Field(default_factory=lambda: QualityAlerts())
     channels: tuple[AlertChannel, ...] = ()
     """Slack and webhook channels besides the e-mail, each told about the events it lists (README: Alert channels)."""
 

@@ -26,7 +26,7 @@ __all__ = ["MIGRATIONS_DIR", "SCHEMA_REVISION", "VERSION_TABLE", "alembic_config
 VERSION_TABLE = "drifting_alembic_version"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 MIGRATION_LOCK_ID = 0x64726966  # PostgreSQL advisory lock key held while migrating ("drif")
-SCHEMA_REVISION = "0012"
+SCHEMA_REVISION = "0013"
 """The newest migration (checked against Alembic's head by the tests)."""
 
 

@@ -245,6 +245,8 @@ class DataQualityRow:
     """Values of a numerical column logged with another type (e.g. numbers as strings); 0 for categorical ones."""
     non_finite_count: int | None = None
     """+inf and -inf values of a numerical column (left out of drift, not counted as missing); None for categorical."""
+    alert: str | None = None
+    """Why the feature's quality alerts (`alerts.data_quality`); None when it does not."""
     slice_key: str = ALL_ROWS
     slice_value: str = ALL_ROWS
 

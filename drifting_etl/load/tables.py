@@ -233,6 +233,7 @@ data_quality = sa.Table(
     sa.Column("distinct_count", sa.BigInteger(), nullable=True),
     sa.Column("type_mismatch_count", sa.BigInteger(), nullable=True),  # migration 0006
     sa.Column("non_finite_count", sa.BigInteger(), nullable=True),  # migration 0007
+    sa.Column("alert", sa.Text(), nullable=True),  # migration 0013
     sa.CheckConstraint(_one_of("column_type", get_args(ColumnType)), name="ck_data_quality_column_type"),
 )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from drifting_etl.core.columns import ColumnType
-from drifting_etl.core.config import ProjectConfig
+from drifting_etl.core.config import ProjectConfig, QualityAlerts
 from drifting_etl.metrics.calibration import CalibratedThreshold
 from drifting_etl.metrics.drift import ColumnDrift, DatasetDrift, auto_method, column_drift, dataset_drift
 from drifting_etl.metrics.drift.policies import drifted_windows, with_multiple_testing
@@ -45,6 +45,9 @@ class QualityResult:
     unreadable_count: int = 0
     """Of those, the values that are no number at all (counted in `missing_count` too)."""
     type_mismatch_example: str | None = None
+    alert: str | None = None
+    """Why the feature's quality alerts (`alerts.data_quality`), e.g. 'missing 40.0%, 38.0 points above the
+    reference (alerts.data_quality.missing_share_increase 0.1)'; None when it does not."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,9 @@ def evaluate(
         feature_drift=drifts,
         prediction_drift=prediction_drift,
         dataset=dataset_drift(drifts, config.drift.dataset_drift_share),
-        quality=[_quality(name, reference, summary.profile) for name in config.features.all],
+        quality=[
+            _quality(name, reference, summary.profile, config.alerts.data_quality) for name in config.features.all
+        ],
         performance=_performance(config, summary, positive),
         undetermined=undetermined,
         proba_values=summary.proba_values,
@@ -254,13 +259,15 @@ def _drift_of(
     return column_drift(column, known, profile, method, threshold, refined=refined)
 
 
-def _quality(name: str, reference: ReferenceProfile, profile: WindowProfile) -> QualityResult:
+def _quality(name: str, reference: ReferenceProfile, profile: WindowProfile, alerts: QualityAlerts) -> QualityResult:
     column = profile.columns[name]
     rows = column.rows
     missing_share = column.missing / rows if rows else 0.0
+    known = reference.columns[name]
+    reference_missing = known.missing / (known.count + known.missing) if known.count + known.missing else 0.0
     if isinstance(column, NumericalProfile):
         below, above = column.below_above()
-        return QualityResult(
+        result = QualityResult(
             name,
             "numerical",
             rows,
@@ -273,21 +280,42 @@ def _quality(name: str, reference: ReferenceProfile, profile: WindowProfile) -> 
             unreadable_count=column.unreadable,
             type_mismatch_example=column.mismatch_example,
         )
-    assert isinstance(column, CategoricalProfile)
-    known = reference.columns[name]
-    assert isinstance(known, CategoricalReference)
-    unseen = sum(n for key, n in column.counts.items() if key not in known.counts)
-    return QualityResult(
-        name,
-        "categorical",
-        rows,
-        column.missing,
-        missing_share,
-        out_of_range_share=None,
-        new_category_share=unseen / column.count if column.count else None,
-        distinct_count=column.distinct,
-        type_mismatch_count=0,  # any logged type is a category (1, 1.0, "1" and True are compared as text)
-    )
+    else:
+        assert isinstance(column, CategoricalProfile) and isinstance(known, CategoricalReference)
+        unseen = sum(n for key, n in column.counts.items() if key not in known.counts)
+        result = QualityResult(
+            name,
+            "categorical",
+            rows,
+            column.missing,
+            missing_share,
+            out_of_range_share=None,
+            new_category_share=unseen / column.count if column.count else None,
+            distinct_count=column.distinct,
+            type_mismatch_count=0,  # any logged type is a category (1, 1.0, "1" and True are compared as text)
+        )
+    return replace(result, alert=quality_alert(result, reference_missing, alerts))
+
+
+def quality_alert(result: QualityResult, reference_missing: float, alerts: QualityAlerts) -> str | None:
+    """Why `result` alerts under `alerts` (its reasons joined by '; '), or None."""
+    reasons = []
+    if result.missing_share - reference_missing > alerts.missing_share_increase:
+        reasons.append(
+            f"missing {result.missing_share:.1%}, {100 * (result.missing_share - reference_missing):.1f} points above "
+            f"the reference (alerts.data_quality.missing_share_increase {alerts.missing_share_increase:g})"
+        )
+    if result.out_of_range_share is not None and result.out_of_range_share > alerts.out_of_range_share:
+        reasons.append(
+            f"{result.out_of_range_share:.1%} outside the reference's range "
+            f"(alerts.data_quality.out_of_range_share {alerts.out_of_range_share:g})"
+        )
+    if result.new_category_share is not None and result.new_category_share > alerts.new_category_share:
+        reasons.append(
+            f"{result.new_category_share:.1%} unseen categories "
+            f"(alerts.data_quality.new_category_share {alerts.new_category_share:g})"
+        )
+    return "; ".join(reasons) or None
 
 
 def _performance(config: ProjectConfig, summary: WindowSummary, positive: str) -> list[PerformanceResult]:

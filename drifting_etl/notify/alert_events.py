@@ -5,6 +5,7 @@ the e-mail reads back), so every channel and the e-mail agree on what drifted, w
     drift   the dataset or a feature drifted, persistently under drift.persistence (`WindowDigest.has_drift`, what
             alerts.send: on_drift e-mails)
     breach  a performance threshold was breached (`WindowDigest.has_breach`)
+    quality a feature's data quality is beyond alerts.data_quality's thresholds (`WindowDigest.has_quality_alert`)
 
 A `no_data` window fires nothing. Sends nothing and reads nothing.
 """
@@ -27,6 +28,7 @@ NO_ALERT_POLICY = "none (each feature's own test decides, as Evidently's per-tes
 _TITLES: dict[AlertEvent, str] = {
     "drift": "drift",
     "breach": "performance threshold breached",
+    "quality": "data quality",
     "failed": "run failed",
 }
 
@@ -43,6 +45,8 @@ def window_events(digest: WindowDigest) -> tuple[AlertEvent, ...]:
         fired.append("drift")
     if digest.has_breach:
         fired.append("breach")
+    if digest.has_quality_alert:
+        fired.append("quality")
     return tuple(fired)
 
 
@@ -51,6 +55,9 @@ def policy_text(digest: WindowDigest, event: AlertEvent) -> str:
     e-mail shows it): 'drift: dataset drift, 3 of 5 features drifted (60.0%; threshold 50.0%); alert policy: …'."""
     if event == "failed":
         return "failed: the window's run failed (monitoring_run.status = failed)"
+    if event == "quality":
+        alerts = [f"{line.feature}: {line.alert}" for line in digest.quality if line.alert]
+        return f"quality: {'; '.join(alerts)}"
     if event == "breach":
         breached = [
             f"{line.metric} {number_text(line.value)} ({line.direction} {number_text(line.threshold)})"

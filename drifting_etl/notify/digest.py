@@ -106,6 +106,8 @@ class QualityLine:
     missing_share: float
     out_of_range_share: float | None
     new_category_share: float | None
+    alert: str | None = None
+    """Why the feature's quality alerts (`alerts.data_quality`); None when it does not."""
 
     @property
     def problems(self) -> list[str]:
@@ -161,6 +163,16 @@ class WindowDigest:
         return any(line.breached for line in self.performance)
 
     @property
+    def has_quality_alert(self) -> bool:
+        """A feature's data quality beyond `alerts.data_quality`'s thresholds."""
+        return any(line.alert for line in self.quality)
+
+    @property
+    def alerts(self) -> bool:
+        """Whether `alerts.send: on_drift` e-mails the window: drift, a breached metric, or a quality alert."""
+        return self.has_drift or self.has_breach or self.has_quality_alert
+
+    @property
     def headline(self) -> str:
         if self.status == "failed":
             return "RUN FAILED"
@@ -174,11 +186,13 @@ class WindowDigest:
             parts.append(f"drift not persistent {len(self.drifted_features)}/{self.features_checked} features")
         if self.has_breach:
             parts.append("PERFORMANCE BREACH")
+        if self.has_quality_alert:
+            parts.append(f"DATA QUALITY {sum(1 for line in self.quality if line.alert)} features")
         return ", ".join(parts) or "OK"
 
     @property
     def headline_color(self) -> str:
-        if self.status == "success" and not (self.has_drift or self.has_breach):
+        if self.status == "success" and not self.alerts:
             return "#15803d"
         return "#6b7280" if self.status == "no_data" else "#b91c1c"
 
@@ -292,7 +306,9 @@ def read_digest(database: MetricsDatabase, project_name: str, window: Window) ->
 
     quality_rows = _this_window(database.rows("data_quality", project_name, start, end), window) if success else []
     quality = [
-        QualityLine(row["feature"], row["missing_share"], row["out_of_range_share"], row["new_category_share"])
+        QualityLine(
+            row["feature"], row["missing_share"], row["out_of_range_share"], row["new_category_share"], row.get("alert")
+        )
         for row in quality_rows
         if (row["missing_share"] or 0) > 0
         or (row["out_of_range_share"] or 0) > 0

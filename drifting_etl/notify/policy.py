@@ -21,7 +21,8 @@ FORCE_HINT = "`drifting-etl run --notify` or the DAG run parameter force_notify 
 
 def should_send(policy: SendPolicy, run_row: Mapping[str, Any], has_drift_or_breach: bool) -> bool:
     """`always`: every window; `never`: none; `on_drift`: a loaded window whose dataset or any feature drifted
-    (persistently, under `drift.persistence`: `WindowDigest.has_drift`), or that breached a performance threshold."""
+    (persistently, under `drift.persistence`: `WindowDigest.has_drift`), that breached a performance threshold, or
+    whose data quality alerts (`alerts.data_quality`): `WindowDigest.alerts`."""
     if policy == "always":
         return True
     if policy == "never":
@@ -40,12 +41,14 @@ def verdict_of(digest: WindowDigest) -> str:
     if digest.prediction is not None and digest.prediction.alerting:
         drifted.append(f"prediction {digest.prediction.feature}")
     breached = sorted(line.metric for line in digest.performance if line.breached)
+    quality = sorted(line.feature for line in digest.quality if line.alert)
     return "; ".join(
         (
             "success",
             "dataset drift" if digest.dataset is not None and digest.dataset.alerting else "no dataset drift",
             "drifted: " + ", ".join(drifted) if drifted else "no drifted features",
             "breached: " + ", ".join(breached) if breached else "no breached metrics",
+            *(["quality: " + ", ".join(quality)] if quality else []),  # absent otherwise: earlier verdicts still match
         )
     )
 

@@ -76,7 +76,7 @@ def notify_window(
     repeat = None if force else already_sent(verdict, sent_before[0] if sent_before else None)
     if not recipients:
         result = NotificationResult("skipped", recipients, reason="the project has no alerts.email recipients")
-    elif not should_send(config.alerts.send, digest.run, digest.has_drift or digest.has_breach):
+    elif not should_send(config.alerts.send, digest.run, digest.alerts):
         reason = f"alerts.send is {config.alerts.send}" + (
             " and the window neither drifted nor breached a threshold" if config.alerts.send == "on_drift" else ""
         )

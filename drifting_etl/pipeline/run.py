@@ -434,6 +434,7 @@ def metric_rows(
             distinct_count=q.distinct_count,
             type_mismatch_count=q.type_mismatch_count,
             non_finite_count=q.non_finite_count if q.column_type == "numerical" else None,
+            alert=q.alert,
         )
         for q in evaluation.quality
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +92,7 @@ class QualityView:
     type_mismatch_count: int | None
     non_finite_count: int | None
     distinct_count: int | None
+    alert: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,8 @@ class ReportView:
     previous_link: str | None = None
     next_link: str | None = None
     reference_rows: int = 0
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    quality_thresholds: str = ""
+    """`alerts.data_quality` in words."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,7 @@ def report_view(
             type_mismatch_count=row.get("type_mismatch_count"),
             non_finite_count=row.get("non_finite_count"),
             distinct_count=row.get("distinct_count"),
+            alert=row.get("alert"),
         )
         for row in sorted(stored.quality, key=lambda r: r["feature"])
     ]
@@ -267,6 +270,11 @@ def report_view(
         previous_link=previous_link,
         next_link=next_link,
         reference_rows=reference.row_count,
+        quality_thresholds=(
+            f"missing share more than {config.alerts.data_quality.missing_share_increase:.0%} above the reference's, "
+            f"over {config.alerts.data_quality.out_of_range_share:.0%} outside the reference's range, over "
+            f"{config.alerts.data_quality.new_category_share:.0%} unseen categories"
+        ),
     )
 
 

@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("airflow_run_id", sa.String(250), nullable=True),
         sa.Column("recorded_at", TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_alert_delivery"),
-        sa.CheckConstraint("event IN ('drift', 'breach', 'failed')", name="ck_alert_delivery_event"),
+        sa.CheckConstraint("event IN ('drift', 'breach', 'quality', 'failed')", name="ck_alert_delivery_event"),
         sa.CheckConstraint("status IN ('sent', 'failed', 'skipped')", name="ck_alert_delivery_status"),
     )
     op.create_index("ix_alert_delivery_project_window_start", "alert_delivery", ["project", "window_start"])
