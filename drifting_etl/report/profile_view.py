@@ -271,7 +271,8 @@ def report_view(
         next_link=next_link,
         reference_rows=reference.row_count,
         quality_thresholds=(
-            f"missing share more than {config.alerts.data_quality.missing_share_increase:.0%} above the reference's, "
+            f"missing share more than {100 * config.alerts.data_quality.missing_share_increase:g} points above the "
+            "reference's, "
             f"over {config.alerts.data_quality.out_of_range_share:.0%} outside the reference's range, over "
             f"{config.alerts.data_quality.new_category_share:.0%} unseen categories"
         ),
