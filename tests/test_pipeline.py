@@ -333,7 +333,9 @@ def test_report_command_given_output_should_write_only_the_file_and_without_it_s
     linked = stored.read_bytes()  # the report the team's e-mail links to
     copy = tmp_path / "report.html"
     window = ["--start", "2026-03-02", "--end", "2026-03-03"]
-    result = shop.cli("report", "shop-churn", *window, "-o", str(copy), "--sample-size", "1000")
+    result = shop.cli(
+        "report", "shop-churn", *window, "-o", str(copy), "--engine", "evidently", "--sample-size", "1000"
+    )
     assert result.exit_code == 0, result.output
     assert "a sample of 1000 of 3600 rows" in result.output and f"written to {copy}" in result.output
     assert copy.read_bytes() != linked and b"uniform random sample of 1,000 of 3,600 rows" in copy.read_bytes()
@@ -343,7 +345,7 @@ def test_report_command_given_output_should_write_only_the_file_and_without_it_s
 
     stored.unlink()
     assert shop.cli("run", "shop-churn", *window, "--no-report").exit_code == 0
-    result = shop.cli("report", "shop-churn", *window, "--sample-size", "1000")
+    result = shop.cli("report", "shop-churn", *window, "--engine", "evidently", "--sample-size", "1000")
     assert result.exit_code == 0, result.output
     assert f"stored at {stored}" in result.output and b"1,000 of 3,600 rows" in stored.read_bytes()
     [run] = shop.database().runs("shop-churn")
