@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from drifting_etl.core.config import AlertChannel, AlertEvent
 from drifting_etl.core.errors import ConfigError, DriftingError
+from drifting_etl.core.settings import Settings
 from drifting_etl.core.window import Window, as_utc
 from drifting_etl.load.rows import AlertDeliveryRow
 from drifting_etl.load.tables import DeliveryStatus
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_SECONDS = 10.0
-DEFAULT_ATTEMPTS = 3
 EVENT_HEADER = "X-Drifting-Event"
 ALERT_ID_HEADER = "X-Drifting-Alert-Id"
 
@@ -149,8 +148,8 @@ def alert_channels(
     force: bool = False,
     environ: Mapping[str, str] | None = None,
     lookup_connection: ConnectionLookup | None = None,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
-    attempts: int = DEFAULT_ATTEMPTS,
+    timeout: float | None = None,
+    attempts: int | None = None,
     link_expiry: timedelta = DEFAULT_LINK_EXPIRY,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[ChannelDelivery, ...]:
@@ -158,7 +157,8 @@ def alert_channels(
     each (channel, event) once per window unless `force`, and record each outcome (`alert_delivery`).
 
     `environ` holds the variables channels name (default: the process environment); `lookup_connection` reads
-    Airflow connections (under Airflow). Raises ComposeError when the window has no recorded run; never raises for a
+    Airflow connections (under Airflow); `timeout` and `attempts` default to DRIFTING_ALERT_TIMEOUT and
+    DRIFTING_ALERT_ATTEMPTS (`Settings`). Raises ComposeError when the window has no recorded run; never raises for a
     delivery that fails (it is recorded as 'failed' and logged)."""
     config = config if config is not None else load_config_of(store, project_name)
     channels = config.alerts.channels
@@ -173,6 +173,10 @@ def alert_channels(
     link = None
     if any(event != "failed" for _, event in routed):
         link = _report_url(store, digest, report_location, link_expiry)
+    if timeout is None or attempts is None:
+        settings = Settings.from_env()
+        timeout = settings.alert_timeout if timeout is None else timeout
+        attempts = settings.alert_attempts if attempts is None else attempts
     deliveries = []
     for channel, event in routed:
         alert = Alert(event, digest, report_url=link, airflow_run_url=airflow_run_url)

@@ -15,19 +15,11 @@ from drifting_etl.core.config import MultipleTesting
 from drifting_etl.core.errors import ComposeError
 from drifting_etl.core.window import Window
 from drifting_etl.load.tables import ALL_ROWS
-from drifting_etl.metrics.drift.policies import PROCEDURE_NAMES
+from drifting_etl.metrics.drift.policies import persistence_note, verdict_notes
 from drifting_etl.notify.formatting import number_text, percent_text
 
 if TYPE_CHECKING:
     from drifting_etl.load.database import MetricsDatabase
-
-
-def persistence_note(drifted: bool, drifted_windows: int | None, persistent: bool | None) -> str | None:
-    """'drifted in 2 recent windows: persistent' (`drift.persistence`); None without the policy or drift."""
-    if persistent is None or not drifted:
-        return None
-    windows = f"drifted in {drifted_windows} recent window{'' if drifted_windows == 1 else 's'}"
-    return f"{windows}: persistent" if persistent else f"{windows}: not persistent yet, so no alert"
 
 
 def alerting(drifted: bool, persistent: bool | None) -> bool:
@@ -76,16 +68,15 @@ class DriftLine:
     @property
     def notes(self) -> list[str]:
         """What the alert policies say about this verdict, in words."""
-        notes = []
-        if self.adjusted_score is not None:
-            procedure = PROCEDURE_NAMES[self.multiple_testing or "none"]
-            notes.append(f"adjusted p-value {number_text(self.adjusted_score)} ({procedure})")
-        if self.threshold_source == "reference":
-            notes.append("threshold calibrated on the reference")
-        persistence = persistence_note(self.drifted, self.drifted_windows, self.persistent)
-        if persistence:
-            notes.append(persistence)
-        return notes
+        return verdict_notes(
+            adjusted_score=self.adjusted_score,
+            multiple_testing=self.multiple_testing,
+            threshold_source=self.threshold_source,
+            drifted=self.drifted,
+            drifted_windows=self.drifted_windows,
+            persistent=self.persistent,
+            number=number_text,
+        )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from drifting_etl.core.errors import DataError, DriftingError, NotFoundError
-from drifting_etl.core.settings import DEFAULT_PARTITION_GROUP_BYTES, Settings
+from drifting_etl.core.settings import DEFAULT_PARTITION_GROUP_BYTES
 from drifting_etl.core.window import Window
 from drifting_etl.extract.logs import window_partitions
 from drifting_etl.load.database import MetricsDatabase
@@ -304,11 +304,10 @@ def send_alerts(
     lookup_connection: ConnectionLookup | None = None,
 ) -> tuple[ChannelDelivery, ...]:
     """Alert the project's channels (`alerts.channels`) about the events the window fires, once per channel, window
-    and event unless `force`; timeouts and attempts from the settings. Never raises for a failed delivery (it is
+    and event unless `force`; timeouts and attempts from DRIFTING_ALERT_*. Never raises for a failed delivery (it is
     recorded in `alert_delivery`)."""
     from drifting_etl.notify.channel_alerts import alert_channels
 
-    settings = Settings.from_env()
     return alert_channels(
         store,
         database,
@@ -320,8 +319,6 @@ def send_alerts(
         airflow_run_id=airflow_run_id,
         force=force,
         lookup_connection=lookup_connection,
-        timeout=settings.alert_timeout,
-        attempts=settings.alert_attempts,
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from drifting_etl.core.window import Window
 from drifting_etl.load.tables import ALL_ROWS
+from drifting_etl.metrics.drift.policies import verdict_notes
 from drifting_etl.profiles.columns import (
     OTHER_CATEGORY,
     CategoricalProfile,
@@ -280,14 +281,15 @@ def report_view(
 
 
 def _feature_notes(row: Mapping[str, Any]) -> tuple[str, ...]:
-    notes = []
-    if row.get("adjusted_score") is not None:
-        notes.append(f"adjusted p-value {row['adjusted_score']:.4g} ({row.get('multiple_testing')})")
-    if row.get("threshold_source") == "reference":
-        notes.append("threshold calibrated on the reference")
-    if row.get("persistent") is not None and row["drifted"]:
-        windows = row.get("drifted_windows")
-        notes.append(f"drifted in {windows} recent windows: " + ("persistent" if row["persistent"] else "not yet"))
+    notes = verdict_notes(
+        adjusted_score=row.get("adjusted_score"),
+        multiple_testing=row.get("multiple_testing"),
+        threshold_source=row.get("threshold_source") or "method",
+        drifted=bool(row["drifted"]),
+        drifted_windows=row.get("drifted_windows"),
+        persistent=row.get("persistent"),
+        number=_number,
+    )
     if row.get("constant_reference"):
         notes.append("the reference holds one value")
     return tuple(notes)

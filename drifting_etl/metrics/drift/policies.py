@@ -9,7 +9,7 @@ threshold, every test with an interval is sent to refinement, after which all of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -95,6 +95,36 @@ def calibrated_threshold(scores: Sequence[float], method: DriftMethod, rule: Cal
 
 
 PROCEDURE_NAMES: dict[MultipleTesting, str] = {"none": "none", "bh": "Benjamini-Hochberg", "holm": "Holm"}
+
+
+def persistence_note(drifted: bool, drifted_windows: int | None, persistent: bool | None) -> str | None:
+    """'drifted in 2 recent windows: persistent' (`drift.persistence`); None without the policy or drift."""
+    if persistent is None or not drifted:
+        return None
+    windows = f"drifted in {drifted_windows} recent window{'' if drifted_windows == 1 else 's'}"
+    return f"{windows}: persistent" if persistent else f"{windows}: not persistent yet, so no alert"
+
+
+def verdict_notes(
+    *,
+    adjusted_score: float | None,
+    multiple_testing: MultipleTesting | None,
+    threshold_source: str,
+    drifted: bool,
+    drifted_windows: int | None,
+    persistent: bool | None,
+    number: Callable[[float], str],
+) -> list[str]:
+    """What the alert policies say about one stored verdict (a `feature_drift` row), in words; `number` formats."""
+    notes = []
+    if adjusted_score is not None:
+        notes.append(f"adjusted p-value {number(adjusted_score)} ({PROCEDURE_NAMES[multiple_testing or 'none']})")
+    if threshold_source == "reference":
+        notes.append("threshold calibrated on the reference")
+    persistence = persistence_note(drifted, drifted_windows, persistent)
+    if persistence:
+        notes.append(persistence)
+    return notes
 
 
 def describe_policies(drift: Drift) -> str | None:
