@@ -157,8 +157,8 @@ def alert_channels(
     each (channel, event) once per window unless `force`, and record each outcome (`alert_delivery`).
 
     `environ` holds the variables channels name (default: the process environment); `lookup_connection` reads
-    Airflow connections (under Airflow); `timeout` and `attempts` default to DRIFTING_ALERT_TIMEOUT and
-    DRIFTING_ALERT_ATTEMPTS (`Settings`). Raises ComposeError when the window has no recorded run; never raises for a
+    Airflow connections (under Airflow); `timeout` and `attempts` default to `Settings.alert_timeout` and
+    `Settings.alert_attempts`. Raises ComposeError when the window has no recorded run; never raises for a
     delivery that fails (it is recorded as 'failed' and logged)."""
     config = config if config is not None else load_config_of(store, project_name)
     channels = config.alerts.channels
